@@ -1,0 +1,33 @@
+# Set-up and use in two commands: `make demo` and `make test` (see README.md).
+# Each creates .venv if needed (or uses the virtualenv/conda env that is already active, keeping
+# its torch, e.g. a GPU user's CUDA build) and installs what it needs itself. torch==2.13.0 is
+# installed first when no torch is present, so pip never pulls a multi-GB CUDA build by accident.
+
+ifdef VIRTUAL_ENV
+VENV := $(VIRTUAL_ENV)
+else ifdef CONDA_PREFIX
+VENV := $(CONDA_PREFIX)
+else
+VENV := .venv
+endif
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.deepfake-arena-installed
+
+.PHONY: demo test lint bench env
+env: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install torch==2.13.0
+	$(PY) -m pip install -e '.[test]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/arena run runs/quickstart.yaml
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check arena generators detectors tests benchmarks
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) benchmarks/quickstart_profile.py

@@ -1,0 +1,13 @@
+"""Errors the CLI turns into exit codes: a user error is a one-line reason and exit 1."""
+
+
+class ArenaUserError(Exception):
+    """Something the user can fix (a bad spec, a missing run directory, a held lock)."""
+
+
+class SpecError(ArenaUserError):
+    """A run spec that does not validate; the message names the key and the valid choices."""
+
+
+class RunInterrupted(Exception):
+    """The driver was asked to stop; the run is resumable from its last committed round."""

@@ -1,0 +1,365 @@
+"""Shared face geometry and image ops: alignment, masks, colour transfer, blending, degradations.
+
+The world, every generator family and the self-blending detectors use these, so a mask or a
+blend means the same thing everywhere. All ops are batched over B, run on the inputs' device and
+are differentiable where that is natural. Landmarks are pixel (x, y) with pixel centres at integer
+coordinates, the convention of `arena.faces`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import kornia
+import torch
+import torch.nn.functional as F
+
+from arena.faces import check_images
+
+Number = float | int | torch.Tensor
+
+
+def _check_points(points: torch.Tensor, name: str, n: int | None = None) -> None:
+    if not isinstance(points, torch.Tensor) or points.ndim != 3 or points.shape[-1] != 2:
+        shape = tuple(points.shape) if isinstance(points, torch.Tensor) else type(points).__name__
+        raise ValueError(f"{name} must be a (B, N, 2) tensor of pixel (x, y) points, got {shape}")
+    if n is not None and points.shape[1] != n:
+        raise ValueError(f"{name} must hold {n} points per face, got {points.shape[1]}")
+    if not bool(torch.isfinite(points).all()):
+        raise ValueError(f"{name} contains NaN or infinite coordinates")
+
+
+def _check_mask(mask: torch.Tensor, images: torch.Tensor, name: str = "mask") -> None:
+    b, _, h, w = images.shape
+    if not isinstance(mask, torch.Tensor) or mask.shape != (b, 1, h, w):
+        got = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
+        raise ValueError(f"{name} must have shape ({b}, 1, {h}, {w}) to match the images, got {got}")
+    if not bool(torch.isfinite(mask).all()) or float(mask.min()) < 0 or float(mask.max()) > 1:
+        raise ValueError(f"{name} must be finite with values in [0, 1] (1 = foreground)")
+
+
+def _per_sample(value: Number, b: int, like: torch.Tensor, name: str, low: float = 0.0) -> torch.Tensor:
+    """A float or a (B,) tensor as a (B,) tensor on `like`'s device, checked to be >= low."""
+    t = torch.as_tensor(value, dtype=like.dtype, device=like.device)
+    if t.ndim == 0:
+        t = t.expand(b)
+    if t.shape != (b,):
+        raise ValueError(f"{name} must be a number or a ({b},) tensor, got shape {tuple(t.shape)}")
+    if not bool(torch.isfinite(t).all()) or float(t.min()) < low:
+        raise ValueError(f"{name} must be finite and >= {low}, got min {float(t.min()):.4g}")
+    return t
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+def estimate_similarity(
+    src: torch.Tensor, dst: torch.Tensor, weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Least-squares similarity (rotation, uniform scale, translation; no reflection) src -> dst.
+
+    kornia 0.9 offers `find_affine` (6 dof) but no similarity estimator. Umeyama's SVD solution
+    reduces in 2-D to a closed form: writing points as complex numbers, the best `a = s*e^{i theta}`
+    is `sum w conj(s_c) d_c / sum w |s_c|^2`. It is the same optimum as the SVD route (which cannot
+    reflect either), but has a well-defined gradient even where the SVD's is not: an exact
+    similarity of a symmetric point set has repeated singular values, where SVD backward is inf.
+
+    Shape:
+        src, dst: (B, N, 2) pixel points, N >= 2; weights: (B, N) non-negative or None.
+        returns: (B, 2, 3) matrix M with dst ~= M[:, :, :2] @ src + M[:, :, 2].
+    """
+    _check_points(src, "src")
+    _check_points(dst, "dst")
+    if src.shape != dst.shape or src.shape[1] < 2:
+        raise ValueError(f"src and dst must match with N >= 2 points, got {tuple(src.shape)} and {tuple(dst.shape)}")
+    b, n, _ = src.shape
+    w = torch.ones(b, n, dtype=src.dtype, device=src.device) if weights is None else weights
+    if w.shape != (b, n) or not bool(torch.isfinite(w).all()) or float(w.min()) < 0:
+        raise ValueError(f"weights must be finite, non-negative and of shape ({b}, {n})")
+    w = w / w.sum(1, keepdim=True).clamp_min(torch.finfo(src.dtype).tiny)
+    mu_s = (w[..., None] * src).sum(1)
+    mu_d = (w[..., None] * dst).sum(1)
+    s, d = src - mu_s[:, None], dst - mu_d[:, None]
+    var = (w * (s**2).sum(-1)).sum(1)
+    if bool((var <= 1e-12 * (1 + mu_s.abs().amax(-1)) ** 2).any()):
+        raise ValueError("src points (with positive weight) all coincide: a similarity is undefined")
+    # Real and imaginary parts of sum w conj(s) d: a = s*cos(theta), b = s*sin(theta).
+    re = (w * (s[..., 0] * d[..., 0] + s[..., 1] * d[..., 1])).sum(1) / var
+    im = (w * (s[..., 0] * d[..., 1] - s[..., 1] * d[..., 0])).sum(1) / var
+    linear = torch.stack([torch.stack([re, -im], -1), torch.stack([im, re], -1)], -2)
+    t = mu_d - (linear @ mu_s[..., None])[..., 0]
+    return torch.cat([linear, t[..., None]], -1)
+
+
+def transform_points(points: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+    """Apply (B, 2, 3) affine matrices to points. Shape: points (B, N, 2) -> (B, N, 2)."""
+    _check_points(points, "points")
+    homography = kornia.geometry.conversions.convert_affinematrix_to_homography(matrix)
+    return kornia.geometry.linalg.transform_points(homography, points)
+
+
+def warp_to(images: torch.Tensor, matrix: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
+    """Warp images by source->destination pixel matrices into a (h, w) canvas.
+
+    align_corners=True makes kornia's normalised grid put pixel centres at integer coordinates,
+    the landmark convention; 'border' padding extends the edge instead of bleeding black into
+    colour statistics and the coarse bands of a Laplacian blend.
+
+    Shape:
+        images: (B, C, H, W); matrix: (B, 2, 3); returns (B, C, h, w).
+    """
+    if images.ndim != 4 or matrix.shape != (images.shape[0], 2, 3):
+        raise ValueError(f"need images (B, C, H, W) and matrix (B, 2, 3), got {tuple(images.shape)}, {tuple(matrix.shape)}")
+    hw = (size, size) if isinstance(size, int) else tuple(size)
+    return kornia.geometry.transform.warp_affine(images, matrix, hw, padding_mode="border", align_corners=True)
+
+
+# --------------------------------------------------------------------------- masks
+
+
+def _face_frame(lm: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Eye midpoint, mouth midpoint, unit eye axis u, unit down axis v, eye and eye-mouth distances."""
+    eye_mid, mouth_mid = lm[:, :2].mean(1), lm[:, 3:].mean(1)
+    eye_vec = lm[:, 1] - lm[:, 0]
+    d_eye = eye_vec.norm(dim=-1).clamp_min(1e-6)
+    u = eye_vec / d_eye[:, None]
+    v = torch.stack([-u[:, 1], u[:, 0]], -1)  # u rotated +90 deg: points down the face (y grows down)
+    d_mouth = (mouth_mid - eye_mid).norm(dim=-1).clamp_min(1e-6)
+    return eye_mid, mouth_mid, u, v, d_eye, d_mouth
+
+
+def _ellipse_sdf(lm: torch.Tensor, scale: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """Approximate signed distance (px, negative inside) to the face ellipse. Shape: (B, H*W)."""
+    eye_mid, mouth_mid, u, v, d_eye, d_mouth = _face_frame(lm)
+    # Centre 40% of the way from eyes to mouth, half-axes chosen to reach the brows above each
+    # eye, the outer eye corners and below the mouth (checked on the ArcFace 5-point template).
+    centre = eye_mid + 0.4 * (mouth_mid - eye_mid)
+    a, b = (1.0 * d_eye * scale)[:, None], (1.05 * d_mouth * scale)[:, None]
+    rel = grid[None] - centre[:, None]
+    x, y = (rel * u[:, None]).sum(-1) / a, (rel * v[:, None]).sum(-1) / b
+    r = torch.sqrt(x**2 + y**2 + 1e-12)
+    # First-order distance (r - 1) / |grad r|; |grad r| is bounded below by 1/max(a, b).
+    grad = torch.sqrt((x / a) ** 2 + (y / b) ** 2) / r
+    return (r - 1) / torch.maximum(grad, 1 / torch.maximum(a, b))
+
+
+def _hull_outline(lm: torch.Tensor) -> torch.Tensor:
+    """Temples above the outer eyes, jaw points beside the mouth corners and the chin. (B, 5, 2)."""
+    eye_mid, mouth_mid, u, v, d_eye, d_mouth = _face_frame(lm)
+    de, dm = d_eye[:, None], d_mouth[:, None]
+    return torch.stack(
+        [
+            lm[:, 0] - 0.45 * de * u - 0.55 * dm * v,
+            lm[:, 1] + 0.45 * de * u - 0.55 * dm * v,
+            lm[:, 4] + 0.45 * de * u + 0.15 * dm * v,
+            mouth_mid + 0.55 * dm * v,
+            lm[:, 3] - 0.45 * de * u + 0.15 * dm * v,
+        ],
+        1,
+    )
+
+
+def _polygon_sdf(poly: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """Signed distance (px, negative inside, even-odd rule) to closed polygons. Shape: (B, H*W)."""
+    p0, p1 = poly[:, None], poly.roll(-1, dims=1)[:, None]  # (B, 1, E, 2)
+    q = grid[None, :, None]  # (1, P, 1, 2)
+    edge = p1 - p0
+    t = (((q - p0) * edge).sum(-1) / (edge**2).sum(-1).clamp_min(1e-12)).clamp(0, 1)
+    dist = (q - (p0 + t[..., None] * edge)).norm(dim=-1).amin(-1)
+    y0, y1, x0, x1 = p0[..., 1], p1[..., 1], p0[..., 0], p1[..., 0]
+    qx, qy = q[..., 0], q[..., 1]
+    crosses = ((y0 > qy) != (y1 > qy)) & (qx < x0 + (x1 - x0) * (qy - y0) / (y1 - y0 + 1e-12))
+    inside = crosses.sum(-1) % 2 == 1
+    return torch.where(inside, -dist, dist)
+
+
+def face_mask(
+    landmarks: torch.Tensor,
+    size: int | tuple[int, int],
+    shape: str = "ellipse",
+    scale: Number = 1.0,
+    erosion: Number = 0.0,
+    feather: Number = 0.0,
+) -> torch.Tensor:
+    """Soft inner-face mask from 5 landmarks: where a swap pastes the source face.
+
+    The shape is a signed-distance field, so erosion shrinks it by exactly `erosion` pixels (a
+    morphological erosion with a float radius); its edge is antialiased over one pixel, then
+    feathered by a Gaussian blur of std `feather` px. At scale 1 it covers eyes, brows, nose and
+    mouth. 'ellipse' is centred between eyes and mouth and turns with the eye line; 'hull' is the
+    polygon through temples, jaw points and chin derived from the landmarks, ordered around its
+    centroid and expanded about it by `scale`.
+
+    Shape:
+        landmarks: (B, 5, 2); size: side or (h, w); scale, erosion, feather: numbers or (B,);
+        returns (B, 1, h, w).
+    """
+    _check_points(landmarks, "landmarks", 5)
+    b, dev, dt = landmarks.shape[0], landmarks.device, landmarks.dtype
+    scale_t = _per_sample(scale, b, landmarks, "scale", low=1e-3)
+    erosion_t = _per_sample(erosion, b, landmarks, "erosion")
+    h, w = (size, size) if isinstance(size, int) else size
+    ys, xs = torch.meshgrid(torch.arange(h, device=dev, dtype=dt), torch.arange(w, device=dev, dtype=dt), indexing="ij")
+    grid = torch.stack([xs, ys], -1).reshape(-1, 2)
+    if shape == "ellipse":
+        sdf = _ellipse_sdf(landmarks, scale_t, grid)
+    elif shape == "hull":
+        poly = _hull_outline(landmarks)
+        centre = poly.mean(1, keepdim=True)
+        rel = poly - centre
+        order = torch.atan2(rel[..., 1], rel[..., 0]).argsort(dim=1)
+        poly = centre + scale_t[:, None, None] * rel.gather(1, order[..., None].expand(-1, -1, 2))
+        sdf = _polygon_sdf(poly, grid)
+    else:
+        raise ValueError(f"unknown mask shape {shape!r}; valid choices: ellipse, hull")
+    hard = (0.5 - (sdf + erosion_t[:, None])).clamp(0, 1).reshape(b, 1, h, w)
+    return gaussian_blur(hard, feather).clamp(0, 1)
+
+
+# --------------------------------------------------------------------------- colour and blending
+
+
+def color_transfer_lab(src: torch.Tensor, dst: torch.Tensor, mask: torch.Tensor, strength: Number = 1.0) -> torch.Tensor:
+    """Match the per-channel LAB mean and std of `src` to `dst`, both measured inside `mask`.
+
+    LAB separates lightness from colour, so a skin-tone shift moves a and b without flattening
+    shading. The transfer applies to the whole image; the blend decides where it shows.
+
+    Shape:
+        src, dst: (B, 3, H, W) in [0, 1]; mask: (B, 1, H, W) weights; strength: number or (B,)
+        in [0, 1] (0 returns src unchanged, 1 is full transfer); returns (B, 3, H, W).
+    """
+    check_images(src, "src")
+    check_images(dst, "dst")
+    if src.shape != dst.shape:
+        raise ValueError(f"src and dst must have the same shape, got {tuple(src.shape)} and {tuple(dst.shape)}")
+    _check_mask(mask, src)
+    b = src.shape[0]
+    k = _per_sample(strength, b, src, "strength")
+    if float(k.max()) > 1:
+        raise ValueError(f"strength must lie in [0, 1], got max {float(k.max()):.4g}")
+    area = mask.sum((2, 3), keepdim=True)
+    if bool((area <= 1e-6).any()):
+        raise ValueError("mask is empty for some samples: colour statistics need a non-empty face region")
+
+    def stats(lab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean = (lab * mask).sum((2, 3), keepdim=True) / area
+        var = (((lab - mean) ** 2) * mask).sum((2, 3), keepdim=True) / area
+        return mean, torch.sqrt(var + 1e-6)
+
+    lab_s, lab_d = kornia.color.rgb_to_lab(src), kornia.color.rgb_to_lab(dst)
+    (mu_s, sd_s), (mu_d, sd_d) = stats(lab_s), stats(lab_d)
+    matched = (lab_s - mu_s) / sd_s * sd_d + mu_d
+    out_lab = torch.lerp(lab_s, matched, k.view(b, 1, 1, 1))
+    # Clamp only in RGB: the sRGB gamut is not a box in LAB, so clamping L, a, b could not keep
+    # RGB in range and would bias the matched statistics; out-of-gamut colours exist only in RGB.
+    out = kornia.color.lab_to_rgb(out_lab, clip=False).clamp(0, 1)
+    return torch.where((k == 0).view(b, 1, 1, 1), src, out)  # exact identity at strength 0
+
+
+def alpha_blend(fg: torch.Tensor, bg: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """fg where mask is 1, bg where 0. Shape: fg, bg (B, C, H, W); mask (B, 1, H, W)."""
+    _check_mask(mask, bg)
+    return torch.lerp(bg, fg, mask)
+
+
+def laplacian_blend(fg: torch.Tensor, bg: torch.Tensor, mask: torch.Tensor, levels: int = 4, confine: bool = True) -> torch.Tensor:
+    """Multi-band blend (Burt & Adelson): each band of fg/bg mixed by the mask blurred to that band.
+
+    Low frequencies (shading, colour) blend over a wide zone and fine detail over a narrow one, so
+    there is no visible seam. The coarse bands of the textbook version reach about 2**levels px
+    past the mask; `confine=True` composites the result over bg with 1 - (1 - mask)**4, so pixels
+    where mask == 0 stay exactly bg (a face swap must not touch the rest of the target).
+
+    Shape:
+        fg, bg: (B, C, H, W); mask: (B, 1, H, W); returns (B, C, H, W).
+    """
+    if fg.shape != bg.shape or fg.ndim != 4:
+        raise ValueError(f"fg and bg must have the same (B, C, H, W) shape, got {tuple(fg.shape)} and {tuple(bg.shape)}")
+    _check_mask(mask, bg)
+    h, w = bg.shape[-2:]
+    # Pad to powers of two ourselves: kornia pads Laplacian pyramids (not Gaussian ones) itself
+    # when no side is a power of two, which would misalign the mask's pyramid.
+    ph, pw = 1 << (h - 1).bit_length(), 1 << (w - 1).bit_length()
+    max_levels = int(math.log2(min(ph, pw))) + 1
+    if not isinstance(levels, int) or not 1 <= levels <= max_levels:
+        raise ValueError(f"levels must be an int in [1, {max_levels}] for {h}x{w} images, got {levels!r}")
+    pad = (0, pw - w, 0, ph - h)
+    pair = F.pad(torch.cat([fg, bg]), pad, mode="reflect") if pad != (0, 0, 0, 0) else torch.cat([fg, bg])
+    m = F.pad(mask, pad, mode="reflect") if pad != (0, 0, 0, 0) else mask
+    bands = kornia.geometry.transform.build_laplacian_pyramid(pair, levels)
+    weights = kornia.geometry.transform.build_pyramid(m, levels)
+    b = fg.shape[0]
+    mixed = [torch.lerp(band[b:], band[:b], wt) for band, wt in zip(bands, weights)]
+    out = mixed[-1]
+    for band in reversed(mixed[:-1]):
+        out = kornia.geometry.transform.pyrup(out) + band
+    out = out[..., :h, :w]
+    return torch.lerp(bg, out, 1 - (1 - mask) ** 4) if confine else out
+
+
+# --------------------------------------------------------------------------- degradations
+
+
+def gaussian_blur(images: torch.Tensor, sigma: Number) -> torch.Tensor:
+    """Per-sample Gaussian blur with one kernel call; sigma 0 leaves a sample exactly unchanged.
+
+    kornia takes a (B, 2) sigma, so the batch shares one kernel size (3 sigma of the largest).
+
+    Shape:
+        images: (B, C, H, W); sigma: number or (B,) in px, >= 0; returns (B, C, H, W).
+    """
+    if images.ndim != 4:
+        raise ValueError(f"images must be (B, C, H, W), got {tuple(images.shape)}")
+    b, _, h, w = images.shape
+    s = _per_sample(sigma, b, images, "sigma")
+    s_max = float(s.max())
+    if s_max == 0:
+        return images
+    radius = min(math.ceil(3 * s_max), min(h, w) - 1)  # reflect padding needs radius < side
+    blurred = kornia.filters.gaussian_blur2d(images, 2 * radius + 1, s.clamp_min(1e-3)[:, None].expand(b, 2))
+    return torch.where((s == 0).view(b, 1, 1, 1), images, blurred)
+
+
+def add_noise(images: torch.Tensor, std: Number, generator: torch.Generator) -> torch.Tensor:
+    """Add Gaussian sensor noise drawn from `generator`; not clamped (the caller decides when).
+
+    Shape:
+        images: (B, C, H, W); std: number or (B,) >= 0; returns (B, C, H, W).
+    """
+    if images.ndim != 4:
+        raise ValueError(f"images must be (B, C, H, W), got {tuple(images.shape)}")
+    s = _per_sample(std, images.shape[0], images, "std")
+    noise = torch.randn(images.shape, generator=generator, device=generator.device, dtype=images.dtype)
+    return images + s.view(-1, 1, 1, 1) * noise.to(images.device)
+
+
+def resize_roundtrip(images: torch.Tensor, factor: float) -> torch.Tensor:
+    """Downscale by `factor` (antialiased) and back: the detail loss of a low-resolution upload.
+
+    Shape:
+        images: (B, C, H, W); factor in (0, 1], 1 = identity; returns (B, C, H, W).
+    """
+    if images.ndim != 4:
+        raise ValueError(f"images must be (B, C, H, W), got {tuple(images.shape)}")
+    if not 0 < float(factor) <= 1:
+        raise ValueError(f"resize factor must lie in (0, 1], got {factor}")
+    if float(factor) == 1:
+        return images
+    h, w = images.shape[-2:]
+    small = (max(1, round(h * float(factor))), max(1, round(w * float(factor))))
+    down = kornia.geometry.transform.resize(images, small, antialias=True)
+    return kornia.geometry.transform.resize(down, (h, w))
+
+
+def jpeg(images: torch.Tensor, quality: Number) -> torch.Tensor:
+    """Differentiable JPEG encode/decode (kornia); quality 100 is near identity on smooth images.
+
+    Shape:
+        images: (B, 3, H, W) in [0, 1]; quality: number or (B,) in [1, 100]; returns (B, 3, H, W).
+    """
+    check_images(images)
+    q = _per_sample(quality, images.shape[0], images, "quality", low=1.0)
+    if float(q.max()) > 100:
+        raise ValueError(f"JPEG quality must lie in [1, 100], got max {float(q.max()):.4g}")
+    return kornia.enhance.jpeg_codec_differentiable(images, q)

@@ -1,0 +1,360 @@
+"""The round loop (DESIGN.md "One round"): make, zero-day, retrain, post, evolve, commit.
+
+A round is a function of (state, spec) to (next state, files). The driver owns the loop, Ray
+and the files; the work itself runs as Ray tasks (`arena.work`). Detectors are Ray tasks, not
+long-lived actors: a detector version is small, so passing its weights costs little, a task
+frees its CPUs between phases on small machines, and a retried task is idempotent.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from arena import work
+from arena.metrics import compute_metrics
+from arena.progress import Progress
+from arena.results import ALL, RESULTS_FILE, write_results
+from arena.round_files import (
+    EVAL_SET,
+    POPULATION,
+    load_detector,
+    load_eval_set,
+    load_json,
+    save_detector,
+    save_eval_set,
+    save_json,
+)
+from arena.seeding import derive_seed, torch_generator
+from arena.spec import DetectorSpec, RunSpec
+from arena.store import RunStore
+
+
+@dataclass
+class DetectorState:
+    weights: dict[str, np.ndarray] | None = None
+    times_trained: int = 0
+    trained_round: int = 0  # the last round whose data it was trained on; 0 = never trained
+
+
+@dataclass
+class ArenaState:
+    round: int  # last committed round
+    strains: list[dict[str, Any]]  # the population that plays the next round
+    next_strain_id: int
+    detectors: dict[str, DetectorState] = field(default_factory=dict)
+
+
+@dataclass
+class EvalSet:
+    images: np.ndarray
+    labels: np.ndarray
+    strain_index: np.ndarray  # -1 for reals
+    strains: list[dict[str, str]]  # id and family of each strain index
+
+
+# -------------------------------------------------------------------------------------------
+# State: initial and resumed
+
+
+def initial_state(spec: RunSpec) -> ArenaState:
+    from generators.population import initial_population
+
+    strains = initial_population(
+        list(spec.population.families),
+        spec.population.size,
+        torch_generator(spec.seed, "population", 0),
+        round=1,
+    )
+    return ArenaState(
+        round=0,
+        strains=[s.to_dict() for s in strains],
+        next_strain_id=len(strains) + 1,
+        detectors={d.name: DetectorState() for d in spec.detectors},
+    )
+
+
+def load_state(spec: RunSpec, store: RunStore, r: int) -> ArenaState:
+    if r == 0:
+        return initial_state(spec)
+    rdir = store.round_path(r)
+    pop = load_json(rdir / POPULATION)
+    detectors = {}
+    for d in spec.detectors:
+        weights, meta = load_detector(rdir / "detectors" / f"{d.name}.safetensors")
+        detectors[d.name] = DetectorState(weights, int(meta["times_trained"]), int(meta["trained_round"]))
+    return ArenaState(r, pop["next"], int(pop["next_strain_id"]), detectors)
+
+
+# -------------------------------------------------------------------------------------------
+# Scoring into result rows
+
+
+def metric_rows(
+    spec: RunSpec,
+    base: dict[str, Any],
+    probs: np.ndarray,
+    ev: EvalSet,
+    salt: tuple[object, ...],
+) -> list[dict[str, Any]]:
+    """Rows for each strain of a generation (reals vs that strain's fakes) and pooled ('all')."""
+    rows = []
+    reals = ev.labels == 0
+    groups: list[tuple[str, str, np.ndarray]] = [
+        (s["id"], s["family"], reals | (ev.strain_index == i)) for i, s in enumerate(ev.strains)
+    ]
+    groups.append((ALL, ALL, np.ones_like(reals)))
+    for strain, family, sel in groups:
+        values = compute_metrics(
+            ev.labels[sel],
+            probs[sel],
+            n_bootstrap=spec.metrics.bootstrap,
+            confidence=spec.metrics.confidence,
+            seed=derive_seed(*salt, strain) % (2**32),
+        )
+        for metric, mv in values.items():
+            rows.append(
+                {
+                    **base,
+                    "strain": strain,
+                    "family": family,
+                    "metric": metric,
+                    "value": float(mv.value),
+                    "ci_low": float(mv.ci_low),
+                    "ci_high": float(mv.ci_high),
+                    "n": int(mv.n),
+                }
+            )
+    return rows
+
+
+def kept_eval_set(ev: EvalSet, budget: int) -> EvalSet:
+    """The first `budget` reals and `budget` fakes per strain: what later versions re-score."""
+    keep = np.zeros(len(ev.labels), dtype=bool)
+    keep[np.flatnonzero(ev.labels == 0)[:budget]] = True
+    for i in range(len(ev.strains)):
+        keep[np.flatnonzero(ev.strain_index == i)[:budget]] = True
+    return EvalSet(ev.images[keep], ev.labels[keep], ev.strain_index[keep], ev.strains)
+
+
+# -------------------------------------------------------------------------------------------
+# The round
+
+
+class RoundRunner:
+    """Plays rounds of one run on Ray; holds the remote functions and the run's context."""
+
+    def __init__(self, spec: RunSpec, store: RunStore, run_name: str, progress: Progress) -> None:
+        import ray
+
+        self.ray = ray
+        self.spec = spec
+        self.store = store
+        self.run_name = run_name
+        self.progress = progress
+        gen, det = spec.resources.generator, spec.resources.detector
+        self.gen_cpus, self.det_cpus = gen.num_cpus, det.num_cpus
+        opts_gen = {"num_cpus": gen.num_cpus, "num_gpus": gen.num_gpus, "max_retries": 3}
+        opts_det = {"num_cpus": det.num_cpus, "num_gpus": det.num_gpus, "max_retries": 3}
+        self.make_reals = ray.remote(work.make_reals).options(**opts_gen)
+        self.make_fakes = ray.remote(work.make_fakes).options(**opts_gen)
+        self.score = ray.remote(work.score).options(**opts_det)
+        self.retrain = ray.remote(work.retrain).options(**opts_det)
+
+    def play(self, state: ArenaState, r: int) -> ArenaState:
+        spec, ray = self.spec, self.ray
+        timings: dict[str, float] = {}
+        t_round = time.perf_counter()
+
+        # 1. Make -------------------------------------------------------------------------
+        self.progress.phase(r, "make", f"{len(state.strains)} strains")
+        t = time.perf_counter()
+        wr, counts = spec.world.reals_per_round, spec.population.fakes_per_strain
+        reals_refs = {
+            split: self.make_reals.remote(spec.world, spec.seed, r, split, n, self.gen_cpus)
+            for split, n in (("train", wr.train), ("eval", wr.eval))
+        }
+        fake_refs = [
+            self.make_fakes.remote(
+                spec.world, spec.seed, r, s, {"train": counts.train, "eval": counts.eval},
+                self.gen_cpus, spec.device,
+            )
+            for s in state.strains
+        ]
+        reals_train, reals_eval = ray.get([reals_refs["train"], reals_refs["eval"]])
+        fakes = ray.get(fake_refs)
+        strains_meta = [{"id": s["id"], "family": s["genome"]["family"]} for s in state.strains]
+        ev = EvalSet(
+            images=np.concatenate([reals_eval] + [f["eval"] for f in fakes]),
+            labels=np.concatenate(
+                [np.zeros(len(reals_eval), np.uint8)] + [np.ones(len(f["eval"]), np.uint8) for f in fakes]
+            ),
+            strain_index=np.concatenate(
+                [np.full(len(reals_eval), -1, np.int32)]
+                + [np.full(len(f["eval"]), i, np.int32) for i, f in enumerate(fakes)]
+            ),
+            strains=strains_meta,
+        )
+        eval_ref = ray.put(ev.images)
+        train_reals_ref = ray.put(reals_train)
+        train_fakes_ref = ray.put(np.concatenate([f["train"] for f in fakes]))
+        timings["make"] = time.perf_counter() - t
+
+        rows: list[dict[str, Any]] = []
+        base = {"run": self.run_name, "seed": spec.seed, "round": r}
+
+        # 2. Zero-day: the deployed versions meet the new generation before retraining ------
+        self.progress.phase(r, "zero_day")
+        t = time.perf_counter()
+        deployed = [d for d in spec.detectors if state.detectors[d.name].trained_round > 0]
+        zd_refs = [
+            self.score.remote(d, state.detectors[d.name].weights, [eval_ref], self.det_cpus, spec.device)
+            for d in deployed
+        ]
+        for d, (probs,) in zip(deployed, ray.get(zd_refs), strict=True):
+            ds = state.detectors[d.name]
+            rows += metric_rows(
+                spec,
+                {**base, **_det_cols(d), "detector_round": ds.trained_round, "generation": r, "phase": "zero_day"},
+                probs, ev, (spec.seed, r, d.name, "zero_day", r),
+            )
+        timings["zero_day"] = time.perf_counter() - t
+
+        # 3. Retrain ----------------------------------------------------------------------
+        self.progress.phase(r, "retrain", ", ".join(f"{d.name}:{d.strategy}" for d in spec.detectors))
+        t = time.perf_counter()
+        rt_refs = [
+            self.retrain.remote(
+                d, state.detectors[d.name].weights, state.detectors[d.name].times_trained,
+                train_reals_ref, train_fakes_ref, r, derive_seed(spec.seed, "detector", d.name, r),
+                self.det_cpus, spec.device,
+            )
+            for d in spec.detectors
+        ]
+        new_detectors: dict[str, DetectorState] = {}
+        reports: dict[str, Any] = {}
+        for d, res in zip(spec.detectors, ray.get(rt_refs), strict=True):
+            old = state.detectors[d.name]
+            if res["weights"] is None:
+                new_detectors[d.name] = DetectorState(old.weights, old.times_trained, old.trained_round)
+            else:
+                new_detectors[d.name] = DetectorState(res["weights"], old.times_trained + 1, r)
+            reports[d.name] = res["report"]
+        timings["retrain"] = time.perf_counter() - t
+
+        # 4. Post: the new versions on this generation and on every kept earlier one -------
+        self.progress.phase(r, "post")
+        t = time.perf_counter()
+        past = [(j, self._past_set(j)) for j in range(1, r)]
+        past_refs = [ray.put(p.images) for _, p in past]
+        post_refs = [
+            self.score.remote(d, new_detectors[d.name].weights, [eval_ref, *past_refs], self.det_cpus, spec.device)
+            for d in spec.detectors
+        ]
+        post_probs: dict[str, np.ndarray] = {}
+        for d, results in zip(spec.detectors, ray.get(post_refs), strict=True):
+            ds = new_detectors[d.name]
+            cols = {**base, **_det_cols(d), "detector_round": ds.trained_round}
+            post_probs[d.name] = results[0]
+            rows += metric_rows(
+                spec, {**cols, "generation": r, "phase": "post"}, results[0], ev, (spec.seed, r, d.name, "post", r)
+            )
+            for (j, pset), probs in zip(past, results[1:], strict=True):
+                rows += metric_rows(
+                    spec, {**cols, "generation": j, "phase": "past"}, probs, pset, (spec.seed, r, d.name, "past", j)
+                )
+        timings["post"] = time.perf_counter() - t
+
+        # 5. Evolve -----------------------------------------------------------------------
+        self.progress.phase(r, "evolve")
+        t = time.perf_counter()
+        pop_record, next_strains, next_id = self._evolve(state, r, ev, post_probs, fakes)
+        timings["evolve"] = time.perf_counter() - t
+
+        # 6. Commit -----------------------------------------------------------------------
+        self.progress.phase(r, "commit")
+        t = time.perf_counter()
+        tmp = self.store.begin_round(r)
+        write_results(tmp / RESULTS_FILE, rows)
+        kept = kept_eval_set(ev, spec.evaluation.past_budget)
+        save_eval_set(tmp / EVAL_SET, kept.images, kept.labels, kept.strain_index, kept.strains)
+        for d in spec.detectors:
+            ds = new_detectors[d.name]
+            assert ds.weights is not None, "every detector trains in round 1"
+            meta = {"arch": d.arch, "strategy": d.strategy, "times_trained": ds.times_trained,
+                    "trained_round": ds.trained_round}
+            save_detector(tmp / "detectors" / f"{d.name}.safetensors", ds.weights, meta)
+        save_json(tmp / POPULATION, {**pop_record, "next": next_strains, "next_strain_id": next_id})
+        save_json(tmp / "training.json", reports)
+        from arena.samples import save_sample_grid
+
+        save_sample_grid(tmp / "samples.png", r, state.strains, fakes, reals_eval)
+        timings["commit"] = time.perf_counter() - t
+        timings["total"] = time.perf_counter() - t_round
+        save_json(tmp / "timings.json", timings)
+        self.store.commit_round(r, tmp)
+        return ArenaState(r, next_strains, next_id, new_detectors)
+
+    def _past_set(self, j: int) -> EvalSet:
+        images, labels, strain_index, strains = load_eval_set(self.store.round_path(j) / EVAL_SET)
+        return EvalSet(images, labels, strain_index, strains)
+
+    def _evolve(
+        self, state: ArenaState, r: int, ev: EvalSet, post_probs: dict[str, np.ndarray], fakes: list[dict[str, Any]]
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
+        """Fitness = evasion of the freshly retrained detectors, gated by swap quality."""
+        from generators.population import Strain, evolve
+
+        pop = self.spec.population
+        fitness: dict[str, float] = {}
+        records = []
+        for i, s in enumerate(state.strains):
+            sel = ev.strain_index == i
+            evasion = float(np.mean([1.0 - post_probs[name][sel].mean() for name in post_probs]))
+            quality = float(fakes[i]["quality"])
+            gate = min(1.0, quality / pop.quality_floor) if pop.quality_floor > 0 else 1.0
+            fitness[s["id"]] = evasion * gate
+            records.append({**s, "evasion": evasion, "quality": quality, "fitness": fitness[s["id"]]})
+        children = evolve(
+            [Strain.from_dict(s) for s in state.strains],
+            fitness,
+            size=pop.size,
+            elite=pop.elite,
+            rate=pop.mutation_rate,
+            scale=pop.mutation_scale,
+            crossover_prob=pop.crossover,
+            tournament=pop.tournament,
+            generator=torch_generator(self.spec.seed, "evolve", r),
+            next_round=r + 1,
+            id_start=state.next_strain_id,
+        )
+        known = {s["id"] for s in state.strains}
+        n_new = sum(1 for c in children if c.id not in known)
+        return {"round": r, "strains": records}, [c.to_dict() for c in children], state.next_strain_id + n_new
+
+
+def _det_cols(d: DetectorSpec) -> dict[str, Any]:
+    return {"detector": d.name, "arch": d.arch, "strategy": d.strategy}
+
+
+def run_rounds(spec: RunSpec, store: RunStore, run_name: str, progress: Progress, start: int) -> ArenaState:
+    """Play rounds start+1..spec.rounds, committing each; returns the final state."""
+    state = load_state(spec, store, start)
+    runner = RoundRunner(spec, store, run_name, progress)
+    for r in range(start + 1, spec.rounds + 1):
+        state = runner.play(state, r)
+        progress.round_done(r, _summary(store, r))
+    return state
+
+
+def _summary(store: RunStore, r: int) -> str:
+    import pyarrow.parquet as pq
+
+    df = pq.read_table(store.round_path(r) / RESULTS_FILE).to_pandas()
+    sel = df[(df.metric == "auc") & (df.strain == ALL) & df.phase.isin(["zero_day", "post"])]
+    parts = [f"{row.detector} {row.phase} AUC {row.value:.3f}" for row in sel.itertuples()]
+    return "; ".join(parts)

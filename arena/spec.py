@@ -1,0 +1,274 @@
+"""Run specs: YAML validated into typed, frozen models before anything starts.
+
+Unknown keys, wrong types and unknown registry names fail with a message that names the key
+and the valid choices. Dotted command-line overrides (`rounds=3 detectors.0.strategy=frozen`)
+are applied to the raw mapping before validation, so they are checked the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from arena.errors import SpecError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SplitCounts(_Strict):
+    train: int = Field(ge=1)
+    eval: int = Field(ge=1)
+
+
+class IdentityCounts(_Strict):
+    train: int = Field(32, ge=2)
+    eval: int = Field(12, ge=2)
+    vault: int = Field(8, ge=0)
+
+
+class WorldSpec(_Strict):
+    kind: Literal["synthetic"] = "synthetic"
+    resolution: int = Field(64, ge=32, le=512)
+    identities: IdentityCounts = IdentityCounts()
+    reals_per_round: SplitCounts = SplitCounts(train=256, eval=128)
+
+
+class PopulationSpec(_Strict):
+    families: list[str] = Field(default_factory=lambda: ["blend"], min_length=1)
+    size: int = Field(6, ge=1)
+    elite: int = Field(2, ge=0)
+    tournament: int = Field(2, ge=1)
+    mutation_rate: float = Field(0.3, ge=0.0, le=1.0)
+    mutation_scale: float = Field(0.15, gt=0.0, le=1.0)
+    crossover: float = Field(0.3, ge=0.0, le=1.0)
+    quality_floor: float = Field(0.5, ge=0.0, le=1.0)
+    fakes_per_strain: SplitCounts = SplitCounts(train=64, eval=32)
+
+    @model_validator(mode="after")
+    def _elite_fits(self) -> PopulationSpec:
+        if self.elite > self.size:
+            raise ValueError(f"elite ({self.elite}) cannot exceed size ({self.size})")
+        return self
+
+
+class TrainSpec(_Strict):
+    steps: int = Field(ge=1)
+    batch_size: int = Field(32, ge=2, multiple_of=2, description="half real, half fake")
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    augment: bool = True
+    val_fraction: float = Field(0.0, ge=0.0, lt=0.5)
+    eval_every: int = Field(25, ge=1)
+    patience: int = Field(4, ge=0, description="0 never stops early")
+    jitter: float = Field(0.05, ge=0.0, le=0.5, description="brightness/contrast augmentation")
+
+
+class DetectorSpec(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    arch: str = "meso4"
+    arch_config: dict[str, Any] = Field(default_factory=dict)
+    strategy: str = "finetune"
+    scratch: TrainSpec = TrainSpec(steps=200)
+    finetune: TrainSpec = TrainSpec(steps=80)
+
+
+class RoleResources(_Strict):
+    num_cpus: float = Field(1.0, gt=0)
+    num_gpus: float = Field(0.0, ge=0)
+
+
+class ResourcesSpec(_Strict):
+    generator: RoleResources = RoleResources()
+    detector: RoleResources = RoleResources()
+
+
+class MetricsSpec(_Strict):
+    bootstrap: int = Field(200, ge=0)
+    confidence: float = Field(0.95, gt=0.0, lt=1.0)
+
+
+class EvaluationSpec(_Strict):
+    past_budget: int = Field(
+        64, ge=1, description="reals and fakes per strain kept per generation for the `past` phase"
+    )
+
+
+class RunSpec(_Strict):
+    seed: int = 0
+    rounds: int = Field(5, ge=1)
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    world: WorldSpec = WorldSpec()
+    population: PopulationSpec = PopulationSpec()
+    detectors: list[DetectorSpec] = Field(min_length=1)
+    metrics: MetricsSpec = MetricsSpec()
+    evaluation: EvaluationSpec = EvaluationSpec()
+    resources: ResourcesSpec = ResourcesSpec()
+
+    @model_validator(mode="after")
+    def _unique_detector_names(self) -> RunSpec:
+        names = [d.name for d in self.detectors]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"detector names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading, overrides, friendly errors
+
+
+def parse_overrides(items: list[str]) -> list[tuple[list[str], Any]]:
+    """`a.b.0.c=value` pairs; values are parsed as YAML scalars/lists (`3`, `true`, `[1,2]`)."""
+    parsed = []
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise SpecError(f"override {item!r} is not of the form key.path=value")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise SpecError(f"override {item!r}: value is not valid YAML ({exc})") from None
+        parsed.append((key.split("."), value))
+    return parsed
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[tuple[list[str], Any]]) -> dict[str, Any]:
+    data = json.loads(json.dumps(raw))  # deep copy of plain data
+    for path, value in overrides:
+        node: Any = data
+        for i, part in enumerate(path[:-1]):
+            nxt = _child(node, part, path[: i + 1])
+            if nxt is None:
+                nxt = {}
+                _set(node, part, nxt, path[: i + 1])
+            node = nxt
+        _set(node, path[-1], value, path)
+    return data
+
+
+def _child(node: Any, part: str, where: list[str]) -> Any:
+    if isinstance(node, list):
+        idx = _index(node, part, where)
+        return node[idx]
+    if isinstance(node, dict):
+        return node.get(part)
+    raise SpecError(f"override {'.'.join(where)}: cannot index into a {type(node).__name__}")
+
+
+def _set(node: Any, part: str, value: Any, where: list[str]) -> None:
+    if isinstance(node, list):
+        node[_index(node, part, where)] = value
+    elif isinstance(node, dict):
+        node[part] = value
+    else:
+        raise SpecError(f"override {'.'.join(where)}: cannot set a key on a {type(node).__name__}")
+
+
+def _index(node: list[Any], part: str, where: list[str]) -> int:
+    if not part.isdigit() or int(part) >= len(node):
+        raise SpecError(f"override {'.'.join(where)}: index must be 0..{len(node) - 1}")
+    return int(part)
+
+
+def _valid_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The field names allowed at a location, found by walking the model classes."""
+    model: Any = RunSpec
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        ann = field.annotation
+        args = getattr(ann, "__args__", ())
+        nested = [a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not nested:
+            return []
+        model = nested[0]
+    return sorted(model.model_fields)
+
+
+def _format_validation(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if p not in ("function-after",))
+        key = ".".join(str(p) for p in loc) or "(spec)"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{key}: unknown key; valid keys here: {', '.join(_valid_keys(loc))}")
+        elif err["type"] == "literal_error":
+            lines.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
+        else:
+            lines.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
+    return "invalid spec: " + "; ".join(lines)
+
+
+def validate_spec(data: dict[str, Any], *, check_names: bool = True) -> RunSpec:
+    if not isinstance(data, dict):
+        raise SpecError(f"a spec must be a mapping of keys to values, got {type(data).__name__}")
+    try:
+        spec = RunSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(_format_validation(exc)) from None
+    if check_names:
+        check_registry_names(spec)
+    return spec
+
+
+def check_registry_names(spec: RunSpec) -> None:
+    """Unknown family, architecture or strategy names fail here, before Ray starts."""
+    from detectors import DETECTORS, STRATEGIES
+    from detectors.registry import build_detector_network
+    from generators import FAMILIES
+
+    problems = []
+    for i, fam in enumerate(spec.population.families):
+        if fam not in FAMILIES:
+            problems.append(
+                f"population.families.{i}: unknown generator family {fam!r}; "
+                f"valid choices: {', '.join(FAMILIES.names())}"
+            )
+    for i, det in enumerate(spec.detectors):
+        if det.arch not in DETECTORS:
+            problems.append(
+                f"detectors.{i}.arch: unknown detector architecture {det.arch!r}; "
+                f"valid choices: {', '.join(DETECTORS.names())}"
+            )
+        else:
+            try:
+                build_detector_network(det.arch, det.arch_config)
+            except (TypeError, ValueError) as exc:
+                problems.append(f"detectors.{i}.arch_config: {exc}")
+        if det.strategy not in STRATEGIES:
+            problems.append(
+                f"detectors.{i}.strategy: unknown retraining strategy {det.strategy!r}; "
+                f"valid choices: {', '.join(STRATEGIES.names())}"
+            )
+    if problems:
+        raise SpecError("invalid spec: " + "; ".join(problems))
+
+
+def load_spec(path: str | Path, overrides: list[str] | None = None) -> tuple[RunSpec, str]:
+    """Read, override and validate a YAML spec; returns the spec and the file's text."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"spec file not found: {path}")
+    text = path.read_text()
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML ({exc})") from None
+    raw = raw if raw is not None else {}
+    if not isinstance(raw, dict):
+        raise SpecError(f"{path}: a spec must be a mapping of keys to values")
+    data = apply_overrides(raw, parse_overrides(overrides or []))
+    return validate_spec(data), text
+
+
+def resolved_json(spec: RunSpec) -> str:
+    return json.dumps(spec.model_dump(mode="json"), indent=2, sort_keys=True)

@@ -1,0 +1,101 @@
+"""Where a quickstart round's time goes, and how fast `blend` makes fakes.
+
+Runs the quickstart (or a spec given on the command line, with overrides) through the real
+Ray round loop, then prints each phase's share of the round wall time from the rounds'
+timings.json, and blend fakes/s at 64 and 128 px on one thread, with a per-image loop of the
+same batched code as the baseline measured in the same run. Not a timed test.
+
+    python benchmarks/quickstart_profile.py [SPEC] [key=value ...] [--smoke]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+PHASES = ("make", "zero_day", "retrain", "post", "evolve", "commit")
+
+
+def profile_run(spec: Path, overrides: list[str]) -> None:
+    from arena.launch import start_run
+    from arena.progress import Progress
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        devnull = open("/dev/null", "w")  # noqa: SIM115
+        run_dir = start_run(spec, overrides, name="bench", runs_dir=tmp, progress=Progress(0, 1, devnull))
+        wall = time.perf_counter() - t0
+        timings = [json.loads(p.read_text()) for p in sorted((run_dir / "rounds").glob("r*/timings.json"))]
+    total = sum(t["total"] for t in timings)
+    print(f"run wall time {wall:.1f} s for {len(timings)} rounds (rounds {total:.1f} s, "
+          f"start-up, Ray and plotting {wall - total:.1f} s)")
+    print(f"{'phase':<10}{'median s/round':>16}{'share':>8}")
+    for phase in PHASES:
+        vals = [t[phase] for t in timings]
+        print(f"{phase:<10}{statistics.median(vals):>16.2f}{sum(vals) / total:>8.1%}")
+    other = total - sum(t[p] for t in timings for p in PHASES)
+    print(f"{'other':<10}{other / len(timings):>16.2f}{other / total:>8.1%}")
+
+
+def blend_throughput(size: int, batch: int, repeats: int) -> None:
+    from arena.synthetic_world import SyntheticWorld
+    from generators import FAMILIES
+    from generators.genome import default_genome
+
+    torch.set_num_threads(1)
+    family = FAMILIES.get("blend")
+    genome = default_genome(family.gene_space)
+    world = SyntheticWorld(16, size, seed=0)
+    gen = torch.Generator().manual_seed(0)
+    src = world.render(torch.randint(16, (batch,), generator=gen), gen)
+    tgt = world.render(torch.randint(16, (batch,), generator=gen), gen)
+
+    def batched() -> None:
+        family.make(src, tgt, genome, torch.Generator().manual_seed(1))
+
+    def per_image() -> None:
+        for i in range(batch):
+            family.make(src.index(slice(i, i + 1)), tgt.index(slice(i, i + 1)), genome,
+                        torch.Generator().manual_seed(1))
+
+    def median_time(fn) -> float:  # type: ignore[no-untyped-def]
+        fn()  # warm-up
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return statistics.median(times)
+
+    tb, tl = median_time(batched), median_time(per_image)
+    print(f"blend {size:>3} px: {batch / tb:8.0f} fakes/s batched (B={batch}) vs {batch / tl:8.0f} "
+          f"fakes/s one image at a time; ratio {tl / tb:.2f}x")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("spec", nargs="?", default=str(REPO / "runs" / "quickstart.yaml"))
+    ap.add_argument("overrides", nargs="*")
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
+    args = ap.parse_args()
+    overrides = list(args.overrides)
+    if args.smoke:
+        from tests.conftest import TINY
+
+        overrides = TINY + overrides
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads available")
+    profile_run(Path(args.spec), overrides)
+    batch, repeats = (8, 2) if args.smoke else (64, 5)
+    for size in (64, 128):
+        blend_throughput(size, batch, repeats)
+
+
+if __name__ == "__main__":
+    main()

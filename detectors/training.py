@@ -1,0 +1,247 @@
+"""One retraining round of a binary real/fake detector: balanced batches, BCE, AdamW, early stopping.
+
+Pure compute: tensors in, trained weights and a :class:`FitReport` out; no files, no Ray. The
+data stays uint8 (what the arena stores) and each batch is indexed first, then moved and converted
+on the device, so a round's images never exist as float32 all at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from arena.faces import from_uint8
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The budget and settings of one retraining call.
+
+    Attributes:
+        steps: optimiser steps (the round's budget; a fresh AdamW each call).
+        batch_size: images per step, half real and half fake (must be even).
+        lr, weight_decay: AdamW settings.
+        augment: random horizontal flip and small brightness/contrast jitter.
+        val_fraction: share of each class held out for validation; 0 disables validation
+            and early stopping.
+        eval_every: steps between validation passes.
+        patience: validation passes without a new best loss before stopping; 0 never stops early.
+            With validation on, the best-val-loss weights are kept whether or not it stopped early.
+        jitter: maximum brightness shift (additive) and contrast change (multiplicative, 1 +- jitter).
+    """
+
+    steps: int = 300
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    augment: bool = True
+    val_fraction: float = 0.0
+    eval_every: int = 25
+    patience: int = 4
+    jitter: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {self.steps}")
+        if self.batch_size < 2 or self.batch_size % 2:
+            raise ValueError(
+                f"batch_size must be even and >= 2 (half real, half fake), got {self.batch_size}"
+            )
+        if self.lr <= 0 or self.weight_decay < 0:
+            raise ValueError(f"need lr > 0 and weight_decay >= 0, got {self.lr}, {self.weight_decay}")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.eval_every < 1 or self.patience < 0:
+            raise ValueError(
+                f"need eval_every >= 1 and patience >= 0, got {self.eval_every}, {self.patience}"
+            )
+        if not 0.0 <= self.jitter < 0.5:
+            raise ValueError(f"jitter must be in [0, 0.5), got {self.jitter}")
+
+
+@dataclass(frozen=True)
+class FitReport:
+    """What one :func:`fit` call did.
+
+    Attributes:
+        steps_run: optimiser steps taken (< config.steps if stopped early).
+        final_loss: mean training BCE over the last ``min(eval_every, steps_run)`` steps.
+        best_val_loss: best validation BCE (the kept weights), None without validation.
+        stopped_early: patience ran out before the step budget.
+        seconds: wall time of the whole call, validation included.
+        images_per_s: training images (steps_run x batch_size) per wall second.
+    """
+
+    steps_run: int
+    final_loss: float
+    best_val_loss: float | None
+    stopped_early: bool
+    seconds: float
+    images_per_s: float
+
+
+@contextlib.contextmanager
+def seeded_rng(seed: int, device: torch.device) -> Iterator[None]:
+    """Seed torch's global RNG for ``device`` inside a fork, restoring it on exit.
+
+    nn.Dropout (and weight init) draw from the global generator and take no ``generator``
+    argument; forking keeps the caller's RNG state untouched while making this call reproducible.
+    Only the CPU generator and, on CUDA, the one device used are forked and seeded.
+    """
+    cuda = []
+    if device.type == "cuda":
+        cuda = [device.index if device.index is not None else torch.cuda.current_device()]
+    with torch.random.fork_rng(devices=cuda):
+        torch.default_generator.manual_seed(seed)
+        for index in cuda:
+            with torch.cuda.device(index):
+                torch.cuda.manual_seed(seed)
+        yield
+
+
+def check_uint8_images(images: torch.Tensor, name: str) -> None:
+    """Shape: (N, 3, H, W) uint8, N >= 1."""
+    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8:
+        got = images.dtype if isinstance(images, torch.Tensor) else type(images).__name__
+        raise TypeError(f"{name} must be a uint8 tensor (N, 3, H, W), got {got}")
+    if images.ndim != 4 or images.shape[1] != 3 or images.shape[0] == 0:
+        raise ValueError(f"{name} must have shape (N, 3, H, W) with N >= 1, got {tuple(images.shape)}")
+
+
+def split_train_val(n: int, fraction: float, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random (train, val) index split of ``range(n)``; val gets ``round(n * fraction)``, at least 1
+    when ``fraction > 0``, and train keeps at least 1."""
+    perm = torch.randperm(n, generator=generator)
+    n_val = 0 if fraction == 0 else min(n - 1, max(1, round(n * fraction)))
+    if fraction > 0 and n_val < 1:
+        raise ValueError(f"need at least 2 images per class to hold out a validation set, got {n}")
+    return perm[n_val:], perm[:n_val]
+
+
+def _augment(x: torch.Tensor, jitter: float, generator: torch.Generator) -> torch.Tensor:
+    """Flip half the images left-right and jitter brightness/contrast; params drawn on the CPU
+    generator (sampling separate from applying), then applied on ``x``'s device.
+
+    Shape: x (B, 3, H, W) float in [0, 1] -> same.
+    """
+    b = x.shape[0]
+    flip = (torch.rand(b, generator=generator) < 0.5).to(x.device).view(b, 1, 1, 1)
+    shift = ((torch.rand(b, generator=generator) * 2 - 1) * jitter).to(x.device).view(b, 1, 1, 1)
+    gain = (1 + (torch.rand(b, generator=generator) * 2 - 1) * jitter).to(x.device).view(b, 1, 1, 1)
+    x = torch.where(flip, x.flip(-1), x)
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    return ((x - mean) * gain + mean + shift).clamp_(0.0, 1.0)
+
+
+def _batch(
+    images: torch.Tensor, idx: torch.Tensor, device: torch.device, channels_last: bool
+) -> torch.Tensor:
+    x = from_uint8(images[idx.to(images.device)].to(device, non_blocking=True))
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
+@torch.no_grad()
+def evaluate_loss(
+    model: nn.Module,
+    reals_u8: torch.Tensor,
+    fakes_u8: torch.Tensor,
+    device: torch.device,
+    batch_size: int = 256,
+    channels_last: bool = False,
+) -> float:
+    """Mean BCE over all given reals (label 0) and fakes (label 1), eval mode."""
+    model.eval()
+    total, n = 0.0, 0
+    for images, label in ((reals_u8, 0.0), (fakes_u8, 1.0)):
+        for start in range(0, images.shape[0], batch_size):
+            idx = torch.arange(start, min(start + batch_size, images.shape[0]))
+            logits = model(_batch(images, idx, device, channels_last)).float()
+            target = torch.full_like(logits, label)
+            total += float(F.binary_cross_entropy_with_logits(logits, target, reduction="sum"))
+            n += idx.numel()
+    return total / n
+
+
+def fit(
+    model: nn.Module,
+    reals_u8: torch.Tensor,
+    fakes_u8: torch.Tensor,
+    config: TrainConfig,
+    seed: int,
+    device: torch.device | str = "cpu",
+    channels_last: bool = False,
+) -> FitReport:
+    """Train ``model`` (already on ``device``) to give fakes high logits; leaves it in eval mode.
+
+    Everything random (validation split, batch indices, augmentation, dropout) follows from
+    ``seed``: same seed, data and torch thread count give bit-identical weights on the CPU.
+    The validation split is drawn first (reals, then fakes) from ``torch.Generator().manual_seed(seed)``.
+
+    Shape:
+        reals_u8: (N_real, 3, H, W) uint8; fakes_u8: (N_fake, 3, H, W) uint8, same H, W.
+    """
+    check_uint8_images(reals_u8, "reals_u8")
+    check_uint8_images(fakes_u8, "fakes_u8")
+    if reals_u8.shape[1:] != fakes_u8.shape[1:]:
+        raise ValueError(
+            f"reals and fakes differ in size: {tuple(reals_u8.shape)} vs {tuple(fakes_u8.shape)}"
+        )
+    device = torch.device(device)
+    start = time.perf_counter()
+    gen = torch.Generator().manual_seed(seed)
+    real_train, real_val = split_train_val(reals_u8.shape[0], config.val_fraction, gen)
+    fake_train, fake_val = split_train_val(fakes_u8.shape[0], config.val_fraction, gen)
+    validate = config.val_fraction > 0
+    val_reals, val_fakes = reals_u8[real_val.to(reals_u8.device)], fakes_u8[fake_val.to(fakes_u8.device)]
+    half = config.batch_size // 2
+    target = torch.cat([torch.zeros(half), torch.ones(half)]).to(device)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+    losses: list[torch.Tensor] = []
+    best_loss, best_state, bad_evals, stopped_early, step = float("inf"), None, 0, False, 0
+    with seeded_rng(seed, device):
+        model.train()
+        for step in range(1, config.steps + 1):
+            ri = real_train[torch.randint(real_train.numel(), (half,), generator=gen)]
+            fi = fake_train[torch.randint(fake_train.numel(), (half,), generator=gen)]
+            x = torch.cat(
+                [_batch(reals_u8, ri, device, channels_last), _batch(fakes_u8, fi, device, channels_last)]
+            )
+            if config.augment:
+                x = _augment(x, config.jitter, gen)
+            loss = F.binary_cross_entropy_with_logits(model(x).float(), target)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            losses.append(loss.detach())
+
+            if validate and (step % config.eval_every == 0 or step == config.steps):
+                val_loss = evaluate_loss(model, val_reals, val_fakes, device, channels_last=channels_last)
+                model.train()
+                if val_loss < best_loss:
+                    best_loss, bad_evals = val_loss, 0
+                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                else:
+                    bad_evals += 1
+                    if config.patience and bad_evals >= config.patience:
+                        stopped_early = step < config.steps
+                        break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    seconds = time.perf_counter() - start
+    window = losses[-min(config.eval_every, len(losses)) :]
+    return FitReport(
+        steps_run=step,
+        final_loss=float(torch.stack(window).mean()),
+        best_val_loss=best_loss if validate else None,
+        stopped_early=stopped_early,
+        seconds=seconds,
+        images_per_s=step * config.batch_size / seconds,
+    )

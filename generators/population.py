@@ -1,0 +1,143 @@
+"""The strains alive in a round, and how the next round's strains descend from them.
+
+Pure functions of (strains, fitness, generator): no I/O, no global state. Selection favours the
+strains that evaded the deployed detectors best; ties are broken by strain id so a replay with
+the same generator gives the same population whatever order the fitness dict was filled in.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from generators.genome import Genome, crossover, default_genome, mutate, random_genome
+from generators.registry import gene_space
+
+
+@dataclass
+class Strain:
+    """One generator strain: its genome and lineage. Ids read '<family>-<number>', e.g. blend-0007."""
+
+    id: str
+    genome: Genome
+    parents: list[str] = field(default_factory=list)
+    born_round: int = 1
+    mutations: list[str] = field(default_factory=list)
+
+    @property
+    def family(self) -> str:
+        return self.genome.family
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "genome": self.genome.to_dict(),
+            "parents": list(self.parents),
+            "born_round": self.born_round,
+            "mutations": list(self.mutations),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Strain:
+        genome = Genome.from_dict(data["genome"], gene_space(data["genome"]["family"]))
+        return cls(data["id"], genome, list(data["parents"]), int(data["born_round"]), list(data["mutations"]))
+
+
+def strain_id(family: str, number: int) -> str:
+    return f"{family}-{number:04d}"
+
+
+def next_id_start(strains: list[Strain]) -> int:
+    """The first free strain number after those in `strains` (ids are numbered across families)."""
+    return 1 + max((int(s.id.rsplit("-", 1)[1]) for s in strains), default=0)
+
+
+def initial_population(families: list[str], size: int, generator: torch.Generator, round: int = 1) -> list[Strain]:
+    """`size` strains shared round-robin among `families`, numbered from 1.
+
+    The first strain of each family carries the default genome (the textbook technique); the
+    rest are uniform random genomes, so round 1 already spans the gene space.
+    """
+    if not families or len(set(families)) != len(families):
+        raise ValueError(f"families must be a non-empty list of distinct names, got {families}")
+    if size < len(families):
+        raise ValueError(f"size {size} is smaller than the number of families ({len(families)})")
+    spaces = [gene_space(f) for f in families]
+    strains: list[Strain] = []
+    for i in range(size):
+        space = spaces[i % len(families)]
+        genome = default_genome(space) if i < len(families) else random_genome(space, generator)
+        strains.append(Strain(strain_id(space.family, i + 1), genome, [], round, []))
+    return strains
+
+
+def _rank_key(fitness: dict[str, float]):
+    return lambda s: (-fitness[s.id], s.id)
+
+
+def _tournament(strains: list[Strain], fitness: dict[str, float], k: int, generator: torch.Generator) -> Strain:
+    """Best of k strains drawn uniformly with replacement (ties: smaller id)."""
+    picks = torch.randint(len(strains), (k,), generator=generator, device=generator.device).tolist()
+    return min((strains[i] for i in picks), key=_rank_key(fitness))
+
+
+def evolve(
+    strains: list[Strain],
+    fitness: dict[str, float],
+    *,
+    size: int,
+    elite: int,
+    rate: float,
+    scale: float,
+    crossover_prob: float,
+    tournament: int,
+    generator: torch.Generator,
+    next_round: int,
+    id_start: int,
+) -> list[Strain]:
+    """Next population: the `elite` fittest unchanged, then children until there are `size`.
+
+    Each child: a tournament winner; with probability `crossover_prob` crossed with a second
+    tournament winner of the same family (when the family has another strain); then mutated.
+    Children are numbered id_start, id_start + 1, ... and record their parents and mutated genes.
+    """
+    if not strains:
+        raise ValueError("cannot evolve an empty population")
+    missing = sorted(s.id for s in strains if s.id not in fitness)
+    if missing:
+        raise ValueError(f"no fitness for strain(s) {missing}")
+    bad = sorted(s.id for s in strains if not math.isfinite(fitness[s.id]))
+    if bad:
+        raise ValueError(f"fitness must be finite; got NaN or inf for {bad}")
+    if not 0 <= elite <= min(size, len(strains)) or tournament < 1 or not 0 <= crossover_prob <= 1:
+        raise ValueError(
+            f"need 0 <= elite <= min(size, population), tournament >= 1 and crossover_prob in [0, 1]; "
+            f"got elite={elite}, size={size}, population={len(strains)}, tournament={tournament}, "
+            f"crossover_prob={crossover_prob}"
+        )
+    if id_start < next_id_start(strains):
+        raise ValueError(f"id_start {id_start} would reuse a strain number; use >= {next_id_start(strains)}")
+    pool = sorted(strains, key=lambda s: s.id)  # draws index a canonical order, not the caller's
+    ranked = sorted(pool, key=_rank_key(fitness))
+    nxt = list(ranked[:elite])
+    by_family: dict[str, list[Strain]] = {}
+    for s in ranked:
+        by_family.setdefault(s.family, []).append(s)
+    number = id_start
+    while len(nxt) < size:
+        first = _tournament(pool, fitness, tournament, generator)
+        space = gene_space(first.family)
+        genome, parents = first.genome, [first.id]
+        cross = float(torch.rand((), generator=generator, device=generator.device)) < crossover_prob
+        kin = [s for s in by_family[first.family] if s.id != first.id]
+        if cross and kin:
+            second = _tournament(kin, fitness, tournament, generator)
+            genome = crossover(first.genome, second.genome, space, generator)
+            parents.append(second.id)
+        genome, changed = mutate(genome, space, rate, scale, generator)
+        nxt.append(Strain(strain_id(first.family, number), genome, parents, next_round, changed))
+        number += 1
+    return nxt

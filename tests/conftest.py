@@ -1,0 +1,29 @@
+"""Shared test settings: a tiny simulation for the end-to-end tests, and repo paths."""
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+QUICKSTART = REPO / "runs" / "quickstart.yaml"
+
+# The quickstart shrunk to run in well under a minute through real Ray on 2 cores.
+TINY = [
+    "rounds=3",
+    "world.resolution=32",
+    "world.identities={train: 8, eval: 6, vault: 2}",
+    "world.reals_per_round={train: 48, eval: 24}",
+    "population.size=3",
+    "population.elite=1",
+    "population.fakes_per_strain={train: 16, eval: 8}",
+    "detectors.0.scratch.steps=30",
+    "detectors.0.finetune.steps=10",
+    "detectors.1.scratch.steps=30",
+    "metrics.bootstrap=20",
+    "evaluation.past_budget=6",
+]
+
+
+@pytest.fixture
+def tiny_overrides() -> list[str]:
+    return list(TINY)

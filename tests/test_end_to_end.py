@@ -1,0 +1,119 @@
+"""End to end through real Ray and the real `arena` command: rows, plots, kill and resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+import arena.results
+from arena.results import ALL, KEY
+from tests.conftest import QUICKSTART, REPO, TINY
+
+pytestmark = pytest.mark.slow
+METRICS = 8
+
+
+def _arena(*args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "arena.cli", *args], cwd=REPO, capture_output=True, text=True, timeout=600, **kw
+    )
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("runs")
+    proc = _arena("run", str(QUICKSTART), *TINY, "--name", "ref", "--runs-dir", str(runs))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return runs / "ref", proc
+
+
+def _without_run(df: pd.DataFrame) -> pd.DataFrame:
+    key = [k for k in KEY if k != "run"]
+    return df.drop(columns="run").sort_values(key).reset_index(drop=True)
+
+
+def test_rows_are_exactly_the_expected_ones(reference_run):
+    run_dir, proc = reference_run
+    df = arena.results.load(run_dir)
+    assert not df.duplicated(KEY).any(), "duplicate result keys"
+    pop = {r: arena_population(run_dir, r) for r in (1, 2, 3)}
+    expected = set()
+    for r in (1, 2, 3):
+        for det in ("meso4-finetune", "meso4-frozen"):
+            phases = [("post", r)] + [("past", j) for j in range(1, r)] + ([("zero_day", r)] if r > 1 else [])
+            for phase, gen in phases:
+                for strain in [*pop[gen], ALL]:
+                    expected.add((r, det, phase, gen, strain))
+    got = {(t.round, t.detector, t.phase, t.generation, t.strain) for t in df.itertuples()}
+    assert got == expected
+    assert len(df) == len(expected) * METRICS
+    assert df.value.notna().all()
+    frozen = df[(df.detector == "meso4-frozen")]
+    assert set(frozen.detector_round) == {1}, "a frozen detector is never retrained"
+    ft = df[(df.detector == "meso4-finetune") & (df.phase == "zero_day")]
+    assert (ft.detector_round == ft["round"] - 1).all(), "zero-day scores the previous round's version"
+    assert "[round 2/3] zero_day" in proc.stdout and "eta" in proc.stdout
+
+
+def arena_population(run_dir, r):
+    import json
+
+    data = json.loads((run_dir / "rounds" / f"r{r:04d}" / "population.json").read_text())
+    return [s["id"] for s in data["strains"]]
+
+
+def test_plots_are_png_files(reference_run):
+    run_dir, proc = reference_run
+    for name in ("cat_and_mouse_auc.png", "heatmap_auc.png"):
+        path = run_dir / "report" / name
+        assert path.stat().st_size > 10_000
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert path.with_suffix(".csv").stat().st_size > 0
+    assert str(run_dir / "report" / "cat_and_mouse_auc.png") in proc.stdout
+    for r in (1, 2, 3):
+        assert (run_dir / "rounds" / f"r{r:04d}" / "samples.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_status_and_plot_commands(reference_run):
+    run_dir, _ = reference_run
+    st = _arena("status", str(run_dir))
+    assert st.returncode == 0 and "committed: round 3 of 3" in st.stdout and "complete" in st.stdout
+    pl = _arena("plot", str(run_dir), "--metric", "ap")
+    assert pl.returncode == 0 and "cat_and_mouse_ap.png" in pl.stdout
+
+
+def test_sigkill_driver_in_round_2_then_resume_matches(reference_run, tmp_path):
+    ref_dir, _ = reference_run
+    cmd = [sys.executable, "-m", "arena.cli", "run", str(QUICKSTART), *TINY, "--name", "k", "--runs-dir", str(tmp_path)]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = []
+    for line in proc.stdout:  # type: ignore[union-attr]
+        seen.append(line)
+        if line.startswith("[round 2/3] retrain"):
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, "".join(seen)
+    run_dir = tmp_path / "k"
+    assert arena.results.load(run_dir)["round"].max() == 1, "only round 1 was committed before the kill"
+    res = _arena("resume", str(run_dir))
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "resuming after round 1" in res.stdout
+    resumed, ref = _without_run(arena.results.load(run_dir)), _without_run(arena.results.load(ref_dir))
+    pd.testing.assert_frame_equal(resumed, ref, check_exact=True)
+    assert not [p for p in (run_dir / "rounds").iterdir() if p.name.startswith(".tmp")]
+
+
+def test_user_errors_exit_1_with_one_line(tmp_path):
+    proc = _arena("run", str(QUICKSTART), "detectors.0.strategy=yolo", "--runs-dir", str(tmp_path))
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1 and "valid choices: finetune, frozen, scratch" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert list(tmp_path.iterdir()) == [], "nothing is written for a bad spec"
+    proc = _arena("resume", str(tmp_path / "missing"))
+    assert proc.returncode == 1 and "not an arena run directory" in proc.stderr
