@@ -71,7 +71,9 @@ def estimate_similarity(
     _check_points(src, "src")
     _check_points(dst, "dst")
     if src.shape != dst.shape or src.shape[1] < 2:
-        raise ValueError(f"src and dst must match with N >= 2 points, got {tuple(src.shape)} and {tuple(dst.shape)}")
+        raise ValueError(
+            f"src and dst must match with N >= 2 points, got {tuple(src.shape)} and {tuple(dst.shape)}"
+        )
     b, n, _ = src.shape
     w = torch.ones(b, n, dtype=src.dtype, device=src.device) if weights is None else weights
     if w.shape != (b, n) or not bool(torch.isfinite(w).all()) or float(w.min()) < 0:
@@ -109,9 +111,13 @@ def warp_to(images: torch.Tensor, matrix: torch.Tensor, size: int | tuple[int, i
         images: (B, C, H, W); matrix: (B, 2, 3); returns (B, C, h, w).
     """
     if images.ndim != 4 or matrix.shape != (images.shape[0], 2, 3):
-        raise ValueError(f"need images (B, C, H, W) and matrix (B, 2, 3), got {tuple(images.shape)}, {tuple(matrix.shape)}")
-    hw = (size, size) if isinstance(size, int) else tuple(size)
-    return kornia.geometry.transform.warp_affine(images, matrix, hw, padding_mode="border", align_corners=True)
+        raise ValueError(
+            f"need images (B, C, H, W) and matrix (B, 2, 3), got {tuple(images.shape)}, {tuple(matrix.shape)}"
+        )
+    hw = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+    return kornia.geometry.transform.warp_affine(
+        images, matrix, hw, padding_mode="border", align_corners=True
+    )
 
 
 # --------------------------------------------------------------------------- masks
@@ -199,7 +205,9 @@ def face_mask(
     scale_t = _per_sample(scale, b, landmarks, "scale", low=1e-3)
     erosion_t = _per_sample(erosion, b, landmarks, "erosion")
     h, w = (size, size) if isinstance(size, int) else size
-    ys, xs = torch.meshgrid(torch.arange(h, device=dev, dtype=dt), torch.arange(w, device=dev, dtype=dt), indexing="ij")
+    ys, xs = torch.meshgrid(
+        torch.arange(h, device=dev, dtype=dt), torch.arange(w, device=dev, dtype=dt), indexing="ij"
+    )
     grid = torch.stack([xs, ys], -1).reshape(-1, 2)
     if shape == "ellipse":
         sdf = _ellipse_sdf(landmarks, scale_t, grid)
@@ -219,7 +227,9 @@ def face_mask(
 # --------------------------------------------------------------------------- colour and blending
 
 
-def color_transfer_lab(src: torch.Tensor, dst: torch.Tensor, mask: torch.Tensor, strength: Number = 1.0) -> torch.Tensor:
+def color_transfer_lab(
+    src: torch.Tensor, dst: torch.Tensor, mask: torch.Tensor, strength: Number = 1.0
+) -> torch.Tensor:
     """Match the per-channel LAB mean and std of `src` to `dst`, both measured inside `mask`.
 
     LAB separates lightness from colour, so a skin-tone shift moves a and b without flattening
@@ -232,7 +242,9 @@ def color_transfer_lab(src: torch.Tensor, dst: torch.Tensor, mask: torch.Tensor,
     check_images(src, "src")
     check_images(dst, "dst")
     if src.shape != dst.shape:
-        raise ValueError(f"src and dst must have the same shape, got {tuple(src.shape)} and {tuple(dst.shape)}")
+        raise ValueError(
+            f"src and dst must have the same shape, got {tuple(src.shape)} and {tuple(dst.shape)}"
+        )
     _check_mask(mask, src)
     b = src.shape[0]
     k = _per_sample(strength, b, src, "strength")
@@ -263,7 +275,9 @@ def alpha_blend(fg: torch.Tensor, bg: torch.Tensor, mask: torch.Tensor) -> torch
     return torch.lerp(bg, fg, mask)
 
 
-def laplacian_blend(fg: torch.Tensor, bg: torch.Tensor, mask: torch.Tensor, levels: int = 4, confine: bool = True) -> torch.Tensor:
+def laplacian_blend(
+    fg: torch.Tensor, bg: torch.Tensor, mask: torch.Tensor, levels: int = 4, confine: bool = True
+) -> torch.Tensor:
     """Multi-band blend (Burt & Adelson): each band of fg/bg mixed by the mask blurred to that band.
 
     Low frequencies (shading, colour) blend over a wide zone and fine detail over a narrow one, so
@@ -275,7 +289,9 @@ def laplacian_blend(fg: torch.Tensor, bg: torch.Tensor, mask: torch.Tensor, leve
         fg, bg: (B, C, H, W); mask: (B, 1, H, W); returns (B, C, H, W).
     """
     if fg.shape != bg.shape or fg.ndim != 4:
-        raise ValueError(f"fg and bg must have the same (B, C, H, W) shape, got {tuple(fg.shape)} and {tuple(bg.shape)}")
+        raise ValueError(
+            f"fg and bg must have the same (B, C, H, W) shape, got {tuple(fg.shape)} and {tuple(bg.shape)}"
+        )
     _check_mask(mask, bg)
     h, w = bg.shape[-2:]
     # Pad to powers of two ourselves: kornia pads Laplacian pyramids (not Gaussian ones) itself
@@ -290,7 +306,7 @@ def laplacian_blend(fg: torch.Tensor, bg: torch.Tensor, mask: torch.Tensor, leve
     bands = kornia.geometry.transform.build_laplacian_pyramid(pair, levels)
     weights = kornia.geometry.transform.build_pyramid(m, levels)
     b = fg.shape[0]
-    mixed = [torch.lerp(band[b:], band[:b], wt) for band, wt in zip(bands, weights)]
+    mixed = [torch.lerp(band[b:], band[:b], wt) for band, wt in zip(bands, weights, strict=True)]
     out = mixed[-1]
     for band in reversed(mixed[:-1]):
         out = kornia.geometry.transform.pyrup(out) + band

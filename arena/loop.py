@@ -212,7 +212,7 @@ class RoundRunner:
         t = time.perf_counter()
         deployed = [d for d in spec.detectors if state.detectors[d.name].trained_round > 0]
         zd_refs = [
-            self.score.remote(d, state.detectors[d.name].weights, [eval_ref], self.det_cpus, spec.device)
+            self.score.remote(d, state.detectors[d.name].weights, self.det_cpus, spec.device, eval_ref)
             for d in deployed
         ]
         for d, (probs,) in zip(deployed, ray.get(zd_refs), strict=True):
@@ -252,7 +252,7 @@ class RoundRunner:
         past = [(j, self._past_set(j)) for j in range(1, r)]
         past_refs = [ray.put(p.images) for _, p in past]
         post_refs = [
-            self.score.remote(d, new_detectors[d.name].weights, [eval_ref, *past_refs], self.det_cpus, spec.device)
+            self.score.remote(d, new_detectors[d.name].weights, self.det_cpus, spec.device, eval_ref, *past_refs)
             for d in spec.detectors
         ]
         post_probs: dict[str, np.ndarray] = {}

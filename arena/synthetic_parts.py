@@ -49,24 +49,28 @@ def palette(t: Tensor, anchors: Tensor) -> Tensor:
 def soft(sd: Tensor, px: Tensor) -> Tensor:
     """Coverage of a shape from its signed distance (negative inside), about one pixel wide.
 
+    Works in place on `sd`, which must be a temporary: allocating full-size tensors is what
+    dominates the cost of a render on CPU.
+
     Shape:
-        sd: (B, 1, R, R) in face units; px: (B, 1, 1, 1) pixels per face unit -> (B, 1, R, R)
+        sd: (B, 1, H, W) in face units; px: (B, 1, 1, 1) pixels per face unit -> (B, 1, H, W)
     """
-    return torch.sigmoid(sd * px * -2.0)
+    return sd.mul_(px * -3.0).sigmoid_()
 
 
 def ellipse_sd(du: Tensor, dv: Tensor, a: Tensor | float, b: Tensor | float) -> Tensor:
     """First-order signed distance to an axis-aligned ellipse with half-axes `a`, `b`.
 
-    Exact on the boundary and good within a few pixels of it, which is all `soft` needs.
+    `(r - 1) / |grad r|` with `r` the normalised radius: exact on the boundary and good within
+    a few pixels of it, which is all `soft` needs.
 
     Shape:
-        du, dv: (B, 1, R, R) offsets from the centre; a, b broadcastable -> (B, 1, R, R)
+        du, dv: (B, 1, H, W) offsets from the centre; a, b broadcastable -> (B, 1, H, W)
     """
     qa, qb = du / a, dv / b
-    r = torch.sqrt(qa * qa + qb * qb + 1e-12)
-    grad = torch.sqrt((qa / a) ** 2 + (qb / b) ** 2) + 1e-6
-    return (r - 1) * r / grad
+    r = torch.hypot(qa, qb)
+    grad = torch.hypot(qa.div_(a), qb.div_(b), out=qa).add_(1e-6)
+    return torch.mul(r, r, out=qb).sub_(r).div_(grad)
 
 
 def band_sd(du: Tensor, dv: Tensor, top: Tensor, bottom: Tensor, half_w: Tensor | float) -> Tensor:
@@ -76,34 +80,23 @@ def band_sd(du: Tensor, dv: Tensor, top: Tensor, bottom: Tensor, half_w: Tensor 
     horizontal shapes drawn with it (eyelids, lips, brows).
 
     Shape:
-        all (B, 1, R, R) or broadcastable -> (B, 1, R, R)
+        all (B, 1, H, W) or broadcastable -> (B, 1, H, W)
     """
     mid, half = (top + bottom) * 0.5, (bottom - top) * 0.5
-    return torch.maximum((dv - mid).abs() - half, du.abs() - half_w)
-
-
-def over(rgb: Tensor, alpha: Tensor, colour: Tensor | tuple[float, float, float]) -> None:
-    """Composite a layer of `colour` with coverage `alpha` over `rgb`, in place.
-
-    Shape:
-        rgb: (B, 3, R, R); alpha: (B, 1, R, R); colour: (B, 3, 1, 1), (B, 3, R, R) or a tuple
-    """
-    if isinstance(colour, tuple):
-        colour = rgb.new_tensor(colour).view(1, 3, 1, 1)
-    rgb.add_(alpha * (colour - rgb))
+    return torch.maximum((dv - mid).abs_() - half, du.abs() - half_w)
 
 
 @dataclass
 class Canvas:
-    """Per-pixel face coordinates of a batch and the head layer being painted.
+    """Per-pixel face coordinates of a batch (or of a window of it) and the layer being painted.
 
     `u`, `v` are face-frame coordinates after undoing the in-plane pose (x right, y down);
     `uc` is `u` with the fake yaw undone, so features painted in `(uc, v)` turn with the head.
     `rgb` is premultiplied by the coverage `alpha`, so lighting can be applied to the head alone.
 
     Shape:
-        u, v, uc: (B, 1, R, R); px: (B, 1, 1, 1) pixels per face unit
-        rgb: (B, 3, R, R); alpha: (B, 1, R, R)
+        u, v, uc: (B, 1, H, W); px: (B, 1, 1, 1) pixels per face unit
+        rgb: (B, 3, H, W); alpha: (B, 1, H, W)
     """
 
     u: Tensor
@@ -114,9 +107,11 @@ class Canvas:
     alpha: Tensor
 
     def paint(self, cover: Tensor, colour: Tensor | tuple[float, float, float]) -> None:
-        """Paint `colour` with coverage `cover` on top of the head layer."""
-        over(self.rgb, cover, colour)
-        self.alpha.add_(cover * (1 - self.alpha))
+        """Paint `colour` ((B, 3, 1, 1) or an RGB tuple) with coverage `cover`, in place."""
+        if isinstance(colour, tuple):
+            colour = self.rgb.new_tensor(colour).view(1, 3, 1, 1)
+        self.rgb.lerp_(colour, cover)
+        self.alpha.lerp_(self.alpha.new_ones(()), cover)
 
 
 def draw_eye(c: Canvas, p: dict[str, Tensor], side: float, iris: Tensor, skin: Tensor) -> None:
@@ -136,8 +131,6 @@ def draw_eye(c: Canvas, p: dict[str, Tensor], side: float, iris: Tensor, skin: T
     r = torch.sqrt(du * du + dv * dv)
     c.paint(eye * soft(r - p["iris_r"], c.px), iris)
     c.paint(eye * soft(r - p["iris_r"] * 0.5, c.px), (0.03, 0.02, 0.02))
-    glint = soft(ellipse_sd(du - p["iris_r"] * 0.35, dv + p["iris_r"] * 0.35, 0.006, 0.006), c.px)
-    c.paint(eye * glint * 0.7, (1.0, 1.0, 1.0))
     lash = 0.004 + 0.004 * prof
     c.paint(soft(band_sd(du, dv, upper - lash, upper + lash * 0.5, ew * 1.04), c.px), LASH)
 
@@ -164,7 +157,8 @@ def draw_nose(c: Canvas, p: dict[str, Tensor], tip_u: Tensor, cos_yaw: Tensor, s
     nw = p["nose_w"]
     length = p["nose_y"] - p["eye_y"]
     bridge = ellipse_sd(du, dv + length * 0.5, nw * 0.55, length * 0.55)
-    c.paint(soft(bridge, c.px) * (1 - soft(bridge + nw * 0.2, c.px)) * 0.3, skin * 0.6)
+    inner = soft(bridge + nw * 0.2, c.px)
+    c.paint(soft(bridge, c.px).sub_(inner).mul_(0.3), skin * 0.6)
     c.paint(soft(ellipse_sd(du, dv - nw * 0.35, nw * 0.85, nw * 0.38), c.px) * 0.35, skin * 0.55)
     c.paint(soft(ellipse_sd(du, dv, nw * 0.55, nw * 0.42), c.px) * 0.25, skin * 1.15 + 0.05)
     for side in (-1.0, 1.0):

@@ -16,6 +16,7 @@ the inner features sideways with foreshortening while the silhouette stays put.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -26,6 +27,7 @@ Tensor = torch.Tensor
 
 _DEPTH = 0.75  # head depth / head width, for the fake yaw
 _TEXTURE_WAVES = 3
+_BLUSH = torch.tensor([1.0, 0.65, 0.7]).view(1, 3, 1, 1)
 
 # Identity appearance: name -> (low, high) of a uniform draw. Colours are drawn as a position on
 # a palette (see `arena.synthetic_parts`); `*_tone` columns are those positions.
@@ -100,11 +102,12 @@ class SyntheticWorld:
         hair = parts.palette(col["hair_tone"], parts.HAIR_COLOURS)
         lip = skin * (1 - col["lip_red"].unsqueeze(1) * torch.tensor([0.15, 0.55, 0.5]))
         brow = hair * (1 - col["brow_dark"].unsqueeze(1))
-        iris = parts.palette(col["iris_tone"], parts.IRIS_COLOURS)
+        # Light irises are common only with light skin.
+        iris = parts.palette(col["iris_tone"] * (1.2 - col["skin_tone"]).clamp(0, 1), parts.IRIS_COLOURS)
         self._colours = {"skin": skin, "hair": hair, "lip": lip, "brow": brow, "iris": iris}
 
     def __repr__(self) -> str:
-        return f"SyntheticWorld(n_identities={self.n_identities}, resolution={self.resolution}, seed={self.seed})"
+        return f"SyntheticWorld({self.n_identities}, resolution={self.resolution}, seed={self.seed})"
 
     def render(self, identity: Tensor, generator: torch.Generator) -> FaceBatch:
         """Render one image per entry of `identity`, with pose, expression and light from `generator`.
@@ -141,9 +144,7 @@ class SyntheticWorld:
             raise ValueError(f"identity must have shape (B,) with B >= 1, got {tuple(identity.shape)}")
         lo, hi = int(identity.min()), int(identity.max())
         if lo < 0 or hi >= self.n_identities:
-            raise ValueError(
-                f"identity ids must lie in [0, {self.n_identities}), got values in [{lo}, {hi}]"
-            )
+            raise ValueError(f"identity ids must lie in [0, {self.n_identities}), got values in [{lo}, {hi}]")
 
     def _merge(self, identity: Tensor, image: Tensor) -> dict[str, Tensor]:
         """Per-image scalars: identity parameters, image draws and the quantities derived from both.
@@ -154,7 +155,8 @@ class SyntheticWorld:
         p = {n: self.params[identity, i] for i, n in enumerate(_IDENTITY_NAMES)}
         p.update({n: image[:, i] for i, n in enumerate(_IMAGE_NAMES)})
         smile = p["smile"] ** 1.5
-        p["eye_open"] = torch.where(p["blink"] < 0.06, torch.full_like(smile, 0.12), p["eye_open"] - 0.15 * smile)
+        blink = torch.full_like(smile, 0.12)
+        p["eye_open"] = torch.where(p["blink"] < 0.06, blink, p["eye_open"] - 0.15 * smile)
         p["mouth_open"] = (p["open"] - 0.7).clamp(min=0) * 0.15
         p["mouth_lift"] = smile * 0.04
         p["mouth_half"] = p["mouth_w"] * (1 + 0.1 * smile)
@@ -167,7 +169,11 @@ class SyntheticWorld:
         return p
 
     def _draw(self, p: dict[str, Tensor], identity: Tensor, image: Tensor, pores: Tensor) -> Tensor:
-        """Paint the batch: background and clothes, then the head layer, lit, on top.
+        """Paint the batch: background and clothes, the head layer, the features, then light.
+
+        Full-size layers are written with in-place ops and the small features are painted in
+        per-image windows, because allocating full-size temporaries is what a CPU render pays
+        for most.
 
         Shape:
             p: dict of (B, 1, 1, 1); identity: (B,); image: (B, Q); pores: (B, 1, R, R)
@@ -175,79 +181,96 @@ class SyntheticWorld:
         """
         b, r = identity.shape[0], self.resolution
         col = {k: v[identity].view(b, 3, 1, 1) for k, v in self._colours.items()}
-        img = {n: image[:, i] for i, n in enumerate(_IMAGE_NAMES)}
+        rgb_of = {
+            n: image[:, [_IMAGE_NAMES.index(f"{n}_{c}") for c in "rgb"]] for n in ("bg0", "bg1", "cloth")
+        }
         grid = (torch.arange(r, dtype=torch.float32) + 0.5) * (2.0 / r) - 1.0
-        x, y = grid.view(1, 1, 1, r) - p["tx"], grid.view(1, 1, r, 1) - p["ty"]
-        cos_r, sin_r = torch.cos(p["rot"]), torch.sin(p["rot"])
-        u, v = (cos_r * x + sin_r * y) / p["scale"], (cos_r * y - sin_r * x) / p["scale"]
+        u, v, uc = _frame(p, grid.view(1, 1, 1, r), grid.view(1, 1, r, 1))
         px = p["scale"] * (r / 2)
-        w = _half_width(p, v).clamp(min=0.08)
-        # Undo the yaw inside the silhouette; continue linearly outside it, so that features
-        # never smear sideways along a saturated coordinate.
-        edge = w * p["yaw_m"]
-        inside = torch.minimum(torch.maximum(u, -edge), edge)
-        uc = w * torch.sin(torch.asin(inside / edge) - p["yaw_b"]) + (u - inside) * 2
 
         # Background: a gradient between two muted colours, then clothes at the bottom.
-        bg0 = 0.15 + 0.7 * torch.stack([img[f"bg0_{c}"] for c in "rgb"], 1).view(b, 3, 1, 1)
-        bg1 = 0.15 + 0.7 * torch.stack([img[f"bg1_{c}"] for c in "rgb"], 1).view(b, 3, 1, 1)
-        ramp = (x * torch.cos(p["bg_angle"]) + y * torch.sin(p["bg_angle"])) * 0.5 + 0.5
-        out = bg0 + (bg1 - bg0) * ramp.clamp(0, 1)
-        cloth = 0.1 + 0.7 * torch.stack([img[f"cloth_{c}"] for c in "rgb"], 1).view(b, 3, 1, 1)
-        parts.over(out, parts.soft(parts.ellipse_sd(u, v - 1.28, 1.1, 0.46), px), cloth)
+        x, y = grid.view(1, 1, 1, r), grid.view(1, 1, r, 1)
+        ramp = (x * torch.cos(p["bg_angle"])).add(y * torch.sin(p["bg_angle"])).mul_(0.5).add_(0.5)
+        bg0, bg1, cloth = (0.15 + 0.7 * rgb_of[n].view(b, 3, 1, 1) for n in ("bg0", "bg1", "cloth"))
+        out = torch.lerp(bg0, bg1, ramp)
+        out.lerp_(cloth, parts.soft(parts.ellipse_sd(u, v - 1.28, 1.1, 0.46), px))
 
         c = parts.Canvas(u, v, uc, px, torch.zeros(b, 3, r, r), torch.zeros(b, 1, r, r))
         skin, hair = col["skin"], col["hair"]
         dv = v - p["face_cy"]
-        strands = 1 + 0.07 * torch.sin(90 * u + 6 * torch.sin(7 * v + p["hair_phase"]))
-        head_h = p["face_h"] + p["hair_top"]
-        hair_sd = parts.ellipse_sd(u, dv + 0.06, p["face_w"] * p["hair_vol"] * p["yaw_m"], head_h)
-        hair_cover = parts.soft(hair_sd, px)
-        c.paint(hair_cover * parts.soft(v - p["hair_len"], px), hair * strands * 0.85)
+        wave = torch.sin(v * 7 + p["hair_phase"]).mul_(6).add_(u, alpha=90)
+        strands = wave.sin_().clamp_(min=0).mul_(0.35)
+        hair_w, hair_h = p["face_w"] * p["hair_vol"] * p["yaw_m"], p["face_h"] + p["hair_top"]
+        hair_cover = parts.soft(parts.ellipse_sd(u, dv + 0.06, hair_w, hair_h), px)
+        c.paint(parts.soft(v - p["hair_len"], px).mul_(hair_cover), hair * 0.85)
+        c.paint(strands * c.alpha, hair * 0.6)
         ear_v = p["eye_y"] + 0.1
         ear_u = _half_width(p, ear_v) * p["yaw_m"] * 0.96
-        for side in (-1.0, 1.0):
-            ear = parts.ellipse_sd(u - side * ear_u, v - ear_v, 0.045 * p["ear"], 0.085 * p["ear"])
-            c.paint(parts.soft(ear, px), skin * 0.88)
-        neck_w = p["face_w"] * 0.5
-        c.paint(parts.soft(torch.maximum(u.abs() - neck_w, p["face_cy"] + 0.2 - v), px), skin * 0.78)
-        taper = 1 - p["jaw"] * (dv / p["face_h"]).clamp(0, 1) ** 2
-        face = parts.soft(parts.ellipse_sd(u, dv, p["face_w"] * p["yaw_m"] * taper, p["face_h"]), px)
+        ears = parts.ellipse_sd(u.abs().sub_(ear_u), v - ear_v, 0.045 * p["ear"], 0.085 * p["ear"])
+        c.paint(parts.soft(ears, px), skin * 0.88)
+        neck = torch.maximum(u.abs().sub_(p["face_w"] * 0.5), p["face_cy"] + 0.2 - v)
+        c.paint(parts.soft(neck, px), skin * 0.78)
+        taper = (dv / p["face_h"]).clamp_(0, 1).square_().mul_(-p["jaw"]).add_(1)
+        face = parts.soft(parts.ellipse_sd(u, dv, taper.mul_(p["face_w"] * p["yaw_m"]), p["face_h"]), px)
+        c.paint(face, skin)
 
-        # Skin: identity texture waves and blush in turning face coordinates, per-image pores.
-        tex = sum(
-            torch.sin(p[f"tex_f{i}u"] * uc + p[f"tex_f{i}v"] * v + p[f"tex_phase{i}"])
-            for i in range(_TEXTURE_WAVES)
-        )
-        skin_px = skin * (1 + p["tex_amp"] * tex + 0.025 * pores)
-        cheeks = parts.soft(parts.ellipse_sd(uc.abs() - 0.24, v - p["nose_y"] + 0.02, 0.1, 0.07), px)
-        skin_px = skin_px * (1 - p["blush"] * cheeks * parts.SKIN_TONES.new_tensor([0.0, 0.35, 0.3]).view(1, 3, 1, 1))
-        c.paint(face, skin_px)
-        mole = parts.soft(parts.ellipse_sd(uc - p["mole_u"], v - p["mole_v"], 0.01, 0.01), px)
-        c.paint(face * mole * (p["mole_r"] > 0).float() * 0.8, skin * 0.45)
-        beard = p["beard"].clamp(0, 1) * ((v - p["nose_y"]) * 6).clamp(0, 1) * face
-        c.paint(beard * (0.7 + 0.05 * pores.clamp(-2, 2)), hair * 0.9)
+        # Skin texture: identity waves in turning face coordinates and per-image pores.
+        lum = torch.zeros_like(u)
+        for i in range(_TEXTURE_WAVES):
+            lum.add_((uc * p[f"tex_f{i}u"]).addcmul_(v, p[f"tex_f{i}v"]).add_(p[f"tex_phase{i}"]).sin_())
+        lum.mul_(p["tex_amp"]).add_(pores, alpha=0.025).mul_(face).add_(1)
+        c.rgb.mul_(lum)
+        cheeks = parts.ellipse_sd(uc.abs().sub_(0.24), v - p["nose_y"] + 0.02, 0.1, 0.07)
+        c.paint(parts.soft(cheeks, px).mul_(face).mul_(p["blush"]), skin * _BLUSH)
+        beard = (v - p["nose_y"]).mul_(6).clamp_(0, 1).mul_(face).mul_(p["beard"].clamp(0, 1))
+        c.paint(beard.mul_(pores.clamp(-2, 2).mul_(0.05).add_(0.7)), hair * 0.9)
 
-        for side in (-1.0, 1.0):
-            parts.draw_eye(c, p, side, col["iris"], skin)
-            parts.draw_brow(c, p, side, col["brow"])
-        parts.draw_nose(c, p, p["tip_u"], p["cos_yaw"], skin)
-        parts.draw_mouth(c, p, col["lip"])
-        line = p["hairline"] + p["hair_curve"] * (uc / p["face_w"]) ** 2 + p["hair_part"] * uc
-        c.paint(hair_cover * parts.soft(v - line, px), hair * strands)
+        self._features(c, p, col)
+        line = (uc / p["face_w"]).square_().mul_(p["hair_curve"]).addcmul_(uc, p["hair_part"])
+        front = parts.soft(line.add_(p["hairline"]).sub_(v).neg_(), px).mul_(hair_cover)
+        c.paint(front, hair)
+        c.paint(strands.mul_(front), hair * 0.6)
 
-        # Light the head with a Lambertian ellipsoid, then warm/cool the whole frame.
+        # Light the head as a Lambertian ellipsoid, then warm or cool the whole frame.
         nx = u / (p["face_w"] * 1.1 * p["yaw_m"])
-        ny = dv / (p["face_h"] * 1.15)
-        nz = (1 - nx * nx - ny * ny).clamp(min=0.05).sqrt()
+        ny = dv.div_(p["face_h"] * 1.15)
+        nz = (nx * nx).addcmul_(ny, ny).neg_().add_(1).clamp_(min=0.05).sqrt_()
+        norm = (nx * nx).addcmul_(ny, ny).addcmul_(nz, nz).sqrt_()
         el, az = p["light_el"], p["light_az"]
-        lam = (torch.sin(el) * (torch.cos(az) * nx + torch.sin(az) * ny) + torch.cos(el) * nz)
-        lam = lam / torch.sqrt(nx * nx + ny * ny + nz * nz)
-        shade = p["ambient"] + p["light"] * lam.clamp(min=0)
-        out = out * (1 - c.alpha) + c.rgb * shade
+        lam = nx.mul_(torch.sin(el) * torch.cos(az)).addcmul_(ny, torch.sin(el) * torch.sin(az))
+        lam.addcmul_(nz, torch.cos(el)).div_(norm).clamp_(min=0)
+        shade = lam.mul_(p["light"]).add_(p["ambient"])
+        out.mul_(c.alpha.neg_().add_(1)).addcmul_(c.rgb, shade)
         temp = p["temp"] * 0.06
-        out = out * torch.cat([1 + temp, torch.ones_like(temp), 1 - temp], 1)
+        out.mul_(torch.cat([1 + temp, torch.ones_like(temp), 1 - temp], 1))
         return out.clamp_(0, 1)
+
+    def _features(self, c: parts.Canvas, p: dict[str, Tensor], col: dict[str, Tensor]) -> None:
+        """Paint eyes, brows, nose, mouth and mole, each in a small window around its centre."""
+        skin = col["skin"]
+        for side in (-1.0, 1.0):
+
+            def eye(w: parts.Canvas, side: float = side) -> None:
+                parts.draw_eye(w, p, side, col["iris"], skin)
+                parts.draw_brow(w, p, side, col["brow"])
+
+            centre_v = p["eye_y"] - 0.04
+            _in_window(c, p, _turn(p, side * p["eye_dx"], centre_v), centre_v, 0.19, 0.14, eye)
+        nose_v = p["nose_y"] - 0.15
+
+        def nose(w: parts.Canvas) -> None:
+            parts.draw_nose(w, p, p["tip_u"], p["cos_yaw"], skin)
+
+        _in_window(c, p, p["tip_u"], nose_v, 0.1, 0.21, nose)
+        mouth_v = p["mouth_y"] - 0.02
+        mouth_u = _turn(p, torch.zeros_like(mouth_v), mouth_v)
+        _in_window(c, p, mouth_u, mouth_v, 0.23, 0.1, lambda w: parts.draw_mouth(w, p, col["lip"]))
+
+        def mole(w: parts.Canvas) -> None:
+            dot = parts.soft(parts.ellipse_sd(w.uc - p["mole_u"], w.v - p["mole_v"], 0.01, 0.01), w.px)
+            w.paint(dot.mul_((p["mole_r"] > 0).float() * 0.8), skin * 0.45)
+
+        _in_window(c, p, _turn(p, p["mole_u"], p["mole_v"]), p["mole_v"], 0.03, 0.03, mole)
 
 
 def _half_width(p: dict[str, Tensor], v: Tensor) -> Tensor:
@@ -256,9 +279,9 @@ def _half_width(p: dict[str, Tensor], v: Tensor) -> Tensor:
     Shape:
         p: dict of (B,) or (B, 1, 1, 1); v: broadcastable -> broadcast shape
     """
-    t = (v - p["face_cy"]) / p["face_h"]
-    taper = 1 - p["jaw"] * t.clamp(0, 1) ** 2
-    return p["face_w"] * (1 - t * t).clamp(min=0).sqrt() * taper
+    t = (v - p["face_cy"]).div_(p["face_h"])
+    taper = t.clamp(0, 1).square_().mul_(-p["jaw"]).add_(1)
+    return t.square_().neg_().add_(1).clamp_(min=0).sqrt_().mul_(taper).mul_(p["face_w"])
 
 
 def _turn(p: dict[str, Tensor], uc: Tensor, v: Tensor) -> Tensor:
@@ -290,8 +313,74 @@ def _landmarks(p: dict[str, Tensor], resolution: int) -> Tensor:
         1,
     )
     v = torch.stack([p["eye_y"], p["eye_y"], p["nose_y"], corner_v, corner_v], 1)
-    cos_r, sin_r, s = (p[k].unsqueeze(1) for k in ("rot", "rot", "scale"))
-    cos_r, sin_r = torch.cos(cos_r), torch.sin(sin_r)
-    x = s * (cos_r * u - sin_r * v) + p["tx"].unsqueeze(1)
-    y = s * (sin_r * u + cos_r * v) + p["ty"].unsqueeze(1)
+    return _to_pixels(p, u, v, resolution)
+
+
+def _to_pixels(p: dict[str, Tensor], u: Tensor, v: Tensor, resolution: int) -> Tensor:
+    """Apply the in-plane pose to face-frame points and convert to pixel (x, y).
+
+    Shape:
+        p: dict of (B,) or (B, 1, 1, 1); u, v: (B, N) -> (B, N, 2)
+    """
+    b = u.shape[0]
+    rot, scale, tx, ty = (p[k].reshape(b, 1) for k in ("rot", "scale", "tx", "ty"))
+    cos_r, sin_r = torch.cos(rot), torch.sin(rot)
+    x = scale * (cos_r * u - sin_r * v) + tx
+    y = scale * (sin_r * u + cos_r * v) + ty
     return (torch.stack([x, y], 2) + 1) * (resolution / 2) - 0.5
+
+
+def _frame(p: dict[str, Tensor], x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Face-frame coordinates `(u, v)` of crop points and `uc`, `u` with the fake yaw undone.
+
+    Inside the silhouette `uc` inverts `_turn`; outside it continues linearly, so features
+    never smear sideways along a saturated coordinate.
+
+    Shape:
+        p: dict of (B, 1, 1, 1); x: (B or 1, 1, 1, W), y: (B or 1, 1, H, 1) in [-1, 1]
+        -> three (B, 1, H, W)
+    """
+    x, y = x - p["tx"], y - p["ty"]
+    cos_s, sin_s = torch.cos(p["rot"]) / p["scale"], torch.sin(p["rot"]) / p["scale"]
+    u = (x * cos_s).add(y * sin_s)
+    v = (y * cos_s).sub(x * sin_s)
+    w = _half_width(p, v).clamp_(min=0.08)
+    edge = w * p["yaw_m"]
+    inside = torch.minimum(torch.maximum(u, -edge), edge)
+    beyond = (u - inside).mul_(2)
+    uc = inside.div_(edge).asin_().sub_(p["yaw_b"]).sin_().mul_(w).add_(beyond)
+    return u, v, uc
+
+
+Draw = Callable[[parts.Canvas], None]
+
+
+def _in_window(
+    c: parts.Canvas, p: dict[str, Tensor], u: Tensor, v: Tensor, hu: float, hv: float, draw: Draw
+) -> None:
+    """Run `draw` on a per-image window of `c` around face-frame point `(u, v)`, then write back.
+
+    The window spans `±hu`, `±hv` face units around the point (widened for the largest scale
+    and rotation the pose can draw, plus two pixels of anti-aliasing), clamped inside the crop.
+
+    Shape:
+        u, v: (B, 1, 1, 1)
+    """
+    b, r = c.rgb.shape[0], c.rgb.shape[-1]
+    s, a = _IMAGE_RANGES["scale"][1], _IMAGE_RANGES["rot"][1]
+    kx = min(r, math.ceil(s * (hu * math.cos(a) + hv * math.sin(a)) * r) + 4)
+    ky = min(r, math.ceil(s * (hu * math.sin(a) + hv * math.cos(a)) * r) + 4)
+    centre = _to_pixels(p, u.view(b, 1), v.view(b, 1), r).view(b, 2)
+    x0 = (centre[:, 0] - (kx - 1) / 2).round().long().clamp(0, r - kx)
+    y0 = (centre[:, 1] - (ky - 1) / 2).round().long().clamp(0, r - ky)
+    cols = x0.view(b, 1, 1, 1) + torch.arange(kx).view(1, 1, 1, kx)
+    rows = y0.view(b, 1, 1, 1) + torch.arange(ky).view(1, 1, ky, 1)
+    idx = (rows * r + cols).view(b, 1, ky * kx)
+    to_unit = lambda i: (i.float() + 0.5) * (2.0 / r) - 1.0  # noqa: E731
+    u_w, v_w, uc_w = _frame(p, to_unit(cols), to_unit(rows))
+    flat_rgb, flat_alpha = c.rgb.view(b, 3, r * r), c.alpha.view(b, 1, r * r)
+    rgb = flat_rgb.gather(2, idx.expand(b, 3, -1)).view(b, 3, ky, kx)
+    alpha = flat_alpha.gather(2, idx).view(b, 1, ky, kx)
+    draw(parts.Canvas(u_w, v_w, uc_w, c.px, rgb, alpha))
+    flat_rgb.scatter_(2, idx.expand(b, 3, -1), rgb.view(b, 3, -1))
+    flat_alpha.scatter_(2, idx, alpha.view(b, 1, -1))

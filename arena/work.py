@@ -79,17 +79,25 @@ def _detector(spec: DetectorSpec, weights: Weights | None, device: str, seed: in
 
     det = Detector(spec.arch, dict(spec.arch_config), device=device, seed=seed)
     if weights is not None:
-        det.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in weights.items()})
+        det.load_state_dict({k: _tensor(v) for k, v in weights.items()})
     return det
 
 
 def score(
-    spec: DetectorSpec, weights: Weights, image_sets: list[np.ndarray], num_cpus: float, device: str
+    spec: DetectorSpec, weights: Weights, num_cpus: float, device: str, *image_sets: np.ndarray
 ) -> list[np.ndarray]:
-    """P(fake) for each uint8 image set, by one detector version."""
+    """P(fake) for each uint8 image set, by one detector version.
+
+    The image sets are positional so that Ray resolves them when they are object refs.
+    """
     dev = setup_worker(num_cpus, device)
     det = _detector(spec, weights, dev, seed=0)
-    return [det.score_uint8(torch.from_numpy(np.asarray(s))).numpy().astype(np.float64) for s in image_sets]
+    return [det.score_uint8(_tensor(s)).numpy().astype(np.float64) for s in image_sets]
+
+
+def _tensor(array: np.ndarray) -> torch.Tensor:
+    """A writable copy: arrays from Ray's object store are read-only views."""
+    return torch.from_numpy(np.array(array, copy=True))
 
 
 def retrain(
@@ -112,8 +120,8 @@ def retrain(
     report = run_strategy(
         spec.strategy,
         det,
-        torch.from_numpy(np.asarray(reals)),
-        torch.from_numpy(np.asarray(fakes)),
+        _tensor(reals),
+        _tensor(fakes),
         round=r,
         times_trained=times_trained,
         scratch=TrainConfig(**spec.scratch.model_dump()),

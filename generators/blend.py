@@ -42,25 +42,32 @@ def _check_pair(source: FaceBatch, target: FaceBatch, genome: Genome) -> dict:
         if not isinstance(batch, FaceBatch):
             raise TypeError(f"{name} must be a FaceBatch, got {type(batch).__name__}")
     if len(source) != len(target):
-        raise ValueError(f"source and target must pair up one to one, got {len(source)} and {len(target)} faces")
+        raise ValueError(
+            f"source and target must pair up one to one, got {len(source)} and {len(target)} faces"
+        )
     if source.images.shape[-2:] != target.images.shape[-2:]:
         raise ValueError(
             f"source and target crops must have the same size, got {tuple(source.images.shape[-2:])} "
             f"and {tuple(target.images.shape[-2:])}; render or resize both at one resolution"
         )
     if not isinstance(genome, Genome) or genome.family != SPACE.family:
-        raise ValueError(f"the blend family needs a 'blend' genome, got {getattr(genome, 'family', genome)!r}")
+        raise ValueError(
+            f"the blend family needs a 'blend' genome, got {getattr(genome, 'family', genome)!r}"
+        )
     return SPACE.validate(genome.genes)
 
 
 @FAMILIES.register("blend")
 class BlendFamily:
-    """Warp-and-blend face swap (stateless; construct with no arguments)."""
+    """Warp-and-blend face swap. Registered as the class itself; `make` needs no instance."""
 
     name = "blend"
     gene_space = SPACE
 
-    def make(self, source: FaceBatch, target: FaceBatch, genome: Genome, generator: torch.Generator) -> FakeBatch:
+    @classmethod
+    def make(
+        cls, source: FaceBatch, target: FaceBatch, genome: Genome, generator: torch.Generator
+    ) -> FakeBatch:
         """Paste source i's inner face onto target i.
 
         Shape:
@@ -68,7 +75,7 @@ class BlendFamily:
             (B, 3, H, W) in [0, 1] and masks (B, 1, H, W).
         """
         g = _check_pair(source, target, genome)
-        b, hw = len(target), tuple(target.images.shape[-2:])
+        b, hw = len(target), (target.images.shape[-2], target.images.shape[-1])
         dev, dt = target.images.device, target.images.dtype
 
         # 1. Align: misplaced target points model a landmark detector's error.

@@ -49,6 +49,12 @@ class GeneSpec:
             raise ValueError(f"gene {self.name!r}: a {self.kind} gene needs low < high")
         self.check(self.default)
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        if self.low is None or self.high is None:
+            raise TypeError(f"gene {self.name!r} is a choice gene and has no bounds")
+        return float(self.low), float(self.high)
+
     def describe_range(self) -> str:
         if self.kind == "choice":
             return "one of " + ", ".join(repr(c) for c in self.choices)
@@ -65,7 +71,8 @@ class GeneSpec:
             raise bad
         if self.kind == "int" and not float(value).is_integer():
             raise bad
-        if not math.isfinite(value) or not self.low <= value <= self.high:  # type: ignore[operator]
+        low, high = self.bounds
+        if not math.isfinite(value) or not low <= value <= high:
             raise bad
         return int(value) if self.kind == "int" else float(value)
 
@@ -99,7 +106,9 @@ class GeneSpace:
         """Check a genes mapping: no unknown or missing names, every value in range."""
         unknown = sorted(set(genes) - set(self.names))
         if unknown:
-            raise ValueError(f"unknown gene(s) {unknown} for family {self.family!r}; valid genes: {', '.join(self.names)}")
+            raise ValueError(
+                f"unknown gene(s) {unknown} for family {self.family!r}; valid genes: {', '.join(self.names)}"
+            )
         missing = [n for n in self.names if n not in genes]
         if missing:
             raise ValueError(f"missing gene(s) {missing} for family {self.family!r}")
@@ -123,7 +132,9 @@ class Genome:
     def from_dict(cls, data: Mapping[str, Any], space: GeneSpace | None = None) -> Genome:
         """Inverse of `to_dict`; with `space`, the genes are validated against it."""
         if set(data) != {"family", "genes"} or not isinstance(data["genes"], Mapping):
-            raise ValueError(f"a genome dict has exactly the keys 'family' and 'genes' (a mapping), got {sorted(data)}")
+            raise ValueError(
+                f"a genome dict has exactly the keys 'family' and 'genes' (a mapping), got {sorted(data)}"
+            )
         genes = dict(data["genes"])
         if space is not None:
             if space.family != data["family"]:
@@ -170,10 +181,12 @@ def random_genome(space: GeneSpace, generator: torch.Generator) -> Genome:
         u = _uniform(generator)
         if s.kind == "choice":
             genes[s.name] = s.choices[min(int(u * len(s.choices)), len(s.choices) - 1)]
-        elif s.kind == "int":
-            genes[s.name] = min(int(s.low + u * (s.high - s.low + 1)), int(s.high))  # type: ignore[operator]
+            continue
+        low, high = s.bounds
+        if s.kind == "int":
+            genes[s.name] = min(int(low + u * (high - low + 1)), int(high))
         else:
-            genes[s.name] = s.low + u * (s.high - s.low)  # type: ignore[operator]
+            genes[s.name] = low + u * (high - low)
     return Genome(space.family, genes)
 
 
@@ -183,7 +196,7 @@ def _step(spec: GeneSpec, value: float, z: float, scale: float) -> GeneValue:
     Plain clipping would pile mass on the bounds and leave a gene sitting at a bound unchanged
     half the time; the reflection keeps the move inside the range.
     """
-    low, high = float(spec.low), float(spec.high)  # type: ignore[arg-type]
+    low, high = spec.bounds
     step = z * scale * (high - low)
     if spec.kind == "int" and round(step) == 0:
         step = 1.0 if z >= 0 else -1.0  # a mutated int gene moves by at least one
@@ -206,7 +219,9 @@ def mutate(
     gene's outcome never shifts the random stream of the next.
     """
     if not 0 <= rate <= 1 or scale < 0:
-        raise ValueError(f"mutation rate must lie in [0, 1] and scale be >= 0, got rate={rate}, scale={scale}")
+        raise ValueError(
+            f"mutation rate must lie in [0, 1] and scale be >= 0, got rate={rate}, scale={scale}"
+        )
     genes = space.validate(genome.genes)
     changed: list[str] = []
     for s in space:
@@ -228,6 +243,9 @@ def mutate(
 def crossover(a: Genome, b: Genome, space: GeneSpace, generator: torch.Generator) -> Genome:
     """Uniform crossover: each gene from `a` or `b` with equal odds. Same family only."""
     if a.family != b.family or a.family != space.family:
-        raise ValueError(f"crossover needs two genomes of the space's family {space.family!r}, got {a.family!r} and {b.family!r}")
+        raise ValueError(
+            f"crossover needs two genomes of the space's family {space.family!r}, "
+            f"got {a.family!r} and {b.family!r}"
+        )
     ga, gb = space.validate(a.genes), space.validate(b.genes)
     return Genome(a.family, {s.name: ga[s.name] if _uniform(generator) < 0.5 else gb[s.name] for s in space})

@@ -43,7 +43,9 @@ class Strain:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Strain:
         genome = Genome.from_dict(data["genome"], gene_space(data["genome"]["family"]))
-        return cls(data["id"], genome, list(data["parents"]), int(data["born_round"]), list(data["mutations"]))
+        return cls(
+            data["id"], genome, list(data["parents"]), int(data["born_round"]), list(data["mutations"])
+        )
 
 
 def strain_id(family: str, number: int) -> str:
@@ -55,7 +57,9 @@ def next_id_start(strains: list[Strain]) -> int:
     return 1 + max((int(s.id.rsplit("-", 1)[1]) for s in strains), default=0)
 
 
-def initial_population(families: list[str], size: int, generator: torch.Generator, round: int = 1) -> list[Strain]:
+def initial_population(
+    families: list[str], size: int, generator: torch.Generator, round: int = 1
+) -> list[Strain]:
     """`size` strains shared round-robin among `families`, numbered from 1.
 
     The first strain of each family carries the default genome (the textbook technique); the
@@ -78,7 +82,9 @@ def _rank_key(fitness: dict[str, float]):
     return lambda s: (-fitness[s.id], s.id)
 
 
-def _tournament(strains: list[Strain], fitness: dict[str, float], k: int, generator: torch.Generator) -> Strain:
+def _tournament(
+    strains: list[Strain], fitness: dict[str, float], k: int, generator: torch.Generator
+) -> Strain:
     """Best of k strains drawn uniformly with replacement (ties: smaller id)."""
     picks = torch.randint(len(strains), (k,), generator=generator, device=generator.device).tolist()
     return min((strains[i] for i in picks), key=_rank_key(fitness))

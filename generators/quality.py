@@ -29,9 +29,13 @@ def swap_quality(
     check_images(fake, "fake")
     check_images(target, "target")
     if fake.shape != target.shape:
-        raise ValueError(f"fake and target must have the same shape, got {tuple(fake.shape)} and {tuple(target.shape)}")
+        raise ValueError(
+            f"fake and target must have the same shape, got {tuple(fake.shape)} and {tuple(target.shape)}"
+        )
     if mask.shape != (fake.shape[0], 1, *fake.shape[-2:]) or not bool(torch.isfinite(mask).all()):
-        raise ValueError(f"mask must be finite with shape ({fake.shape[0]}, 1, H, W), got {tuple(mask.shape)}")
+        raise ValueError(
+            f"mask must be finite with shape ({fake.shape[0]}, 1, H, W), got {tuple(mask.shape)}"
+        )
     radius = window // 2 + 2 if dilate is None else dilate
     if radius > 0:
         kernel = torch.ones(2 * radius + 1, 2 * radius + 1, device=mask.device, dtype=mask.dtype)
@@ -68,6 +72,9 @@ def spectral_distance(images_a: torch.Tensor, images_b: torch.Tensor) -> float:
     check_images(images_a, "images_a")
     check_images(images_b, "images_b")
     if images_a.shape[-2:] != images_b.shape[-2:]:
-        raise ValueError(f"both batches need the same H, W, got {tuple(images_a.shape[-2:])} and {tuple(images_b.shape[-2:])}")
+        raise ValueError(
+            f"both batches need the same H, W, "
+            f"got {tuple(images_a.shape[-2:])} and {tuple(images_b.shape[-2:])}"
+        )
     gap = _radial_log_power(images_a) - _radial_log_power(images_b)
     return float(gap[1:].abs().mean())  # ring 0 is the (removed) DC term

@@ -1,9 +1,9 @@
 """Generator families by stable name, and the contract every family meets.
 
-The registry holds classes: `FAMILIES.get("blend")` is the class, whose `name` and `gene_space`
-are class attributes (so a genome can be validated and described without building anything),
-and `get_family("blend")` returns an instance built with no arguments, ready to `make` fakes.
-Classes rather than instances, because later families carry trained weights per strain.
+The registry holds the family classes themselves, used without instantiation: `name` and
+`gene_space` are class attributes and `make` is a classmethod, so `FAMILIES.get("blend").make(...)`
+works directly and a genome can be validated or described without building anything. Families
+are stateless: everything a fake depends on arrives as an argument (faces, genome, generator).
 """
 
 from __future__ import annotations
@@ -41,17 +41,19 @@ class GeneratorFamily(Protocol):
     name: str
     gene_space: GeneSpace
 
-    def make(self, source: FaceBatch, target: FaceBatch, genome: Genome, generator: torch.Generator) -> FakeBatch:
+    def make(
+        self, source: FaceBatch, target: FaceBatch, genome: Genome, generator: torch.Generator
+    ) -> FakeBatch:
         """Fake i shows target i's head and background with source i's inner face."""
         ...
 
 
-FAMILIES: Registry[type[GeneratorFamily]] = Registry("generator family")
+FAMILIES: Registry[GeneratorFamily] = Registry("generator family")
 
 
 def get_family(name: str) -> GeneratorFamily:
-    """An instance of the family registered as `name` (an unknown name lists the valid ones)."""
-    return FAMILIES.get(name)()
+    """The family registered as `name` (an unknown name lists the valid ones)."""
+    return FAMILIES.get(name)
 
 
 def gene_space(name: str) -> GeneSpace:

@@ -117,3 +117,19 @@ def test_user_errors_exit_1_with_one_line(tmp_path):
     assert list(tmp_path.iterdir()) == [], "nothing is written for a bad spec"
     proc = _arena("resume", str(tmp_path / "missing"))
     assert proc.returncode == 1 and "not an arena run directory" in proc.stderr
+
+
+def test_sigterm_exits_3_and_says_how_to_resume(tmp_path):
+    cmd = [sys.executable, "-m", "arena.cli", "run", str(QUICKSTART), *TINY, "rounds=2", "--name", "t",
+           "--runs-dir", str(tmp_path)]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:  # type: ignore[union-attr]
+        if line.startswith("[round 1/2] retrain"):
+            proc.send_signal(signal.SIGTERM)
+            break
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3, err
+    assert f"arena resume {tmp_path / 't'}" in err
+    res = _arena("resume", str(tmp_path / "t"))
+    assert res.returncode == 0, res.stderr
+    assert sorted(arena.results.load(tmp_path / "t")["round"].unique()) == [1, 2]

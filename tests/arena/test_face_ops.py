@@ -17,8 +17,10 @@ def drawn_faces(b: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tenso
     u = torch.stack([angle.cos(), angle.sin()], -1)
     v = torch.stack([-u[:, 1], u[:, 0]], -1)
     offsets = torch.tensor([[-0.5, -0.45], [0.5, -0.45], [0.0, 0.1], [-0.38, 0.55], [0.38, 0.55]])
-    lm = centre[:, None] + de[:, None, None] * (offsets[None, :, :1] * u[:, None] + offsets[None, :, 1:] * v[:, None])
-    ys, xs = torch.meshgrid(torch.arange(size.__float__()), torch.arange(size.__float__()), indexing="ij")
+    lm = centre[:, None] + de[:, None, None] * (
+        offsets[None, :, :1] * u[:, None] + offsets[None, :, 1:] * v[:, None]
+    )
+    ys, xs = torch.meshgrid(torch.arange(float(size)), torch.arange(float(size)), indexing="ij")
     p = torch.stack([xs, ys], -1)[None]  # (1, H, W, 2)
 
     def near(point: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
@@ -29,7 +31,9 @@ def drawn_faces(b: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tenso
     fx = (rel * u[:, None, None]).sum(-1) / (0.95 * de[:, None, None])
     fy = (rel * v[:, None, None]).sum(-1) / (1.3 * de[:, None, None])
     skin = ((fx**2 + fy**2) < 1).float()[:, None]
-    skin_rgb = torch.stack([0.55 + 0.35 * r[:, 4], 0.4 + 0.3 * r[:, 4], 0.3 + 0.3 * r[:, 5]], -1)[..., None, None]
+    skin_rgb = torch.stack([0.55 + 0.35 * r[:, 4], 0.4 + 0.3 * r[:, 4], 0.3 + 0.3 * r[:, 5]], -1)[
+        ..., None, None
+    ]
     img = torch.lerp(bg.expand(b, 3, size, size), skin_rgb.expand(b, 3, size, size), skin)
     eyes = (near(lm[:, 0], de * 0.12) + near(lm[:, 1], de * 0.12)).clamp(max=1)
     img = torch.lerp(img, torch.full_like(img, 0.1), eyes)
@@ -75,6 +79,15 @@ def test_estimate_similarity_never_reflects_and_weights_ignore_outliers():
     w = torch.ones(2, 10)
     w[:, -1] = 0
     torch.testing.assert_close(face_ops.estimate_similarity(src, dst, w), shift, atol=1e-4, rtol=0)
+
+
+def test_estimate_similarity_gradient_is_finite_for_symmetric_points():
+    # An exact similarity of a square has repeated singular values, where SVD backward is inf.
+    src = torch.tensor([[[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0]]], requires_grad=True)
+    rot = torch.tensor([[[0.0, -2.0, 5.0], [2.0, 0.0, 1.0]]])
+    est = face_ops.estimate_similarity(src, face_ops.transform_points(src, rot).detach())
+    est.sum().backward()
+    assert src.grad is not None and bool(torch.isfinite(src.grad).all())
 
 
 def test_estimate_similarity_rejects_bad_points():
@@ -178,8 +191,12 @@ def test_laplacian_blend_extremes_and_confinement(size):
     fg, lm = drawn_faces(2, size, seed=6)
     bg, _ = drawn_faces(2, size, seed=7)
     ones, zeros = torch.ones(2, 1, size, size), torch.zeros(2, 1, size, size)
-    torch.testing.assert_close(face_ops.laplacian_blend(fg, bg, ones, 4, confine=False), fg, atol=1e-5, rtol=0)
-    torch.testing.assert_close(face_ops.laplacian_blend(fg, bg, zeros, 4, confine=False), bg, atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        face_ops.laplacian_blend(fg, bg, ones, 4, confine=False), fg, atol=1e-5, rtol=0
+    )
+    torch.testing.assert_close(
+        face_ops.laplacian_blend(fg, bg, zeros, 4, confine=False), bg, atol=1e-5, rtol=0
+    )
     mask = face_ops.face_mask(lm, size, "ellipse", feather=2.0)
     out = face_ops.laplacian_blend(fg, bg, mask, 4)
     outside = (mask == 0).expand_as(bg)

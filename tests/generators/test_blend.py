@@ -26,10 +26,16 @@ def faces(b: int, seed: int, size: int = SIZE) -> FaceBatch:
     bg = torch.rand(b, 3, 1, 1, generator=g) * 0.5 + 0.3 * (ys / size)
     tone = torch.stack([0.55 + 0.35 * r[:, 3], 0.4 + 0.3 * r[:, 3], 0.3 + 0.3 * r[:, 4]], -1)[..., None, None]
     wave = torch.rand(b, 3, 1, 1, generator=g)  # identity texture: stripes colour transfer cannot erase
-    stripes = 0.12 * torch.sin((4 + 8 * wave[:, :1]) * xs / size * 6.28 + (8 * wave[:, 1:2] - 4) * ys / size * 6.28 + 6.28 * wave[:, 2:])
+    stripes = 0.12 * torch.sin(
+        (4 + 8 * wave[:, :1]) * xs / size * 6.28
+        + (8 * wave[:, 1:2] - 4) * ys / size * 6.28
+        + 6.28 * wave[:, 2:]
+    )
     img = torch.lerp(bg, (tone + stripes).clamp(0, 1), skin)
     for k, (colour, radius) in enumerate([(0.1, 0.12), (0.1, 0.12), (0.35, 0.08), (0.6, 0.08), (0.6, 0.08)]):
-        spot = (((torch.stack([xs, ys], -1)[None] - lm[:, k, None, None]) ** 2).sum(-1) < (radius * de[:, None, None]) ** 2)
+        spot = ((torch.stack([xs, ys], -1)[None] - lm[:, k, None, None]) ** 2).sum(-1) < (
+            radius * de[:, None, None]
+        ) ** 2
         img = torch.where(spot[:, None], torch.full_like(img, colour), img)
     img = kornia.filters.gaussian_blur2d(img, 3, (0.7, 0.7)).clamp(0, 1)
     return FaceBatch(img, lm, torch.arange(b) + seed * 100, torch.zeros(b, dtype=torch.long))
@@ -49,7 +55,9 @@ def genome(**genes) -> Genome:
     return Genome("blend", {**base.genes, **genes})
 
 
-BUSY = dict(align_jitter=2.0, noise_std=0.02, blur_sigma=0.7, sharpen=0.5, resize=0.75, jpeg="on", jpeg_quality=70)
+BUSY = dict(
+    align_jitter=2.0, noise_std=0.02, blur_sigma=0.7, sharpen=0.5, resize=0.75, jpeg="on", jpeg_quality=70
+)
 
 
 def test_registered_contract(pair):
@@ -69,7 +77,12 @@ def test_seeded_determinism_and_genome_sensitivity(pair):
     assert torch.equal(a, family.make(*pair, genome(**BUSY), gen(7)).images)
     assert not torch.equal(a, family.make(*pair, genome(**BUSY), gen(8)).images)
     base = family.make(*pair, genome(), gen(0)).images
-    for change in [dict(mask_shape="hull"), dict(blend_mode="alpha"), dict(color_strength=0.0), dict(mask_scale=1.2)]:
+    for change in [
+        dict(mask_shape="hull"),
+        dict(blend_mode="alpha"),
+        dict(color_strength=0.0),
+        dict(mask_scale=1.2),
+    ]:
         assert float((family.make(*pair, genome(**change), gen(0)).images - base).abs().max()) > 1e-2, change
 
 
@@ -92,7 +105,9 @@ def test_bad_input_raises(pair):
         family.make(source.index(slice(0, 3)), target, genome(), gen(0))
     with pytest.raises(ValueError, match="same size"):
         family.make(faces(4, seed=3, size=32), target, genome(), gen(0))
-    nan_marks = FaceBatch(source.images, source.landmarks.clone().fill_(float("nan")), source.identity, source.source)
+    nan_marks = FaceBatch(
+        source.images, source.landmarks.clone().fill_(float("nan")), source.identity, source.source
+    )
     with pytest.raises(ValueError, match="NaN"):
         family.make(nan_marks, target, genome(), gen(0))
     with pytest.raises(ValueError, match="'mask_scale'"):

@@ -25,7 +25,9 @@ def test_initial_population():
     assert pop[0].genome == default_genome(gene_space("blend"))
     assert len({str(s.genome.to_dict()) for s in pop}) == 6
     assert all(s.born_round == 3 and s.parents == [] and s.mutations == [] for s in pop)
-    assert [s.to_dict() for s in pop] == [s.to_dict() for s in initial_population(["blend"], 6, gen(0), round=3)]
+    assert [s.to_dict() for s in pop] == [
+        s.to_dict() for s in initial_population(["blend"], 6, gen(0), round=3)
+    ]
     with pytest.raises(ValueError, match="families"):
         initial_population([], 4, gen(0))
     with pytest.raises(KeyError, match="valid choices: blend"):
@@ -85,6 +87,8 @@ def test_selection_pressure_raises_the_rewarded_gene():
 
 def test_strain_round_trip():
     pop = initial_population(["blend"], 3, gen(7))
-    nxt = evolve(pop, fitness_of(pop), **dict(SETTINGS, size=3, elite=1), generator=gen(8), next_round=2, id_start=4)
+    nxt = evolve(
+        pop, fitness_of(pop), **dict(SETTINGS, size=3, elite=1), generator=gen(8), next_round=2, id_start=4
+    )
     for strain in nxt:
         assert Strain.from_dict(json.loads(json.dumps(strain.to_dict()))) == strain
