@@ -27,6 +27,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check arena generators detectors tests benchmarks
+	$(VENV)/bin/mypy
 	$(PY) -m pytest
 
 bench: $(STAMP)

@@ -11,7 +11,9 @@ EXIT_OK, EXIT_USER, EXIT_INTERRUPTED = 0, 1, 3
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="arena", description="Simulate the deepfake generator/detector arms race.")
+    p = argparse.ArgumentParser(
+        prog="arena", description="Simulate the deepfake generator/detector arms race."
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="start a run from a spec")
@@ -53,7 +55,8 @@ def _status(run_dir: str) -> int:
     running = RunLock(path).is_held()
     print(f"run:       {path}")
     print(f"committed: round {state.last} of {total} ({100 * state.last / total:.0f}%)")
-    print(f"state:     {'running' if running else ('complete' if state.last >= total else 'stopped (resumable)')}")
+    finished = "complete" if state.last >= total else "stopped (resumable)"
+    print(f"state:     {'running' if running else finished}")
     times = []
     for r in state.rounds:
         tfile = path / "rounds" / round_dir_name(r) / "timings.json"

@@ -140,7 +140,10 @@ def _drive(spec: RunSpec, store: RunStore, address: str | None, progress: Progre
             if last:
                 progress.note(f"resuming after round {last}")
             try:
-                with interruptible(), ray_session(address, spec):
+                with (
+                    ray_session(address, spec),
+                    interruptible(),
+                ):  # after ray.init, which sets its own SIGTERM handler
                     run_rounds(spec, store, store.dir.name, progress, last)
             except (RunInterrupted, KeyboardInterrupt):
                 raise RunInterrupted(str(store.dir)) from None

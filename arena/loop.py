@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -180,8 +179,13 @@ class RoundRunner:
         }
         fake_refs = [
             self.make_fakes.remote(
-                spec.world, spec.seed, r, s, {"train": counts.train, "eval": counts.eval},
-                self.gen_cpus, spec.device,
+                spec.world,
+                spec.seed,
+                r,
+                s,
+                {"train": counts.train, "eval": counts.eval},
+                self.gen_cpus,
+                spec.device,
             )
             for s in state.strains
         ]
@@ -219,8 +223,16 @@ class RoundRunner:
             ds = state.detectors[d.name]
             rows += metric_rows(
                 spec,
-                {**base, **_det_cols(d), "detector_round": ds.trained_round, "generation": r, "phase": "zero_day"},
-                probs, ev, (spec.seed, r, d.name, "zero_day", r),
+                {
+                    **base,
+                    **_det_cols(d),
+                    "detector_round": ds.trained_round,
+                    "generation": r,
+                    "phase": "zero_day",
+                },
+                probs,
+                ev,
+                (spec.seed, r, d.name, "zero_day", r),
             )
         timings["zero_day"] = time.perf_counter() - t
 
@@ -229,9 +241,15 @@ class RoundRunner:
         t = time.perf_counter()
         rt_refs = [
             self.retrain.remote(
-                d, state.detectors[d.name].weights, state.detectors[d.name].times_trained,
-                train_reals_ref, train_fakes_ref, r, derive_seed(spec.seed, "detector", d.name, r),
-                self.det_cpus, spec.device,
+                d,
+                state.detectors[d.name].weights,
+                state.detectors[d.name].times_trained,
+                train_reals_ref,
+                train_fakes_ref,
+                r,
+                derive_seed(spec.seed, "detector", d.name, r),
+                self.det_cpus,
+                spec.device,
             )
             for d in spec.detectors
         ]
@@ -252,7 +270,9 @@ class RoundRunner:
         past = [(j, self._past_set(j)) for j in range(1, r)]
         past_refs = [ray.put(p.images) for _, p in past]
         post_refs = [
-            self.score.remote(d, new_detectors[d.name].weights, self.det_cpus, spec.device, eval_ref, *past_refs)
+            self.score.remote(
+                d, new_detectors[d.name].weights, self.det_cpus, spec.device, eval_ref, *past_refs
+            )
             for d in spec.detectors
         ]
         post_probs: dict[str, np.ndarray] = {}
@@ -261,11 +281,19 @@ class RoundRunner:
             cols = {**base, **_det_cols(d), "detector_round": ds.trained_round}
             post_probs[d.name] = results[0]
             rows += metric_rows(
-                spec, {**cols, "generation": r, "phase": "post"}, results[0], ev, (spec.seed, r, d.name, "post", r)
+                spec,
+                {**cols, "generation": r, "phase": "post"},
+                results[0],
+                ev,
+                (spec.seed, r, d.name, "post", r),
             )
             for (j, pset), probs in zip(past, results[1:], strict=True):
                 rows += metric_rows(
-                    spec, {**cols, "generation": j, "phase": "past"}, probs, pset, (spec.seed, r, d.name, "past", j)
+                    spec,
+                    {**cols, "generation": j, "phase": "past"},
+                    probs,
+                    pset,
+                    (spec.seed, r, d.name, "past", j),
                 )
         timings["post"] = time.perf_counter() - t
 
@@ -285,8 +313,12 @@ class RoundRunner:
         for d in spec.detectors:
             ds = new_detectors[d.name]
             assert ds.weights is not None, "every detector trains in round 1"
-            meta = {"arch": d.arch, "strategy": d.strategy, "times_trained": ds.times_trained,
-                    "trained_round": ds.trained_round}
+            meta = {
+                "arch": d.arch,
+                "strategy": d.strategy,
+                "times_trained": ds.times_trained,
+                "trained_round": ds.trained_round,
+            }
             save_detector(tmp / "detectors" / f"{d.name}.safetensors", ds.weights, meta)
         save_json(tmp / POPULATION, {**pop_record, "next": next_strains, "next_strain_id": next_id})
         save_json(tmp / "training.json", reports)
@@ -304,7 +336,12 @@ class RoundRunner:
         return EvalSet(images, labels, strain_index, strains)
 
     def _evolve(
-        self, state: ArenaState, r: int, ev: EvalSet, post_probs: dict[str, np.ndarray], fakes: list[dict[str, Any]]
+        self,
+        state: ArenaState,
+        r: int,
+        ev: EvalSet,
+        post_probs: dict[str, np.ndarray],
+        fakes: list[dict[str, Any]],
     ) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
         """Fitness = evasion of the freshly retrained detectors, gated by swap quality."""
         from generators.population import Strain, evolve

@@ -10,8 +10,14 @@ import pandas as pd
 
 from arena.results import ALL, load
 
-_LABELS = {"auc": "AUC", "ap": "average precision", "accuracy": "accuracy at 0.5",
-           "tpr_at_1fpr": "TPR at 1% FPR", "eer": "equal error rate", "log_loss": "log loss"}
+_LABELS = {
+    "auc": "AUC",
+    "ap": "average precision",
+    "accuracy": "accuracy at 0.5",
+    "tpr_at_1fpr": "TPR at 1% FPR",
+    "eer": "equal error rate",
+    "log_loss": "log loss",
+}
 
 
 def _plt():  # type: ignore[no-untyped-def]
@@ -26,7 +32,11 @@ def _plt():  # type: ignore[no-untyped-def]
 def cat_and_mouse_table(df: pd.DataFrame, metric: str = "auc") -> pd.DataFrame:
     sel = df[(df.metric == metric) & (df.strain == ALL) & df.phase.isin(["zero_day", "post"])]
     cols = ["detector", "strategy", "round", "phase", "detector_round", "value", "ci_low", "ci_high", "n"]
-    return sel[cols].sort_values(["detector", "round", "phase"], ascending=[True, True, False]).reset_index(drop=True)
+    return (
+        sel[cols]
+        .sort_values(["detector", "round", "phase"], ascending=[True, True, False])
+        .reset_index(drop=True)
+    )
 
 
 def plot_cat_and_mouse(df: pd.DataFrame, out: Path, metric: str = "auc") -> Path:
@@ -48,7 +58,9 @@ def plot_cat_and_mouse(df: pd.DataFrame, out: Path, metric: str = "auc") -> Path
         ax.text(ax.get_xlim()[0], 0.505, " chance", color="grey", fontsize=8, va="bottom")
     ax.set_xlabel("round (generation of fakes)")
     ax.set_ylabel(f"{_LABELS.get(metric, metric)}, all strains pooled")
-    ax.set_title(f"Cat and mouse: zero-day (▽, before retraining) vs post-retrain (●) {_LABELS.get(metric, metric)}")
+    ax.set_title(
+        f"Cat and mouse: zero-day (▽, before retraining) vs post-retrain (●) {_LABELS.get(metric, metric)}"
+    )
     rounds = sorted(table["round"].unique())
     if rounds:
         ax.set_xticks(rounds)
@@ -78,7 +90,9 @@ def plot_heatmap(df: pd.DataFrame, out: Path, metric: str = "auc") -> Path:
     table = heatmap_table(df, metric)
     dets = sorted(table.detector.unique())
     gens = sorted(df.generation.unique()) if len(df) else []
-    fig, axes = plt.subplots(1, max(1, len(dets)), figsize=(3.6 * max(1, len(dets)) + 0.8, 3.6), squeeze=False)
+    fig, axes = plt.subplots(
+        1, max(1, len(dets)), figsize=(3.6 * max(1, len(dets)) + 0.8, 3.6), squeeze=False
+    )
     im = None
     for ax, name in zip(axes[0], dets, strict=False):
         g = table[table.detector == name]
@@ -86,12 +100,25 @@ def plot_heatmap(df: pd.DataFrame, out: Path, metric: str = "auc") -> Path:
         grid = np.full((len(versions), len(gens)), np.nan)
         for row in g.itertuples():
             grid[versions.index(row.detector_round), gens.index(row.generation)] = row.value
-        im = ax.imshow(grid, vmin=0.5 if metric == "auc" else None, vmax=1.0 if metric == "auc" else None,
-                       cmap="viridis", origin="lower", aspect="auto")
+        im = ax.imshow(
+            grid,
+            vmin=0.5 if metric == "auc" else None,
+            vmax=1.0 if metric == "auc" else None,
+            cmap="viridis",
+            origin="lower",
+            aspect="auto",
+        )
         for (i, j), v in np.ndenumerate(grid):
             if not np.isnan(v):
-                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
-                        color="white" if v < 0.8 else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{v:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if v < 0.8 else "black",
+                )
         ax.set_xticks(range(len(gens)), [str(x) for x in gens])
         ax.set_yticks(range(len(versions)), [str(x) for x in versions])
         ax.set_xlabel("test generation (round of the fakes)")
@@ -99,8 +126,10 @@ def plot_heatmap(df: pd.DataFrame, out: Path, metric: str = "auc") -> Path:
         ax.set_title(name, fontsize=9)
     if im is not None:
         fig.colorbar(im, ax=axes[0].tolist(), label=_LABELS.get(metric, metric), shrink=0.85)
-    fig.suptitle(f"{_LABELS.get(metric, metric)}: train round x test generation (above the diagonal: zero-day)",
-                 fontsize=9)
+    fig.suptitle(
+        f"{_LABELS.get(metric, metric)}: train round x test generation (above the diagonal: zero-day)",
+        fontsize=9,
+    )
     path = out / f"heatmap_{metric}.png"
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)

@@ -42,7 +42,18 @@ SCHEMA = pa.schema(
         ("n", pa.int64()),
     ]
 )
-KEY = ["run", "seed", "round", "detector", "detector_round", "strain", "family", "generation", "phase", "metric"]
+KEY = [
+    "run",
+    "seed",
+    "round",
+    "detector",
+    "detector_round",
+    "strain",
+    "family",
+    "generation",
+    "phase",
+    "metric",
+]
 
 
 def to_table(rows: Sequence[dict[str, object]]) -> pa.Table:

@@ -17,7 +17,7 @@ POPULATION = "population.json"
 
 
 def save_detector(path: Path, weights: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
-    tensors = {k: np.ascontiguousarray(v) for k, v in weights.items()}
+    tensors = {k: np.asarray(v, order="C") for k, v in weights.items()}  # keeps 0-d arrays 0-d
     save_file(tensors, str(path), metadata={"arena": json.dumps(meta, sort_keys=True)})
 
 
@@ -30,7 +30,11 @@ def load_detector(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
 
 
 def save_eval_set(
-    path: Path, images: np.ndarray, labels: np.ndarray, strain_index: np.ndarray, strains: list[dict[str, str]]
+    path: Path,
+    images: np.ndarray,
+    labels: np.ndarray,
+    strain_index: np.ndarray,
+    strains: list[dict[str, str]],
 ) -> None:
     """The generation's kept evaluation faces, scored again by later versions (phase `past`)."""
     save_file(

@@ -11,8 +11,13 @@ CREDIT_SYNTHETIC = "Synthetic faces rendered by deepfake-arena"
 
 
 def save_sample_grid(
-    path: Path, r: int, strains: list[dict[str, Any]], fakes: list[dict[str, Any]], reals: np.ndarray,
-    credit: str = CREDIT_SYNTHETIC, per_strain: int = 3,
+    path: Path,
+    r: int,
+    strains: list[dict[str, Any]],
+    fakes: list[dict[str, Any]],
+    reals: np.ndarray,
+    credit: str = CREDIT_SYNTHETIC,
+    per_strain: int = 3,
 ) -> None:
     import matplotlib
 

@@ -85,10 +85,9 @@ class RunStore:
             if child.name.startswith(".tmp-"):
                 shutil.rmtree(child)
                 notes.append(f"removed unfinished round folder {child.name}")
-            elif child.name.startswith("r") and child.name[1:].isdigit():
-                if int(child.name[1:]) > state.last:
-                    shutil.rmtree(child)
-                    notes.append(f"removed uncommitted round folder {child.name}")
+            elif child.name.startswith("r") and child.name[1:].isdigit() and int(child.name[1:]) > state.last:
+                shutil.rmtree(child)
+                notes.append(f"removed uncommitted round folder {child.name}")
         return state.last, notes
 
     # -- the commit protocol -----------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from arena.faces import from_uint8, to_uint8
+from arena.faces import to_uint8
 from arena.seeding import torch_generator
 from arena.spec import DetectorSpec, WorldSpec
 
@@ -64,7 +64,10 @@ def make_fakes(
     for split, n in counts.items():
         source, target = w.pairs(split, n, torch_generator(seed, r, "pairs", s.id, split))
         fake = family.make(
-            source.to(dev), target.to(dev), s.genome, torch_generator(seed, r, "make", s.id, split, device=dev)
+            source.to(dev),
+            target.to(dev),
+            s.genome,
+            torch_generator(seed, r, "make", s.id, split, device=dev),
         )
         out[split] = to_uint8(fake.images).cpu().numpy()
         if split == "eval":
@@ -135,10 +138,6 @@ def retrain(
 
 
 def _report_dict(report: Any) -> dict[str, Any]:
-    from dataclasses import asdict, is_dataclass
+    from dataclasses import asdict
 
-    return asdict(report) if is_dataclass(report) else dict(vars(report))
-
-
-def images_from_uint8(images: np.ndarray) -> torch.Tensor:
-    return from_uint8(torch.from_numpy(images))
+    return asdict(report)

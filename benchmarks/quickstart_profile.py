@@ -34,8 +34,10 @@ def profile_run(spec: Path, overrides: list[str]) -> None:
         wall = time.perf_counter() - t0
         timings = [json.loads(p.read_text()) for p in sorted((run_dir / "rounds").glob("r*/timings.json"))]
     total = sum(t["total"] for t in timings)
-    print(f"run wall time {wall:.1f} s for {len(timings)} rounds (rounds {total:.1f} s, "
-          f"start-up, Ray and plotting {wall - total:.1f} s)")
+    print(
+        f"run wall time {wall:.1f} s for {len(timings)} rounds (rounds {total:.1f} s, "
+        f"start-up, Ray and plotting {wall - total:.1f} s)"
+    )
     print(f"{'phase':<10}{'median s/round':>16}{'share':>8}")
     for phase in PHASES:
         vals = [t[phase] for t in timings]
@@ -62,8 +64,12 @@ def blend_throughput(size: int, batch: int, repeats: int) -> None:
 
     def per_image() -> None:
         for i in range(batch):
-            family.make(src.index(slice(i, i + 1)), tgt.index(slice(i, i + 1)), genome,
-                        torch.Generator().manual_seed(1))
+            family.make(
+                src.index(slice(i, i + 1)),
+                tgt.index(slice(i, i + 1)),
+                genome,
+                torch.Generator().manual_seed(1),
+            )
 
     def median_time(fn) -> float:  # type: ignore[no-untyped-def]
         fn()  # warm-up
@@ -75,8 +81,10 @@ def blend_throughput(size: int, batch: int, repeats: int) -> None:
         return statistics.median(times)
 
     tb, tl = median_time(batched), median_time(per_image)
-    print(f"blend {size:>3} px: {batch / tb:8.0f} fakes/s batched (B={batch}) vs {batch / tl:8.0f} "
-          f"fakes/s one image at a time; ratio {tl / tb:.2f}x")
+    print(
+        f"blend {size:>3} px: {batch / tb:8.0f} fakes/s batched (B={batch}) vs {batch / tl:8.0f} "
+        f"fakes/s one image at a time; ratio {tl / tb:.2f}x"
+    )
 
 
 def main() -> None:

@@ -20,7 +20,12 @@ METRICS = 8
 
 def _arena(*args: str, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "arena.cli", *args], cwd=REPO, capture_output=True, text=True, timeout=600, **kw
+        [sys.executable, "-m", "arena.cli", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        **kw,
     )
 
 
@@ -89,7 +94,18 @@ def test_status_and_plot_commands(reference_run):
 
 def test_sigkill_driver_in_round_2_then_resume_matches(reference_run, tmp_path):
     ref_dir, _ = reference_run
-    cmd = [sys.executable, "-m", "arena.cli", "run", str(QUICKSTART), *TINY, "--name", "k", "--runs-dir", str(tmp_path)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "arena.cli",
+        "run",
+        str(QUICKSTART),
+        *TINY,
+        "--name",
+        "k",
+        "--runs-dir",
+        str(tmp_path),
+    ]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seen = []
     for line in proc.stdout:  # type: ignore[union-attr]
@@ -120,8 +136,19 @@ def test_user_errors_exit_1_with_one_line(tmp_path):
 
 
 def test_sigterm_exits_3_and_says_how_to_resume(tmp_path):
-    cmd = [sys.executable, "-m", "arena.cli", "run", str(QUICKSTART), *TINY, "rounds=2", "--name", "t",
-           "--runs-dir", str(tmp_path)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "arena.cli",
+        "run",
+        str(QUICKSTART),
+        *TINY,
+        "rounds=2",
+        "--name",
+        "t",
+        "--runs-dir",
+        str(tmp_path),
+    ]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for line in proc.stdout:  # type: ignore[union-attr]
         if line.startswith("[round 1/2] retrain"):

@@ -15,9 +15,24 @@ from arena.store import RunStore
 
 
 def _row(**kw):
-    row = dict(run="r", seed=0, round=1, detector="d", arch="meso4", strategy="finetune", detector_round=1,
-               strain=ALL, family=ALL, generation=1, phase="post", metric="auc", value=0.9, ci_low=0.85,
-               ci_high=0.95, n=100)
+    row = dict(
+        run="r",
+        seed=0,
+        round=1,
+        detector="d",
+        arch="meso4",
+        strategy="finetune",
+        detector_round=1,
+        strain=ALL,
+        family=ALL,
+        generation=1,
+        phase="post",
+        metric="auc",
+        value=0.9,
+        ci_low=0.85,
+        ci_high=0.95,
+        n=100,
+    )
     row.update(kw)
     return row
 
@@ -28,7 +43,9 @@ def _sawtooth(rounds=4):
     for r in range(1, rounds + 1):
         rows.append(_row(round=r, detector_round=r, generation=r, phase="post", value=0.9 + 0.01 * r))
         if r > 1:
-            rows.append(_row(round=r, detector_round=r - 1, generation=r, phase="zero_day", value=0.6 + 0.01 * r))
+            rows.append(
+                _row(round=r, detector_round=r - 1, generation=r, phase="zero_day", value=0.6 + 0.01 * r)
+            )
         for j in range(1, r):
             rows.append(_row(round=r, detector_round=r, generation=j, phase="past", value=0.8))
     return pd.DataFrame(rows)

@@ -23,8 +23,15 @@ def test_quickstart_validates():
 
 
 def test_overrides_are_applied_and_validated(tmp_path):
-    spec, _ = load_spec(QUICKSTART, ["rounds=3", "seed=7", "detectors.1.strategy=scratch", "world.resolution=32"])
-    assert (spec.rounds, spec.seed, spec.detectors[1].strategy, spec.world.resolution) == (3, 7, "scratch", 32)
+    spec, _ = load_spec(
+        QUICKSTART, ["rounds=3", "seed=7", "detectors.1.strategy=scratch", "world.resolution=32"]
+    )
+    assert (spec.rounds, spec.seed, spec.detectors[1].strategy, spec.world.resolution) == (
+        3,
+        7,
+        "scratch",
+        32,
+    )
 
 
 @pytest.mark.parametrize(
@@ -35,11 +42,24 @@ def test_overrides_are_applied_and_validated(tmp_path):
         ("world.colour=red", "world.colour: unknown key; valid keys here: identities, kind, reals_per_round"),
         ("world.kind=cartoon", "world.kind: Input should be 'synthetic'"),
         ("device=tpu", "device: Input should be 'cpu', 'cuda' or 'auto'"),
-        ("detectors.0.arch=resnet9000", "detectors.0.arch: unknown detector architecture 'resnet9000'; valid choices: meso4"),
-        ("detectors.0.strategy=yolo", "detectors.0.strategy: unknown retraining strategy 'yolo'; valid choices: finetune, frozen, scratch"),
-        ("population.families=[blend, magic]", "population.families.1: unknown generator family 'magic'; valid choices: blend"),
+        (
+            "detectors.0.arch=resnet9000",
+            "detectors.0.arch: unknown detector architecture 'resnet9000'; valid choices: meso4",
+        ),
+        (
+            "detectors.0.strategy=yolo",
+            "detectors.0.strategy: unknown retraining strategy 'yolo'; "
+            "valid choices: finetune, frozen, scratch",
+        ),
+        (
+            "population.families=[blend, magic]",
+            "population.families.1: unknown generator family 'magic'; valid choices: blend",
+        ),
         ("population.elite=99", "elite (99) cannot exceed size"),
-        ("detectors.0.scratch.stepz=3", "detectors.0.scratch.stepz: unknown key; valid keys here: augment, batch_size"),
+        (
+            "detectors.0.scratch.stepz=3",
+            "detectors.0.scratch.stepz: unknown key; valid keys here: augment, batch_size",
+        ),
         ("detectors.1.name=meso4-finetune", "detector names must be unique; repeated: meso4-finetune"),
         ("detectors.0.arch_config={width: 3}", "detectors.0.arch_config"),
         ("metrics.confidence=1.5", "metrics.confidence: Input should be less than 1"),
