@@ -22,31 +22,61 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--name", help="run name (default: spec stem + timestamp)")
     run.add_argument("--runs-dir", default="runs", help="where run directories go (default: runs)")
     run.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS or a local Ray)")
+    run.add_argument("--num-cpus", type=int, help="CPUs of a local Ray (default: all of this machine's)")
 
-    res = sub.add_parser("resume", help="continue an interrupted run after its last committed round")
+    res = sub.add_parser("resume", help="continue an interrupted run or sweep after its last committed round")
     res.add_argument("run_dir")
+    res.add_argument("overrides", nargs="*", help="changed settings; refused unless --force")
+    res.add_argument("--force", action="store_true", help="continue a changed spec as a new branch")
     res.add_argument("--address")
+    res.add_argument("--num-cpus", type=int)
 
     st = sub.add_parser("status", help="last committed round and progress of a run")
     st.add_argument("run_dir")
 
-    pl = sub.add_parser("plot", help="write the cat-and-mouse curve and the heatmap as PNG (+CSV)")
+    pl = sub.add_parser("plot", help="write every plot of a run (or sweep) into its report/ as PNG (+CSV)")
     pl.add_argument("run_dir")
     pl.add_argument("--metric", default="auc")
 
+    rp = sub.add_parser("report", help="one self-contained HTML report of one or several runs or sweeps")
+    rp.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    rp.add_argument("--out", help="HTML file (default: RUN_DIR/report/report.html; several: report.html)")
+    rp.add_argument("--metric", default="auc")
+
     ls = sub.add_parser("list", help="list registered generator families or detector architectures")
     ls.add_argument("what", choices=["generators", "detectors", "strategies"])
+
+    from arena.ingest.cli import add_parser as add_ingest_parser
+
+    add_ingest_parser(sub)
+    from arena.score_faces import add_parser as add_score_parser
+
+    add_score_parser(sub)
     return p
 
 
 def _status(run_dir: str) -> int:
+    path = Path(run_dir)
+    if (path / "sweep.json").is_file():
+        from arena.sweep import read_sweep
+
+        members = read_sweep(path)
+        print(f"sweep:     {path} ({len(members)} members)")
+        for m in members:
+            print()
+            _run_status(path / m["name"])
+        return EXIT_OK
+    return _run_status(path)
+
+
+def _run_status(path: Path) -> int:
     import json
 
     from arena.errors import ArenaUserError
     from arena.ledger import committed_rounds, round_dir_name
     from arena.lock import RunLock
 
-    path = Path(run_dir)
+    run_dir = str(path)
     if not (path / "spec.resolved.json").is_file():
         raise ArenaUserError(f"{run_dir} is not an arena run directory (no spec.resolved.json)")
     spec = json.loads((path / "spec.resolved.json").read_text())
@@ -90,32 +120,50 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             from arena.launch import start_run
 
-            start_run(args.spec, args.overrides, name=args.name, runs_dir=args.runs_dir, address=args.address)
+            start_run(
+                args.spec, args.overrides, name=args.name, runs_dir=args.runs_dir,
+                address=args.address, num_cpus=args.num_cpus,
+            )
         elif args.command == "resume":
             from arena.launch import resume_run
 
-            resume_run(args.run_dir, address=args.address)
+            resume_run(
+                args.run_dir, args.overrides, force=args.force, address=args.address, num_cpus=args.num_cpus
+            )
         elif args.command == "status":
             return _status(args.run_dir)
         elif args.command == "plot":
-            from arena.plots import plot_run
+            from arena.plots import plot_dir
 
-            for path in plot_run(args.run_dir, args.metric):
-                print(path)
+            for plot in plot_dir(args.run_dir, args.metric):
+                print(plot.path if plot.path else f"skipped {plot.name}: {plot.note}")
+        elif args.command == "report":
+            from arena.report import build_report, default_out
+
+            print(build_report(args.run_dirs, args.out or default_out(args.run_dirs), args.metric))
         elif args.command == "list":
             return _list(args.what)
+        elif args.command == "ingest":
+            from arena.ingest.cli import run as run_ingest
+
+            return run_ingest(args)
+        elif args.command == "score":
+            from arena.score_faces import run as run_score
+
+            return run_score(args)
     except ArenaUserError as exc:
         print(f"arena: error: {exc}", file=sys.stderr)
         return EXIT_USER
     except (RunInterrupted, KeyboardInterrupt) as exc:
-        where = str(exc) if isinstance(exc, RunInterrupted) and str(exc) else "<run_dir>"
+        where = exc.run_dir if isinstance(exc, RunInterrupted) and exc.run_dir else "<run_dir>"
+        reason = exc.reason if isinstance(exc, RunInterrupted) else "interrupted"
         print(
-            f"arena: interrupted; the last committed round is intact. Continue with: arena resume {where}",
+            f"arena: {reason}; the last committed round is intact. Continue with: arena resume {where}",
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
     except ValueError as exc:
-        if args.command == "plot":
+        if args.command in ("plot", "report"):
             print(f"arena: error: {exc}", file=sys.stderr)
             return EXIT_USER
         raise

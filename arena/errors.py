@@ -10,4 +10,9 @@ class SpecError(ArenaUserError):
 
 
 class RunInterrupted(Exception):
-    """The driver was asked to stop; the run is resumable from its last committed round."""
+    """The driver stopped early (a signal, a full disk); the run resumes from its last committed round."""
+
+    def __init__(self, run_dir: str = "", reason: str = "interrupted") -> None:
+        super().__init__(run_dir, reason)
+        self.run_dir = run_dir
+        self.reason = reason

@@ -29,7 +29,7 @@ def check_images(images: torch.Tensor, name: str = "images") -> None:
         raise ValueError(f"{name} is empty: {tuple(images.shape)}")
     if not bool(torch.isfinite(images).all()):
         raise ValueError(f"{name} contains NaN or infinite values")
-    lo, hi = float(images.min()), float(images.max())
+    lo, hi = float(images.detach().min()), float(images.detach().max())
     if lo < 0.0 or hi > 1.0:
         raise ValueError(f"{name} must lie in [0, 1], got values in [{lo:.4g}, {hi:.4g}]")
 

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import platform
 import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+from arena.atomic import write_text_atomic
 from arena.errors import ArenaUserError, RunInterrupted
 from arena.progress import Progress
-from arena.spec import RunSpec, load_spec, resolved_json, validate_spec
+from arena.spec import RunSpec, apply_overrides, load_spec, parse_overrides, resolved_json, validate_spec
 from arena.store import RunStore
+from arena.sweep import SWEEP_FILE, expand, is_sweep, load_raw, read_sweep
 
 
 def environment() -> dict[str, Any]:
@@ -47,7 +51,7 @@ def default_run_name(spec_path: Path, runs_dir: Path) -> str:
 
 
 @contextmanager
-def ray_session(address: str | None, spec: RunSpec) -> Iterator[None]:
+def ray_session(address: str | None, specs: list[RunSpec], num_cpus: int | None = None) -> Iterator[None]:
     """Local Ray by default; a cluster with --address or RAY_ADDRESS. Shut down only what we started."""
     import logging
 
@@ -56,14 +60,16 @@ def ray_session(address: str | None, spec: RunSpec) -> Iterator[None]:
     started = False
     if not ray.is_initialized():
         address = address or os.environ.get("RAY_ADDRESS") or None
-        kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
-        if address is None:
-            need = max(spec.resources.generator.num_cpus, spec.resources.detector.num_cpus)
-            kwargs["num_cpus"] = max(os.cpu_count() or 1, int(need + 0.999))
+        kwargs: dict[str, Any] = {"logging_level": logging.WARNING}
+        if address is None:  # a local Ray of our own; a cluster's settings are its own
+            kwargs["include_dashboard"] = False
+            need = max(max(s.resources.generator.num_cpus, s.resources.detector.num_cpus) for s in specs)
+            kwargs["num_cpus"] = num_cpus or max(os.cpu_count() or 1, int(need + 0.999))
         ray.init(address=address, **kwargs)
         started = True
     try:
-        _check_resources(spec)
+        for spec in specs:
+            _check_resources(spec)
         yield
     finally:
         if started:
@@ -71,6 +77,7 @@ def ray_session(address: str | None, spec: RunSpec) -> Iterator[None]:
 
 
 def _check_resources(spec: RunSpec) -> None:
+    """A spec asking for more than the cluster has fails at once, not after hours of pending tasks."""
     import ray
 
     total = ray.cluster_resources()
@@ -78,11 +85,11 @@ def _check_resources(spec: RunSpec) -> None:
         res = getattr(spec.resources, role)
         if res.num_gpus > 0 and total.get("GPU", 0) < res.num_gpus:
             raise ArenaUserError(
-                f"resources.{role}.num_gpus={res.num_gpus} but the Ray cluster has {total.get('GPU', 0)} GPUs"
+                f"resources.{role}.num_gpus={res.num_gpus} but the cluster has {total.get('GPU', 0):g} GPUs"
             )
         if res.num_cpus > total.get("CPU", 0):
             raise ArenaUserError(
-                f"resources.{role}.num_cpus={res.num_cpus} but the Ray cluster has {total.get('CPU', 0)} CPUs"
+                f"resources.{role}.num_cpus={res.num_cpus} but the cluster has {total.get('CPU', 0):g} CPUs"
             )
 
 
@@ -108,47 +115,154 @@ def start_run(
     name: str | None = None,
     runs_dir: str | Path = "runs",
     address: str | None = None,
+    num_cpus: int | None = None,
     progress: Progress | None = None,
 ) -> Path:
+    """Create the run (or the sweep and its members) and drive it to its last round."""
     spec_path, runs_dir = Path(spec_path), Path(runs_dir)
-    spec, text = load_spec(spec_path, overrides)
+    if not spec_path.is_file():
+        raise ArenaUserError(f"spec file not found: {spec_path}")
+    raw = apply_overrides(load_raw(spec_path), parse_overrides(overrides))
     run_dir = runs_dir / (name or default_run_name(spec_path, runs_dir))
-    store = RunStore.create(run_dir, text, resolved_json(spec), environment())
-    return _drive(spec, store, address, progress)
+    if not is_sweep(raw):
+        spec, text = load_spec(spec_path, overrides)
+        store = RunStore.create(run_dir, text, resolved_json(spec), environment())
+        return _drive([(spec, store)], address, num_cpus, progress)
+    members = expand(raw)
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise ArenaUserError(f"sweep directory {run_dir} already exists; use `arena resume {run_dir}`")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(run_dir / "spec.yaml", spec_path.read_text())
+    index = {"members": [{"name": m.name, "settings": m.settings} for m in members], "overrides": overrides}
+    write_text_atomic(run_dir / SWEEP_FILE, json.dumps(index, indent=2, sort_keys=True))
+    env = environment()
+    pairs = [
+        (m.spec, RunStore.create(run_dir / m.name, spec_path.read_text(), resolved_json(m.spec), env))
+        for m in members
+    ]
+    return _drive(pairs, address, num_cpus, progress, sweep_dir=run_dir)
 
 
-def resume_run(run_dir: str | Path, *, address: str | None = None, progress: Progress | None = None) -> Path:
+def resume_run(
+    run_dir: str | Path,
+    overrides: list[str] | None = None,
+    *,
+    force: bool = False,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    progress: Progress | None = None,
+) -> Path:
+    """Continue a run (or every unfinished member of a sweep) after its last committed round.
+
+    A changed spec (overrides here, or a hand-edited spec.resolved.json) is refused unless
+    `force`, which starts a new branch: a copy of the committed rounds under a new name.
+    """
+    run_dir = Path(run_dir)
+    if (run_dir / SWEEP_FILE).is_file():
+        if overrides:
+            raise ArenaUserError("overrides on resume apply to one run, not to a whole sweep")
+        members = read_sweep(run_dir)
+        pairs = [_member_for_resume(RunStore(run_dir / m["name"])) for m in members]
+        return _drive(pairs, address, num_cpus, progress, sweep_dir=run_dir)
     store = RunStore(run_dir)
     store.check_exists()
-    spec = validate_spec(json.loads(store.resolved_spec_text()))
-    return _drive(spec, store, address, progress)
+    stored = json.loads(store.resolved_spec_text())
+    spec = validate_spec(apply_overrides(stored, parse_overrides(overrides or [])))
+    changed = resolved_json(spec) != store.resolved_spec_text() or store.spec_was_edited()
+    if changed and not force:
+        raise ArenaUserError(
+            f"the spec differs from the one {run_dir} was run with; "
+            "pass --force to continue it as a new branch of the run"
+        )
+    if changed:
+        store = store.branch(resolved_json(spec))
+    return _drive([(spec, store)], address, num_cpus, progress)
 
 
-def _drive(spec: RunSpec, store: RunStore, address: str | None, progress: Progress | None) -> Path:
-    from arena.loop import run_rounds
-    from arena.plots import plot_run
+def _member_for_resume(store: RunStore) -> tuple[RunSpec, RunStore]:
+    store.check_exists()
+    if store.spec_was_edited():
+        raise ArenaUserError(f"{store.dir}: spec.resolved.json was changed after the run started")
+    return validate_spec(json.loads(store.resolved_spec_text())), store
 
-    with store.lock:
-        last, notes = store.recover()
-        progress = progress or Progress(spec.rounds, last + 1)
-        progress.note(f"run directory: {store.dir}")
-        for note in notes:
-            progress.note(f"recovery: {note}")
-        if last >= spec.rounds:
-            progress.note(f"all {spec.rounds} rounds are already committed")
-        else:
+
+def _drive(
+    pairs: list[tuple[RunSpec, RunStore]],
+    address: str | None,
+    num_cpus: int | None,
+    progress: Progress | None,
+    sweep_dir: Path | None = None,
+) -> Path:
+    """Drive one run in this thread, or a sweep's members concurrently, one thread each."""
+    specs = [spec for spec, _ in pairs]
+    with ExitStack() as stack:
+        todo = []
+        for spec, store in pairs:
+            stack.enter_context(store.lock)
+            last, notes = store.recover()
+            label = store.dir.name if sweep_dir else ""
+            prog = progress if (progress and not sweep_dir) else Progress(spec.rounds, last + 1, label=label)
+            prog.note(f"run directory: {store.dir}")
+            for note in notes:
+                prog.note(f"recovery: {note}")
+            if last >= spec.rounds:
+                prog.note(f"all {spec.rounds} rounds are already committed")
+                continue
             if last:
-                progress.note(f"resuming after round {last}")
+                prog.note(f"resuming after round {last}")
+            todo.append((spec, store, prog, last))
+        if todo:
+            where = str(sweep_dir or pairs[0][1].dir)
             try:
-                with (
-                    ray_session(address, spec),
-                    interruptible(),
-                ):  # after ray.init, which sets its own SIGTERM handler
-                    run_rounds(spec, store, store.dir.name, progress, last)
+                with ray_session(address, specs, num_cpus), interruptible():  # after ray.init's own handler
+                    _play_all(todo)
             except (RunInterrupted, KeyboardInterrupt):
-                raise RunInterrupted(str(store.dir)) from None
-    paths = plot_run(store.dir)
-    progress.note(f"cat-and-mouse plot: {paths[0]}")
-    progress.note(f"heatmap: {paths[1]}")
-    progress.note(f"run directory: {store.dir}")
-    return store.dir
+                raise RunInterrupted(where) from None
+            except OSError as exc:
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                    raise RunInterrupted(where, f"disk full while writing ({exc})") from None
+                raise
+    for _, store in pairs:
+        _final_plots(store, progress if not sweep_dir else None)
+    out = sweep_dir or pairs[0][1].dir
+    print(f"{'sweep' if sweep_dir else 'run'} directory: {out}", flush=True)
+    return out
+
+
+def _play_all(todo: list[tuple[RunSpec, RunStore, Progress, int]]) -> None:
+    from arena.loop import run_rounds
+
+    if len(todo) == 1:
+        spec, store, prog, last = todo[0]
+        run_rounds(spec, store, store.dir.name, prog, last)
+        return
+    errors: list[BaseException] = []
+
+    def member(spec: RunSpec, store: RunStore, prog: Progress, last: int) -> None:
+        try:
+            run_rounds(spec, store, store.dir.name, prog, last)
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=member, args=t, daemon=True, name=t[1].dir.name) for t in todo]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():  # join in slices, so SIGINT/SIGTERM reach the main thread promptly
+            t.join(0.5)
+    if errors:
+        raise errors[0]
+
+
+def _final_plots(store: RunStore, progress: Progress | None) -> None:
+    """The two plots every run ends with; `arena plot` and `arena report` draw the rest."""
+    from arena.plots import plot_cat_and_mouse, plot_heatmap
+    from arena.results import load
+
+    df = load(store.dir)
+    out = store.dir / "report"
+    out.mkdir(exist_ok=True)
+    say = progress.note if progress else print
+    say(f"cat-and-mouse plot: {plot_cat_and_mouse(df, out)}")
+    say(f"heatmap: {plot_heatmap(df, out)}")
+    say(f"all plots: arena plot {store.dir}; HTML report: arena report {store.dir}")

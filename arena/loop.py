@@ -10,11 +10,23 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from arena import work
+from arena.faults import driver_fault
+from arena.generator_round import (
+    collect_weights,
+    fitness_records,
+    innovations,
+    load_weights,
+    make_kwargs,
+    population_size,
+    save_weights,
+    vault_strains,
+)
 from arena.metrics import compute_metrics
 from arena.progress import Progress
 from arena.results import ALL, RESULTS_FILE, write_results
@@ -24,9 +36,11 @@ from arena.round_files import (
     load_detector,
     load_eval_set,
     load_json,
+    load_memory,
     save_detector,
     save_eval_set,
     save_json,
+    save_memory,
 )
 from arena.seeding import derive_seed, torch_generator
 from arena.spec import DetectorSpec, RunSpec
@@ -38,6 +52,8 @@ class DetectorState:
     weights: dict[str, np.ndarray] | None = None
     times_trained: int = 0
     trained_round: int = 0  # the last round whose data it was trained on; 0 = never trained
+    # the strategy's state beyond the weights ("<part>/<key>": optimiser, replay buffer, ensemble)
+    memory: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -46,6 +62,8 @@ class ArenaState:
     strains: list[dict[str, Any]]  # the population that plays the next round
     next_strain_id: int
     detectors: dict[str, DetectorState] = field(default_factory=dict)
+    # strain id -> {"round": where its weights file is, "payload": weights} (arena.generator_round)
+    generator_weights: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -69,10 +87,11 @@ def initial_state(spec: RunSpec) -> ArenaState:
         torch_generator(spec.seed, "population", 0),
         round=1,
     )
+    newborn = innovations(spec, 1, len(strains) + 1)  # families unlocked from round 1
     return ArenaState(
         round=0,
-        strains=[s.to_dict() for s in strains],
-        next_strain_id=len(strains) + 1,
+        strains=[s.to_dict() for s in strains] + newborn,
+        next_strain_id=len(strains) + len(newborn) + 1,
         detectors={d.name: DetectorState() for d in spec.detectors},
     )
 
@@ -82,11 +101,16 @@ def load_state(spec: RunSpec, store: RunStore, r: int) -> ArenaState:
         return initial_state(spec)
     rdir = store.round_path(r)
     pop = load_json(rdir / POPULATION)
-    detectors = {}
-    for d in spec.detectors:
-        weights, meta = load_detector(rdir / "detectors" / f"{d.name}.safetensors")
-        detectors[d.name] = DetectorState(weights, int(meta["times_trained"]), int(meta["trained_round"]))
-    return ArenaState(r, pop["next"], int(pop["next_strain_id"]), detectors)
+    detectors = {d.name: load_version(rdir, d.name) for d in spec.detectors}
+    gen_weights = load_weights(store, dict(pop.get("generator_weights", {})))
+    return ArenaState(r, pop["next"], int(pop["next_strain_id"]), detectors, gen_weights)
+
+
+def load_version(rdir: Path, name: str) -> DetectorState:
+    """A detector version as committed in round folder ``rdir``: weights, counters and memory."""
+    weights, meta = load_detector(rdir / "detectors" / f"{name}.safetensors")
+    memory = load_memory(rdir / "detectors", name, list(meta.get("memory_parts", [])))
+    return DetectorState(weights, int(meta["times_trained"]), int(meta["trained_round"]), memory)
 
 
 # -------------------------------------------------------------------------------------------
@@ -177,20 +201,34 @@ class RoundRunner:
             split: self.make_reals.remote(spec.world, spec.seed, r, split, n, self.gen_cpus)
             for split, n in (("train", wr.train), ("eval", wr.eval))
         }
+        vault = vault_strains(spec)
+        if vault:
+            reals_refs["vault"] = self.make_reals.remote(
+                spec.world, spec.seed, r, "vault", spec.vault.reals, self.gen_cpus
+            )
+        surrogate = self._surrogate(state, r)
         fake_refs = [
             self.make_fakes.remote(
                 spec.world,
                 spec.seed,
                 r,
                 s,
-                {"train": counts.train, "eval": counts.eval},
+                split_counts,
                 self.gen_cpus,
                 spec.device,
+                **make_kwargs(spec, s, state.generator_weights, surrogate),
             )
-            for s in state.strains
+            for strains, split_counts in (
+                (state.strains, {"train": counts.train, "eval": counts.eval}),
+                (vault, {"vault": spec.vault.fakes_per_strain}),
+            )
+            for s in strains
         ]
         reals_train, reals_eval = ray.get([reals_refs["train"], reals_refs["eval"]])
-        fakes = ray.get(fake_refs)
+        made = ray.get(fake_refs)
+        fakes, vault_fakes = made[: len(state.strains)], made[len(state.strains) :]
+        gen_weights, new_weights = collect_weights(r, state.strains + vault, made, state.generator_weights)
+        sealed = self._sealed_set(ray.get(reals_refs["vault"]), vault, vault_fakes) if vault else None
         strains_meta = [{"id": s["id"], "family": s["genome"]["family"]} for s in state.strains]
         ev = EvalSet(
             images=np.concatenate([reals_eval] + [f["eval"] for f in fakes]),
@@ -207,6 +245,7 @@ class RoundRunner:
         train_reals_ref = ray.put(reals_train)
         train_fakes_ref = ray.put(np.concatenate([f["train"] for f in fakes]))
         timings["make"] = time.perf_counter() - t
+        driver_fault("after_make", r)
 
         rows: list[dict[str, Any]] = []
         base = {"run": self.run_name, "seed": spec.seed, "round": r}
@@ -214,13 +253,23 @@ class RoundRunner:
         # 2. Zero-day: the deployed versions meet the new generation before retraining ------
         self.progress.phase(r, "zero_day")
         t = time.perf_counter()
-        deployed = [d for d in spec.detectors if state.detectors[d.name].trained_round > 0]
+        versions = self._deployed_versions(state, r)
+        deployed = [d for d in spec.detectors if versions[d.name].trained_round > 0]
         zd_refs = [
-            self.score.remote(d, state.detectors[d.name].weights, self.det_cpus, spec.device, eval_ref)
+            self.score.remote(
+                d,
+                versions[d.name].weights,
+                work.scoring_memory(versions[d.name].memory),
+                self.det_cpus,
+                spec.device,
+                eval_ref,
+            )
             for d in deployed
         ]
+        zd_probs: dict[str, np.ndarray] = {}  # the evasion the evolution rewards (arena.generator_round)
         for d, (probs,) in zip(deployed, ray.get(zd_refs), strict=True):
-            ds = state.detectors[d.name]
+            zd_probs[d.name] = probs
+            ds = versions[d.name]
             rows += metric_rows(
                 spec,
                 {
@@ -243,6 +292,7 @@ class RoundRunner:
             self.retrain.remote(
                 d,
                 state.detectors[d.name].weights,
+                state.detectors[d.name].memory,
                 state.detectors[d.name].times_trained,
                 train_reals_ref,
                 train_fakes_ref,
@@ -258,9 +308,11 @@ class RoundRunner:
         for d, res in zip(spec.detectors, ray.get(rt_refs), strict=True):
             old = state.detectors[d.name]
             if res["weights"] is None:
-                new_detectors[d.name] = DetectorState(old.weights, old.times_trained, old.trained_round)
+                new_detectors[d.name] = DetectorState(
+                    old.weights, old.times_trained, old.trained_round, res["memory"]
+                )
             else:
-                new_detectors[d.name] = DetectorState(res["weights"], old.times_trained + 1, r)
+                new_detectors[d.name] = DetectorState(res["weights"], old.times_trained + 1, r, res["memory"])
             reports[d.name] = res["report"]
         timings["retrain"] = time.perf_counter() - t
 
@@ -269,9 +321,17 @@ class RoundRunner:
         t = time.perf_counter()
         past = [(j, self._past_set(j)) for j in range(1, r)]
         past_refs = [ray.put(p.images) for _, p in past]
+        if sealed is not None:  # the vault rides along, scored last (phase `sealed`)
+            past_refs.append(ray.put(sealed.images))
         post_refs = [
             self.score.remote(
-                d, new_detectors[d.name].weights, self.det_cpus, spec.device, eval_ref, *past_refs
+                d,
+                new_detectors[d.name].weights,
+                work.scoring_memory(new_detectors[d.name].memory),
+                self.det_cpus,
+                spec.device,
+                eval_ref,
+                *past_refs,
             )
             for d in spec.detectors
         ]
@@ -287,7 +347,7 @@ class RoundRunner:
                 ev,
                 (spec.seed, r, d.name, "post", r),
             )
-            for (j, pset), probs in zip(past, results[1:], strict=True):
+            for (j, pset), probs in zip(past, results[1 : 1 + len(past)], strict=True):
                 rows += metric_rows(
                     spec,
                     {**cols, "generation": j, "phase": "past"},
@@ -295,12 +355,28 @@ class RoundRunner:
                     pset,
                     (spec.seed, r, d.name, "past", j),
                 )
+            if sealed is not None:
+                rows += metric_rows(
+                    spec,
+                    {**cols, "generation": r, "phase": "sealed"},
+                    results[-1],
+                    sealed,
+                    (spec.seed, r, d.name, "sealed", r),
+                )
         timings["post"] = time.perf_counter() - t
 
         # 5. Evolve -----------------------------------------------------------------------
         self.progress.phase(r, "evolve")
         t = time.perf_counter()
-        pop_record, next_strains, next_id = self._evolve(state, r, ev, post_probs, fakes)
+        pop_record, next_strains, next_id = self._evolve(
+            state, r, ev, zd_probs or post_probs, fakes, "zero_day" if zd_probs else "post"
+        )
+        pop_record["vault"] = [
+            {**s, "seconds": float(f["seconds"]), "quality": float(f["quality"])}
+            for s, f in zip(vault, vault_fakes, strict=True)
+        ]
+        pop_record["evaded"] = "zero_day" if zd_probs else "post"
+        pop_record["generator_weights"] = {sid: w["round"] for sid, w in gen_weights.items()}
         timings["evolve"] = time.perf_counter() - t
 
         # 6. Commit -----------------------------------------------------------------------
@@ -315,21 +391,68 @@ class RoundRunner:
             assert ds.weights is not None, "every detector trains in round 1"
             meta = {
                 "arch": d.arch,
+                "arch_config": d.arch_config,
                 "strategy": d.strategy,
+                "training": d.training,
+                "resolution": spec.world.resolution,
                 "times_trained": ds.times_trained,
                 "trained_round": ds.trained_round,
+                "memory_parts": save_memory(tmp / "detectors", d.name, ds.memory),
             }
             save_detector(tmp / "detectors" / f"{d.name}.safetensors", ds.weights, meta)
         save_json(tmp / POPULATION, {**pop_record, "next": next_strains, "next_strain_id": next_id})
+        save_weights(tmp, new_weights)  # generators/<strain>.safetensors, trained this round
         save_json(tmp / "training.json", reports)
         from arena.samples import save_sample_grid
+        from arena.world import world_credit
 
-        save_sample_grid(tmp / "samples.png", r, state.strains, fakes, reals_eval)
+        credit = world_credit(spec.world)  # real faces carry their dataset's credit line
+        save_sample_grid(
+            tmp / "samples.png", r, state.strains + vault, fakes + vault_fakes, reals_eval, credit=credit
+        )
         timings["commit"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t_round
         save_json(tmp / "timings.json", timings)
         self.store.commit_round(r, tmp)
-        return ArenaState(r, next_strains, next_id, new_detectors)
+        return ArenaState(r, next_strains, next_id, new_detectors, gen_weights)
+
+    def _surrogate(self, state: ArenaState, r: int) -> Any:
+        """The deployed detectors' weights (an object ref) for strains with guided evasion, or None."""
+        from arena.generator_round import needs_surrogate
+
+        if not any(needs_surrogate(s) for s in state.strains + vault_strains(self.spec)):
+            return None
+        versions = self._deployed_versions(state, r)
+        live = [
+            (d, versions[d.name].weights) for d in self.spec.detectors if versions[d.name].trained_round > 0
+        ]
+        return self.ray.put(live) if live else None
+
+    def _sealed_set(
+        self, reals: np.ndarray, vault: list[dict[str, Any]], fakes: list[dict[str, Any]]
+    ) -> EvalSet:
+        """Vault reals and sealed fakes: scored by every new version, never trained or selected on."""
+        return EvalSet(
+            images=np.concatenate([reals] + [f["vault"] for f in fakes]),
+            labels=np.concatenate(
+                [np.zeros(len(reals), np.uint8)] + [np.ones(len(f["vault"]), np.uint8) for f in fakes]
+            ),
+            strain_index=np.concatenate(
+                [np.full(len(reals), -1, np.int32)]
+                + [np.full(len(f["vault"]), i, np.int32) for i, f in enumerate(fakes)]
+            ),
+            strains=[{"id": s["id"], "family": s["genome"]["family"]} for s in vault],
+        )
+
+    def _deployed_versions(self, state: ArenaState, r: int) -> dict[str, DetectorState]:
+        """The versions deployed in round r: trained through round r-1-release_lag (the latest
+        ones without lag, else read back from that committed round); never-trained when none."""
+        source = r - 1 - self.spec.release_lag
+        if source == state.round:
+            return state.detectors
+        if source < 1:
+            return {d.name: DetectorState() for d in self.spec.detectors}
+        return {d.name: load_version(self.store.round_path(source), d.name) for d in self.spec.detectors}
 
     def _past_set(self, j: int) -> EvalSet:
         images, labels, strain_index, strains = load_eval_set(self.store.round_path(j) / EVAL_SET)
@@ -340,26 +463,24 @@ class RoundRunner:
         state: ArenaState,
         r: int,
         ev: EvalSet,
-        post_probs: dict[str, np.ndarray],
+        probs: dict[str, np.ndarray],
         fakes: list[dict[str, Any]],
+        phase: str,
     ) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
-        """Fitness = evasion of the freshly retrained detectors, gated by swap quality."""
+        """Fitness = evasion x quality (arena.generator_round.fitness_records), then selection,
+        crossover and mutation; families whose innovation round is r + 1 join as new strains.
+
+        `probs` are the zero-day scores of the deployed detectors (the ones the strains met in the
+        wild), or in round 1, before anything is deployed, the freshly trained versions' (`post`).
+        """
         from generators.population import Strain, evolve
 
         pop = self.spec.population
-        fitness: dict[str, float] = {}
-        records = []
-        for i, s in enumerate(state.strains):
-            sel = ev.strain_index == i
-            evasion = float(np.mean([1.0 - post_probs[name][sel].mean() for name in post_probs]))
-            quality = float(fakes[i]["quality"])
-            gate = min(1.0, quality / pop.quality_floor) if pop.quality_floor > 0 else 1.0
-            fitness[s["id"]] = evasion * gate
-            records.append({**s, "evasion": evasion, "quality": quality, "fitness": fitness[s["id"]]})
+        fitness, records = fitness_records(self.spec, state.strains, fakes, ev.strain_index, probs, phase)
         children = evolve(
             [Strain.from_dict(s) for s in state.strains],
             fitness,
-            size=pop.size,
+            size=population_size(self.spec, r),
             elite=pop.elite,
             rate=pop.mutation_rate,
             scale=pop.mutation_scale,
@@ -370,8 +491,10 @@ class RoundRunner:
             id_start=state.next_strain_id,
         )
         known = {s["id"] for s in state.strains}
-        n_new = sum(1 for c in children if c.id not in known)
-        return {"round": r, "strains": records}, [c.to_dict() for c in children], state.next_strain_id + n_new
+        next_id = state.next_strain_id + sum(1 for c in children if c.id not in known)
+        newborn = innovations(self.spec, r + 1, next_id)
+        nxt = [c.to_dict() for c in children] + newborn
+        return {"round": r, "strains": records}, nxt, next_id + len(newborn)
 
 
 def _det_cols(d: DetectorSpec) -> dict[str, Any]:

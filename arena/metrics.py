@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -31,8 +32,10 @@ __all__ = [
     "compute_metrics",
     "ece",
     "eer",
+    "level_metric",
     "log_loss",
     "tpr_at_fpr",
+    "video_level",
 ]
 
 METRICS: tuple[str, ...] = ("auc", "ap", "eer", "log_loss", "accuracy", "tpr_at_1fpr", "tpr_at_01fpr", "ece")
@@ -413,3 +416,47 @@ def compute_metrics(
             lo, hi = (float(v) for v in np.percentile(_BATCH[name](resamples), [tail, 100.0 - tail]))
         out[name] = MetricValue(value=float(value), ci_low=lo, ci_high=hi, n=int(y.size))
     return out
+
+
+# --------------------------------------------------------------------------- video level
+
+LEVELS: tuple[str, ...] = ("frame", "video")
+
+
+def level_metric(metric: str, level: str) -> str:
+    """The metric's name at an aggregation level, as the results record it: frame-level metrics
+    keep their names (``auc``), video-level ones are prefixed (``video_auc``), so a results table
+    can hold both without a new column and a reader always knows which one a row is."""
+    if level not in LEVELS:
+        raise ValueError(f"unknown level {level!r}; valid choices: {', '.join(LEVELS)}")
+    return metric if level == "frame" else f"{level}_{metric}"
+
+
+def video_level(
+    labels: ArrayLike, scores: ArrayLike, groups: ArrayLike
+) -> tuple[IntArray, FloatArray, NDArray[Any]]:
+    """Aggregate frame scores to one score per source (video): the mean of its frames' P(fake).
+
+    This is how video-level detection is scored in the field (the DFDC averaged frame predictions
+    per video): a detector that is right on most frames of a video is right on the video.
+
+    Shape:
+        labels, scores, groups: `(n,)` (groups: any hashable ids, e.g. source ids or video names).
+        returns: labels `(g,)`, scores `(g,)`, group ids `(g,)` in sorted group order.
+    Raises:
+        ValueError: when one group mixes real and fake frames (its label is undefined).
+    """
+    y, p = _check_inputs(labels, scores)
+    g = np.asarray(groups)
+    if g.shape != y.shape:
+        raise ValueError(f"groups must have one id per sample; got shape {g.shape} for {y.size} samples")
+    ids, inverse = np.unique(g, return_inverse=True)
+    count = np.bincount(inverse)
+    fake_share = np.bincount(inverse, weights=y) / count
+    mixed = (fake_share > 0) & (fake_share < 1)
+    if mixed.any():
+        bad = ids[np.flatnonzero(mixed)[:3]].tolist()
+        raise ValueError(
+            f"groups {bad} mix real and fake frames; a video-level label needs one class per group"
+        )
+    return fake_share.astype(np.int64), np.bincount(inverse, weights=p) / count, ids

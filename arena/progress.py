@@ -17,7 +17,10 @@ def _clock(seconds: float) -> str:
 
 
 class Progress:
-    def __init__(self, total_rounds: int, first_round: int, stream: TextIO | None = None) -> None:
+    def __init__(
+        self, total_rounds: int, first_round: int, stream: TextIO | None = None, label: str = ""
+    ) -> None:
+        self.label = f"{label} " if label else ""
         self.total = total_rounds
         self.first = first_round
         self.stream = stream if stream is not None else sys.stdout
@@ -35,18 +38,15 @@ class Progress:
 
     def phase(self, r: int, name: str, detail: str = "") -> None:
         elapsed = time.monotonic() - self.start
-        text = f"[round {r}/{self.total}] {name:<9} elapsed {_clock(elapsed)}  eta {self.eta(r)}"
+        text = f"{self.label}[round {r}/{self.total}] {name:<9} elapsed {_clock(elapsed)}  eta {self.eta(r)}"
         print(text + (f"  {detail}" if detail else ""), file=self.stream, flush=True)
 
     def round_done(self, r: int, summary: str) -> None:
         self.done_rounds += 1
         self.round_started = time.monotonic()
         elapsed = self.round_started - self.start
-        print(
-            f"[round {r}/{self.total}] committed elapsed {_clock(elapsed)}  eta {self.eta(r + 1)}  {summary}",
-            file=self.stream,
-            flush=True,
-        )
+        head = f"{self.label}[round {r}/{self.total}] committed elapsed {_clock(elapsed)}"
+        print(f"{head}  eta {self.eta(r + 1)}  {summary}", file=self.stream, flush=True)
 
     def note(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
+        print(self.label + text, file=self.stream, flush=True)

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from arena.ledger import committed_rounds, round_dir_name
 
 RESULTS_FILE = "results.parquet"
-PHASES = ("zero_day", "post", "past")
+PHASES = ("zero_day", "post", "past", "sealed")  # sealed: the vault, never trained on
 ALL = "all"  # the strain/family label of rows that pool every strain of a generation
 
 SCHEMA = pa.schema(
@@ -72,8 +72,15 @@ def write_results(path: Path, rows: Sequence[dict[str, object]]) -> None:
 
 
 def load(run_dir: str | Path) -> pd.DataFrame:
-    """All committed rounds of a run as one DataFrame (rounds still in flight are not included)."""
+    """All committed rounds of a run as one DataFrame (rounds still in flight are not included).
+
+    Given a sweep directory, every member's rows, with a `member` column and one per swept key.
+    """
     run_dir = Path(run_dir)
+    if (run_dir / "sweep.json").is_file():
+        from arena.sweep import load_sweep
+
+        return load_sweep(run_dir)
     if not (run_dir / "spec.resolved.json").is_file():
         raise FileNotFoundError(f"{run_dir} is not an arena run directory (no spec.resolved.json)")
     state = committed_rounds(run_dir, deep=False)

@@ -29,6 +29,35 @@ def load_detector(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     return load_file(str(path)), meta
 
 
+def memory_parts(memory: dict[str, np.ndarray]) -> list[str]:
+    """The parts of a strategy memory (keys are ``"<part>/<key>"``), sorted."""
+    return sorted({key.split("/", 1)[0] for key in memory})
+
+
+def save_memory(folder: Path, name: str, memory: dict[str, np.ndarray]) -> list[str]:
+    """Write each part of a detector's strategy memory to ``<folder>/<name>.<part>.safetensors``
+    (next to its weights); returns the parts written, to be recorded in the weights' metadata."""
+    parts = memory_parts(memory)
+    for part in parts:
+        if not part.replace("_", "").isalnum():
+            raise ValueError(f"memory part {part!r} must be alphanumeric (it names a file)")
+        prefix = part + "/"
+        tensors = {
+            k[len(prefix) :]: np.asarray(v, order="C") for k, v in memory.items() if k.startswith(prefix)
+        }
+        save_file(tensors, str(folder / f"{name}.{part}.safetensors"))
+    return parts
+
+
+def load_memory(folder: Path, name: str, parts: list[str]) -> dict[str, np.ndarray]:
+    """The strategy memory written by :func:`save_memory` (``parts`` from the weights' metadata)."""
+    memory: dict[str, np.ndarray] = {}
+    for part in parts:
+        for key, value in load_file(str(folder / f"{name}.{part}.safetensors")).items():
+            memory[f"{part}/{key}"] = value
+    return memory
+
+
 def save_eval_set(
     path: Path,
     images: np.ndarray,

@@ -33,11 +33,14 @@ def save_sample_grid(
         axes[0, c].imshow(reals[c].transpose(1, 2, 0))
     axes[0, 0].set_title("reals (eval)", fontsize=7, loc="left")
     for i, (s, f) in enumerate(zip(strains, fakes, strict=True)):
-        n = min(per_strain, len(f["targets"]), len(f["eval"]))
+        shown = f["shown"] if "shown" in f else f["eval"]  # fakes made onto `targets` (eval or vault)
+        n = min(per_strain, len(f["targets"]), len(shown))
         for k in range(n):
             axes[i + 1, 2 * k].imshow(f["targets"][k].transpose(1, 2, 0))
-            axes[i + 1, 2 * k + 1].imshow(f["eval"][k].transpose(1, 2, 0))
-        axes[i + 1, 0].set_title(f"{s['id']}: target | fake", fontsize=7, loc="left")
+            axes[i + 1, 2 * k + 1].imshow(shown[k].transpose(1, 2, 0))
+        family = s.get("genome", {}).get("family", "?")
+        tag = "[sealed] " if s.get("sealed") else ""
+        axes[i + 1, 0].set_title(f"{tag}{s['id']} ({family}): target | fake", fontsize=7, loc="left")
     fig.suptitle(f"round {r}: targets and fakes per strain", fontsize=9)
     fig.text(0.01, 0.005, credit, fontsize=6)
     fig.tight_layout(rect=(0, 0.02, 1, 0.97))

@@ -32,11 +32,73 @@ class IdentityCounts(_Strict):
     vault: int = Field(8, ge=0)
 
 
+class SplitFractions(_Strict):
+    train: float = Field(gt=0.0, lt=1.0)
+    eval: float = Field(gt=0.0, lt=1.0)
+    vault: float = Field(0.0, ge=0.0, lt=1.0)
+
+    @model_validator(mode="after")
+    def _at_most_one(self) -> SplitFractions:
+        if self.train + self.eval + self.vault > 1.0 + 1e-9:
+            raise ValueError("train + eval + vault fractions must not exceed 1")
+        return self
+
+
 class WorldSpec(_Strict):
-    kind: Literal["synthetic"] = "synthetic"
+    kind: Literal["synthetic", "folder"] = "synthetic"
+    path: str | None = Field(None, description="folder: a faceset made by `arena ingest SRC --out DIR`")
     resolution: int = Field(64, ge=32, le=512)
     identities: IdentityCounts = IdentityCounts()
+    fractions: SplitFractions | None = Field(
+        None, description="folder: split the faceset's identities by fractions instead of `identities`"
+    )
     reals_per_round: SplitCounts = SplitCounts(train=256, eval=128)
+    credit: str | None = Field(None, description="folder: credit line for the faces (default: the faceset's)")
+
+    @model_validator(mode="after")
+    def _folder_has_a_faceset(self) -> WorldSpec:
+        if self.kind != "folder":
+            if self.path is not None or self.fractions is not None:
+                raise ValueError("world.path and world.fractions apply only to kind: folder")
+            return self
+        if not self.path:
+            raise ValueError("world.kind 'folder' needs world.path, a faceset: arena ingest SRC --out DIR")
+        # Absolute, so Ray workers and `arena resume` find it whatever their working directory.
+        object.__setattr__(self, "path", str(Path(self.path).expanduser().resolve()))
+        from arena.errors import ArenaUserError
+        from arena.folder_world import check_faceset
+
+        try:
+            manifest = check_faceset(self)
+        except ArenaUserError as exc:  # not a ValueError: reaches the user as one line, not wrapped
+            raise SpecError(f"invalid spec: world.path: {exc}") from None
+        if self.credit is None:  # recorded in spec.resolved.json, where reports read it
+            object.__setattr__(self, "credit", str(manifest["credit"]))
+        return self
+
+
+class GeneratorTrainSpec(_Strict):
+    """Budget of a learning family (autoencoder, diffusion): see generators.registry.TrainBudget."""
+
+    steps: int = Field(60, ge=1, description="optimiser steps for a strain trained from scratch")
+    finetune_steps: int = Field(0, ge=0, description="steps for a child warm-started from its parent")
+    resolution: int = Field(32, ge=16, le=256, multiple_of=8, description="aligned crop side, px")
+    batch_size: int = Field(8, ge=1)
+    lr: float = Field(2e-3, gt=0)
+    faces_per_identity: int = Field(2, ge=1, description="real faces rendered per identity to train on")
+    pretrained: str | None = Field(None, description="diffusion: a local UNet2DModel directory")
+
+    @model_validator(mode="after")
+    def _absolute_path(self) -> GeneratorTrainSpec:
+        if self.pretrained is not None:  # absolute, so Ray workers and `arena resume` find it
+            object.__setattr__(self, "pretrained", str(Path(self.pretrained).expanduser().resolve()))
+        return self
+
+
+class InnovationSpec(_Strict):
+    family: str
+    round: int = Field(ge=1, description="the first round the family's new strains play")
+    strains: int = Field(1, ge=1, description="strains it enters with (the population grows by them)")
 
 
 class PopulationSpec(_Strict):
@@ -48,7 +110,13 @@ class PopulationSpec(_Strict):
     mutation_scale: float = Field(0.15, gt=0.0, le=1.0)
     crossover: float = Field(0.3, ge=0.0, le=1.0)
     quality_floor: float = Field(0.5, ge=0.0, le=1.0)
+    psnr_floor: float = Field(0.0, ge=0.0, description="dB outside the face; fakes below count no evasion")
+    spectral_ceiling: float = Field(1.0, gt=0.0, description="spectral distance to reals above which quality falls")
     fakes_per_strain: SplitCounts = SplitCounts(train=64, eval=32)
+    innovation: list[InnovationSpec] = Field(default_factory=list, description="families unlocking later")
+    training: dict[str, GeneratorTrainSpec] = Field(
+        default_factory=dict, description="learning family -> training budget (defaults when absent)"
+    )
 
     @model_validator(mode="after")
     def _elite_fits(self) -> PopulationSpec:
@@ -67,6 +135,11 @@ class TrainSpec(_Strict):
     eval_every: int = Field(25, ge=1)
     patience: int = Field(4, ge=0, description="0 never stops early")
     jitter: float = Field(0.05, ge=0.0, le=0.5, description="brightness/contrast augmentation")
+    saturation: float = Field(0.1, ge=0.0, le=1.0, description="saturation augmentation")
+    blur_prob: float = Field(0.1, ge=0.0, le=1.0, description="share of images blurred")
+    blur_sigma: float = Field(1.0, gt=0.0, description="max blur sigma, px")
+    jpeg_prob: float = Field(0.1, ge=0.0, le=1.0, description="share of images JPEG-compressed")
+    jpeg_quality: int = Field(60, ge=1, le=95, description="lowest JPEG quality")
 
 
 class DetectorSpec(_Strict):
@@ -76,6 +149,10 @@ class DetectorSpec(_Strict):
     strategy: str = "finetune"
     scratch: TrainSpec = TrainSpec(steps=200)
     finetune: TrainSpec = TrainSpec(steps=80)
+    training: str = Field("supervised", description="supervised | sbi (self-blended pseudo-fakes from reals)")
+    training_config: dict[str, Any] = Field(default_factory=dict, description="e.g. sbi's SelfBlendConfig")
+    replay_size: int = Field(256, ge=1, description="replay: reservoir images per class")
+    ensemble_k: int = Field(3, ge=1, le=32, description="ensemble: versions averaged")
 
 
 class RoleResources(_Strict):
@@ -99,9 +176,36 @@ class EvaluationSpec(_Strict):
     )
 
 
+class VaultStrainSpec(_Strict):
+    family: str
+    genes: dict[str, Any] = Field(default_factory=dict, description="overrides of the default genome")
+
+
+class VaultSpec(_Strict):
+    """Sealed strains: made from the vault identities and scored every round (phase `sealed`),
+    never used for training, evolution or model selection."""
+
+    families: list[str] = Field(default_factory=list, description="each gives `strains_per_family` strains")
+    strains_per_family: int = Field(1, ge=1, description="the default genome first, then random genomes")
+    strains: list[VaultStrainSpec] = Field(default_factory=list, description="explicit sealed genomes")
+    reals: int = Field(48, ge=2, description="real vault faces scored beside the sealed fakes")
+    fakes_per_strain: int = Field(24, ge=1)
+
+    @property
+    def strain_count(self) -> int:
+        return len(self.families) * self.strains_per_family + len(self.strains)
+
+
 class RunSpec(_Strict):
     seed: int = 0
+    seeds: list[int] | None = Field(None, min_length=1, description="replicates: one run per seed")
+    sweep: dict[str, list[Any]] = Field(
+        default_factory=dict, description="dotted key -> values; one run per combination (x seeds)"
+    )
     rounds: int = Field(5, ge=1)
+    release_lag: int = Field(
+        0, ge=0, description="zero-day deploys in round r the versions trained through round r-1-lag"
+    )
     device: Literal["cpu", "cuda", "auto"] = "cpu"
     world: WorldSpec = WorldSpec()
     population: PopulationSpec = PopulationSpec()
@@ -109,6 +213,15 @@ class RunSpec(_Strict):
     metrics: MetricsSpec = MetricsSpec()
     evaluation: EvaluationSpec = EvaluationSpec()
     resources: ResourcesSpec = ResourcesSpec()
+    vault: VaultSpec = VaultSpec()
+
+    @model_validator(mode="after")
+    def _vault_has_identities(self) -> RunSpec:
+        if self.vault.strain_count and self.world.kind == "synthetic" and self.world.identities.vault < 2:
+            raise ValueError(
+                "vault strains make fakes from the vault identities: world.identities.vault must be >= 2"
+            )
+        return self
 
     @model_validator(mode="after")
     def _unique_detector_names(self) -> RunSpec:
@@ -116,6 +229,16 @@ class RunSpec(_Strict):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"detector names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+    @model_validator(mode="after")
+    def _lag_leaves_a_zero_day(self) -> RunSpec:
+        if self.release_lag > 0 and self.release_lag > self.rounds - 2:
+            raise ValueError(
+                f"release_lag {self.release_lag} leaves no round with a deployed detector in "
+                f"{self.rounds} rounds (round r deploys the version of round r-1-lag); "
+                f"need release_lag <= rounds - 2"
+            )
         return self
 
 
@@ -224,6 +347,7 @@ def check_registry_names(spec: RunSpec) -> None:
     """Unknown family, architecture or strategy names fail here, before Ray starts."""
     from detectors import DETECTORS, STRATEGIES
     from detectors.registry import build_detector_network
+    from detectors.strategies import TRAININGS, make_pseudo_fakes
     from generators import FAMILIES
 
     problems = []
@@ -233,6 +357,9 @@ def check_registry_names(spec: RunSpec) -> None:
                 f"population.families.{i}: unknown generator family {fam!r}; "
                 f"valid choices: {', '.join(FAMILIES.names())}"
             )
+    from arena.spec_generators import generator_problems
+
+    problems += generator_problems(spec)  # innovation, vault, training budgets, pretrained paths
     for i, det in enumerate(spec.detectors):
         if det.arch not in DETECTORS:
             problems.append(
@@ -249,6 +376,16 @@ def check_registry_names(spec: RunSpec) -> None:
                 f"detectors.{i}.strategy: unknown retraining strategy {det.strategy!r}; "
                 f"valid choices: {', '.join(STRATEGIES.names())}"
             )
+        if det.training not in TRAININGS:
+            problems.append(
+                f"detectors.{i}.training: unknown training mode {det.training!r}; "
+                f"valid choices: {', '.join(TRAININGS.names())}"
+            )
+        else:
+            try:
+                make_pseudo_fakes(det.training, det.training_config)
+            except (TypeError, ValueError) as exc:
+                problems.append(f"detectors.{i}.training_config: {exc}")
     if problems:
         raise SpecError("invalid spec: " + "; ".join(problems))
 

@@ -8,6 +8,7 @@ A crash before the ledger line leaves a round that does not count; recovery remo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -23,18 +24,9 @@ from arena.atomic import (
     write_text_atomic,
 )
 from arena.errors import ArenaUserError
+from arena.faults import driver_fault
 from arena.ledger import LEDGER, MANIFEST, committed_rounds, round_dir_name
 from arena.lock import RunLock
-
-# Fault injection for tests of the commit protocol: ARENA_FAULT=<point>:<round> makes the
-# driver die (os._exit) at that point, as a SIGKILL would.
-FAULT_POINTS = ("before_rename", "after_rename", "mid_ledger")
-
-
-def _fault(point: str, r: int) -> None:
-    spec = os.environ.get("ARENA_FAULT", "")
-    if spec and spec == f"{point}:{r}":
-        os._exit(137)
 
 
 class RunStore:
@@ -53,6 +45,7 @@ class RunStore:
         (run_dir / "rounds").mkdir(parents=True, exist_ok=True)
         write_text_atomic(run_dir / "spec.yaml", spec_text)
         write_text_atomic(run_dir / "spec.resolved.json", resolved)
+        env = {**env, "spec_sha256": hashlib.sha256(resolved.encode()).hexdigest()}
         write_text_atomic(run_dir / "env.json", json.dumps(env, indent=2, sort_keys=True))
         (run_dir / LEDGER).touch()
         fsync_dir(run_dir)
@@ -64,6 +57,25 @@ class RunStore:
 
     def resolved_spec_text(self) -> str:
         return (self.dir / "spec.resolved.json").read_text()
+
+    def spec_was_edited(self) -> bool:
+        """True when spec.resolved.json no longer matches the hash recorded when the run began."""
+        env = json.loads((self.dir / "env.json").read_text())
+        return env.get("spec_sha256") != sha256_file(self.dir / "spec.resolved.json")
+
+    def branch(self, resolved: str) -> RunStore:
+        """A new run that shares this one's committed rounds (hard links) and goes on under a new spec."""
+        last = committed_rounds(self.dir).last
+        target = self.dir.with_name(f"{self.dir.name}-branch-{time.strftime('%Y%m%d-%H%M%S')}")
+        env = json.loads((self.dir / "env.json").read_text())
+        env.update(branched_from=str(self.dir), branched_after_round=last)
+        new = RunStore.create(target, (self.dir / "spec.yaml").read_text(), resolved, env)
+        entries = committed_rounds(self.dir).entries
+        for r in range(1, last + 1):
+            shutil.copytree(self.round_path(r), new.round_path(r), copy_function=os.link)
+        fsync_dir(new.rounds_dir)
+        write_text_atomic(new.dir / LEDGER, "".join(json.dumps(e, sort_keys=True) + "\n" for e in entries))
+        return new
 
     # -- recovery ----------------------------------------------------------------------------
     def recover(self) -> tuple[int, list[str]]:
@@ -112,13 +124,14 @@ class RunStore:
         fsync_file(manifest_path)
         for sub in {p.parent for p in tmp.rglob("*")} | {tmp}:
             fsync_dir(sub)
-        _fault("before_rename", r)
+        driver_fault("enospc", r)
+        driver_fault("before_rename", r)
         final = self.round_path(r)
         if final.exists():  # left by a crash after the rename but before the ledger line
             shutil.rmtree(final)
         os.replace(tmp, final)
         fsync_dir(self.rounds_dir)
-        _fault("after_rename", r)
+        driver_fault("after_rename", r)
         line = json.dumps(
             {"round": r, "manifest_sha256": sha256_file(final / MANIFEST), "committed_at": time.time()},
             sort_keys=True,

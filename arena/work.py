@@ -15,8 +15,9 @@ import numpy as np
 import torch
 
 from arena.faces import to_uint8
+from arena.faults import worker_fault
 from arena.seeding import torch_generator
-from arena.spec import DetectorSpec, WorldSpec
+from arena.spec import DetectorSpec, GeneratorTrainSpec, WorldSpec
 
 Weights = dict[str, np.ndarray]
 
@@ -48,19 +49,39 @@ def make_fakes(
     counts: dict[str, int],
     num_cpus: float,
     device: str,
+    *,
+    weights: dict[str, Any] | None = None,
+    parent_weights: dict[str, Any] | None = None,
+    train: GeneratorTrainSpec | None = None,
+    surrogate: list[tuple[DetectorSpec, Weights]] | None = None,
 ) -> dict[str, Any]:
-    """One strain's fakes for each split, and its measured swap quality on the eval split."""
+    """One strain's fakes for each split, and its measured quality on the first of eval/vault.
+
+    A learning strain without `weights` trains them here (see `arena.strain_work`) and returns
+    them as "weights" for the loop to store; `surrogate` (the deployed detectors) is given only
+    to strains whose genome asks for detector-guided evasion. Also returns "quality" (scalar),
+    per-fake "ssim" and "psnr", "spectral", "targets"/"shown" (a few targets and their fakes).
+    """
+    from arena import strain_work
     from arena.world import World
     from generators import FAMILIES
     from generators.population import Strain
-    from generators.quality import swap_quality
 
     dev = setup_worker(num_cpus, device)
+    worker_fault("make", r)
     t0 = time.perf_counter()
     s = Strain.from_dict(strain)
     family = FAMILIES.get(s.genome.family)
     w = World(world, seed)
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"weights": None}
+    strain_weights = strain_work.from_payload(weights, dev)
+    if family.learns and strain_weights is None:
+        strain_weights = strain_work.prepare_weights(
+            family, s, w, list(counts), seed, r, train or GeneratorTrainSpec(), parent_weights, dev
+        )
+        out["weights"] = strain_work.to_payload(strain_weights)
+    scorer = strain_work.surrogate_scorer(surrogate, dev) if surrogate else None
+    quality_split = "eval" if "eval" in counts else next(iter(counts))
     for split, n in counts.items():
         source, target = w.pairs(split, n, torch_generator(seed, r, "pairs", s.id, split))
         fake = family.make(
@@ -68,11 +89,14 @@ def make_fakes(
             target.to(dev),
             s.genome,
             torch_generator(seed, r, "make", s.id, split, device=dev),
+            weights=strain_weights,
+            surrogate=scorer,
         )
         out[split] = to_uint8(fake.images).cpu().numpy()
-        if split == "eval":
-            out["quality"] = float(swap_quality(fake.images, target.images.to(dev), fake.masks).mean())
+        if split == quality_split:
+            out.update(strain_work.quality_summary(fake, target.images.to(dev)))
             out["targets"] = to_uint8(target.images[:4]).cpu().numpy()
+            out["shown"] = out[split][:4]
     out["seconds"] = time.perf_counter() - t0
     return out
 
@@ -87,15 +111,32 @@ def _detector(spec: DetectorSpec, weights: Weights | None, device: str, seed: in
 
 
 def score(
-    spec: DetectorSpec, weights: Weights, num_cpus: float, device: str, *image_sets: np.ndarray
+    spec: DetectorSpec,
+    weights: Weights,
+    memory: Weights,
+    num_cpus: float,
+    device: str,
+    *image_sets: np.ndarray,
 ) -> list[np.ndarray]:
-    """P(fake) for each uint8 image set, by one detector version.
+    """P(fake) for each uint8 image set, by one detector version (averaged over the earlier
+    versions an ``ensemble`` keeps in ``memory``; pass :func:`scoring_memory` of it).
 
     The image sets are positional so that Ray resolves them when they are object refs.
     """
+    from detectors.strategies import score_version
+
     dev = setup_worker(num_cpus, device)
-    det = _detector(spec, weights, dev, seed=0)
-    return [det.score_uint8(_tensor(s)).numpy().astype(np.float64) for s in image_sets]
+    det = _detector(spec, None, dev, seed=0)
+    w = {k: _tensor(v) for k, v in weights.items()}
+    m = {k: _tensor(v) for k, v in memory.items()}
+    return [score_version(det, w, m, _tensor(s)).numpy().astype(np.float64) for s in image_sets]
+
+
+def scoring_memory(memory: Weights) -> Weights:
+    """The part of a detector's memory that scoring needs (not the replay buffer or optimiser)."""
+    from detectors.strategies import SCORING_PARTS
+
+    return {k: v for k, v in memory.items() if k.split("/", 1)[0] in SCORING_PARTS}
 
 
 def _tensor(array: np.ndarray) -> torch.Tensor:
@@ -106,6 +147,7 @@ def _tensor(array: np.ndarray) -> torch.Tensor:
 def retrain(
     spec: DetectorSpec,
     weights: Weights | None,
+    memory: Weights,
     times_trained: int,
     reals: np.ndarray,
     fakes: np.ndarray,
@@ -114,13 +156,19 @@ def retrain(
     num_cpus: float,
     device: str,
 ) -> dict[str, Any]:
-    """One retraining by the detector's strategy; returns its new weights (or None if unchanged)."""
+    """One retraining by the detector's strategy and training mode.
+
+    Returns ``{"weights": new weights or None if unchanged, "memory": the strategy's memory for
+    the next round (optimiser, replay buffer, ensemble members), "report": fit report or None}``.
+    """
     from detectors import retrain as run_strategy
+    from detectors.strategies import StrategyOptions
     from detectors.training import TrainConfig
 
     dev = setup_worker(num_cpus, device)
+    worker_fault("retrain", r)
     det = _detector(spec, weights, dev, seed=seed)
-    report = run_strategy(
+    result = run_strategy(
         spec.strategy,
         det,
         _tensor(reals),
@@ -130,11 +178,16 @@ def retrain(
         scratch=TrainConfig(**spec.scratch.model_dump()),
         finetune=TrainConfig(**spec.finetune.model_dump()),
         seed=seed,
+        memory={k: _tensor(v) for k, v in memory.items()},
+        options=StrategyOptions(replay_size=spec.replay_size, ensemble_k=spec.ensemble_k),
+        training=spec.training,
+        training_config=spec.training_config,
     )
-    if report is None:
-        return {"weights": None, "report": None}
+    new_memory = {k: v.detach().cpu().contiguous().numpy() for k, v in result.memory.items()}
+    if result.report is None:
+        return {"weights": None, "memory": new_memory, "report": None}
     state = {k: v.detach().cpu().contiguous().numpy() for k, v in det.state_dict().items()}
-    return {"weights": state, "report": _report_dict(report)}
+    return {"weights": state, "memory": new_memory, "report": _report_dict(result.report)}
 
 
 def _report_dict(report: Any) -> dict[str, Any]:

@@ -6,6 +6,8 @@ every draw is a function of the generator it is given, so a round replays exactl
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from arena.faces import FaceBatch
@@ -13,13 +15,22 @@ from arena.seeding import derive_seed, torch_generator
 from arena.spec import WorldSpec
 from arena.synthetic_world import SyntheticWorld
 
+if TYPE_CHECKING:
+    from arena.folder_world import FolderWorld
+
 SPLITS = ("train", "eval", "vault")
 
 
 class World:
     def __init__(self, spec: WorldSpec, seed: int) -> None:
-        if spec.kind != "synthetic":  # the spec model admits only the kinds built so far
-            raise ValueError(f"unsupported world kind {spec.kind!r}")
+        self.resolution = spec.resolution
+        if spec.kind == "folder":  # real faces from `arena ingest`; same pools and draws below
+            from arena.folder_world import FolderWorld
+
+            folder = FolderWorld(spec, seed)
+            self.renderer: SyntheticWorld | FolderWorld = folder
+            self.pools = folder.pools
+            return
         counts = spec.identities
         total = counts.train + counts.eval + counts.vault
         self.renderer = SyntheticWorld(total, spec.resolution, seed=derive_seed(seed, "world"))
@@ -52,3 +63,15 @@ class World:
         target = self.renderer.render(pool[t], generator)
         source = self.renderer.render(pool[s], generator)
         return source, target
+
+
+def world_credit(spec: WorldSpec) -> str:
+    """The credit line for this world's faces, printed under every sample grid that shows them.
+
+    A folder world's comes from its faceset's manifest (filled into the spec when it validates).
+    """
+    if spec.credit:
+        return spec.credit
+    from arena.samples import CREDIT_SYNTHETIC
+
+    return CREDIT_SYNTHETIC

@@ -14,7 +14,15 @@ import torch
 
 from arena.faces import check_images, from_uint8
 from detectors.registry import build_detector_network
-from detectors.training import FitReport, TrainConfig, check_uint8_images, seeded_rng
+from detectors.training import (
+    FitReport,
+    PseudoFakes,
+    TrainConfig,
+    check_uint8_images,
+    load_optimizer_tensors,
+    optimizer_tensors,
+    seeded_rng,
+)
 from detectors.training import fit as fit_network
 
 
@@ -60,6 +68,7 @@ class Detector:
         # one CPU thread it trained ~10% and scored ~30% faster than NCHW. Untested on MPS: off there.
         self.channels_last = self.device.type in ("cpu", "cuda")
         self.network = self._build(seed)
+        self.optimizer: torch.optim.Optimizer | None = None  # the last fit's, kept for finetuning
 
     def _build(self, seed: int) -> torch.nn.Module:
         with seeded_rng(seed, torch.device("cpu")):
@@ -74,8 +83,10 @@ class Detector:
         return sum(p.numel() for p in self.network.parameters())
 
     def reset(self, seed: int) -> None:
-        """Re-initialise the weights (and norm statistics) exactly as ``Detector(..., seed=seed)``."""
+        """Re-initialise the weights (and norm statistics) exactly as ``Detector(..., seed=seed)``,
+        and forget the optimiser."""
         self.network = self._build(seed)
+        self.optimizer = None
 
     @torch.inference_mode()
     def score(self, images: torch.Tensor) -> torch.Tensor:
@@ -107,13 +118,55 @@ class Detector:
         return torch.sigmoid(self.network(x).float()).cpu()
 
     def fit(
-        self, reals_u8: torch.Tensor, fakes_u8: torch.Tensor, config: TrainConfig, seed: int
+        self,
+        reals_u8: torch.Tensor,
+        fakes_u8: torch.Tensor | None,
+        config: TrainConfig,
+        seed: int,
+        *,
+        continue_optimizer: bool = False,
+        pseudo_fakes: PseudoFakes | None = None,
     ) -> FitReport:
         """Train on uint8 reals (label 0) and fakes (label 1) from the current weights; see
-        :func:`detectors.training.fit`."""
+        :func:`detectors.training.fit`.
+
+        Args:
+            continue_optimizer: keep the optimiser of the previous fit (or of
+                :meth:`load_optimizer_state`) and its moments; False starts a fresh AdamW.
+            pseudo_fakes: make the fakes from reals instead (``fakes_u8`` must then be None).
+        """
+        if not continue_optimizer:
+            self.optimizer = None
+        if self.optimizer is None:
+            self.optimizer = self._new_optimizer(config)
         return fit_network(
-            self.network, reals_u8, fakes_u8, config, seed, self.device, channels_last=self.channels_last
+            self.network,
+            reals_u8,
+            fakes_u8,
+            config,
+            seed,
+            self.device,
+            channels_last=self.channels_last,
+            optimizer=self.optimizer,
+            pseudo_fakes=pseudo_fakes,
         )
+
+    def _new_optimizer(self, config: TrainConfig | None = None) -> torch.optim.Optimizer:
+        config = config or TrainConfig()
+        return torch.optim.AdamW(self.network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+    def optimizer_state(self) -> dict[str, torch.Tensor]:
+        """The optimiser's moments and step counts as CPU tensors (empty before any fit)."""
+        return {} if self.optimizer is None else optimizer_tensors(self.optimizer)
+
+    def load_optimizer_state(self, tensors: Mapping[str, torch.Tensor]) -> None:
+        """Restore what :meth:`optimizer_state` returned, so the next ``continue_optimizer`` fit
+        continues exactly where the saved one stopped; an empty mapping forgets the optimiser."""
+        if not tensors:
+            self.optimizer = None
+            return
+        self.optimizer = self._new_optimizer()
+        load_optimizer_tensors(self.optimizer, tensors)  # load_state_dict moves moments to the params
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Weights and buffers as contiguous CPU tensors with their own storage (safetensors-ready)."""

@@ -1,22 +1,33 @@
-"""One retraining round of a binary real/fake detector: balanced batches, BCE, AdamW, early stopping.
+"""One retraining round of a binary real/fake detector: balanced batches, BCE, AdamW, kornia
+augmentation (flip, colour jitter, blur, JPEG), early stopping on a validation split.
 
 Pure compute: tensors in, trained weights and a :class:`FitReport` out; no files, no Ray. The
 data stays uint8 (what the arena stores) and each batch is indexed first, then moved and converted
 on the device, so a round's images never exist as float32 all at once.
+
+Two extensions serve the retraining strategies: an optimiser passed in is continued (its moments
+carry over between rounds, so ``finetune`` resumes exactly from a saved version, see
+:func:`optimizer_tensors`), and a ``pseudo_fakes`` function replaces the given fakes by fakes made
+from reals on the fly (self-blended images, :mod:`detectors.sbi`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
+import kornia
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from arena.faces import from_uint8
+from arena import face_ops
+from arena.faces import from_uint8, to_uint8
+
+PseudoFakes = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+"""Makes one fake per real: (B, 3, H, W) float in [0, 1] and a CPU generator -> same shape."""
 
 
 @dataclass(frozen=True)
@@ -27,13 +38,18 @@ class TrainConfig:
         steps: optimiser steps (the round's budget; a fresh AdamW each call).
         batch_size: images per step, half real and half fake (must be even).
         lr, weight_decay: AdamW settings.
-        augment: random horizontal flip and small brightness/contrast jitter.
+        augment: random horizontal flip, brightness/contrast/saturation jitter, and on some
+            images a Gaussian blur or a JPEG round trip (kornia), the degradations fakes meet
+            when they are shared.
         val_fraction: share of each class held out for validation; 0 disables validation
             and early stopping.
         eval_every: steps between validation passes.
         patience: validation passes without a new best loss before stopping; 0 never stops early.
             With validation on, the best-val-loss weights are kept whether or not it stopped early.
         jitter: maximum brightness shift (additive) and contrast change (multiplicative, 1 +- jitter).
+        saturation: maximum saturation change (multiplicative, 1 +- saturation).
+        blur_prob, blur_sigma: share of images blurred, with sigma uniform in (0, blur_sigma] px.
+        jpeg_prob, jpeg_quality: share of images JPEG-compressed, quality uniform in [jpeg_quality, 95].
     """
 
     steps: int = 300
@@ -45,6 +61,11 @@ class TrainConfig:
     eval_every: int = 25
     patience: int = 4
     jitter: float = 0.05
+    saturation: float = 0.1
+    blur_prob: float = 0.1
+    blur_sigma: float = 1.0
+    jpeg_prob: float = 0.1
+    jpeg_quality: int = 60
 
     def __post_init__(self) -> None:
         if self.steps < 1:
@@ -63,6 +84,16 @@ class TrainConfig:
             )
         if not 0.0 <= self.jitter < 0.5:
             raise ValueError(f"jitter must be in [0, 0.5), got {self.jitter}")
+        if not 0.0 <= self.saturation <= 1.0:
+            raise ValueError(f"saturation must be in [0, 1], got {self.saturation}")
+        if not (0.0 <= self.blur_prob <= 1.0 and 0.0 <= self.jpeg_prob <= 1.0):
+            raise ValueError(
+                f"blur_prob and jpeg_prob must be in [0, 1], got {self.blur_prob}, {self.jpeg_prob}"
+            )
+        if self.blur_sigma <= 0.0:
+            raise ValueError(f"blur_sigma must be > 0, got {self.blur_sigma}")
+        if not 1 <= self.jpeg_quality <= 95:
+            raise ValueError(f"jpeg_quality must be in [1, 95], got {self.jpeg_quality}")
 
 
 @dataclass(frozen=True)
@@ -124,19 +155,38 @@ def split_train_val(n: int, fraction: float, generator: torch.Generator) -> tupl
     return perm[n_val:], perm[:n_val]
 
 
-def _augment(x: torch.Tensor, jitter: float, generator: torch.Generator) -> torch.Tensor:
-    """Flip half the images left-right and jitter brightness/contrast; params drawn on the CPU
-    generator (sampling separate from applying), then applied on ``x``'s device.
+def _augment(x: torch.Tensor, config: TrainConfig, generator: torch.Generator) -> torch.Tensor:
+    """Flip half the images left-right, jitter brightness/contrast/saturation, blur some and
+    JPEG-compress some (kornia, through :mod:`arena.face_ops`). Every parameter is drawn on the
+    CPU generator first (sampling separate from applying), then applied on ``x``'s device.
 
     Shape: x (B, 3, H, W) float in [0, 1] -> same.
     """
-    b = x.shape[0]
-    flip = (torch.rand(b, generator=generator) < 0.5).to(x.device).view(b, 1, 1, 1)
-    shift = ((torch.rand(b, generator=generator) * 2 - 1) * jitter).to(x.device).view(b, 1, 1, 1)
-    gain = (1 + (torch.rand(b, generator=generator) * 2 - 1) * jitter).to(x.device).view(b, 1, 1, 1)
+    b, dev = x.shape[0], x.device
+
+    def uniform(low: float, high: float) -> torch.Tensor:
+        return low + (high - low) * torch.rand(b, generator=generator)
+
+    flip = (torch.rand(b, generator=generator) < 0.5).to(dev).view(b, 1, 1, 1)
+    shift = uniform(-config.jitter, config.jitter).to(dev).view(b, 1, 1, 1)
+    gain = uniform(1 - config.jitter, 1 + config.jitter).to(dev).view(b, 1, 1, 1)
+    saturation = uniform(1 - config.saturation, 1 + config.saturation)
+    blur = (torch.rand(b, generator=generator) < config.blur_prob) * uniform(0.0, config.blur_sigma)
+    jpeg = torch.rand(b, generator=generator) < config.jpeg_prob
+    quality = uniform(config.jpeg_quality, 95.0).round()
+
     x = torch.where(flip, x.flip(-1), x)
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    return ((x - mean) * gain + mean + shift).clamp_(0.0, 1.0)
+    x = ((x - mean) * gain + mean + shift).clamp(0.0, 1.0)
+    if config.saturation > 0:
+        x = kornia.enhance.adjust_saturation(x, saturation.to(dev, x.dtype)).clamp(0.0, 1.0)
+    if bool((blur > 0).any()):
+        x = face_ops.gaussian_blur(x, blur.to(dev, x.dtype))
+    if bool(jpeg.any()):
+        sel = jpeg.to(dev)
+        x = x.clone()
+        x[sel] = face_ops.jpeg(x[sel].clamp(0.0, 1.0), quality[jpeg].to(dev, x.dtype)).clamp(0.0, 1.0)
+    return x
 
 
 def _batch(
@@ -171,37 +221,61 @@ def evaluate_loss(
 def fit(
     model: nn.Module,
     reals_u8: torch.Tensor,
-    fakes_u8: torch.Tensor,
+    fakes_u8: torch.Tensor | None,
     config: TrainConfig,
     seed: int,
     device: torch.device | str = "cpu",
     channels_last: bool = False,
+    *,
+    optimizer: torch.optim.Optimizer | None = None,
+    pseudo_fakes: PseudoFakes | None = None,
 ) -> FitReport:
     """Train ``model`` (already on ``device``) to give fakes high logits; leaves it in eval mode.
 
-    Everything random (validation split, batch indices, augmentation, dropout) follows from
-    ``seed``: same seed, data and torch thread count give bit-identical weights on the CPU.
-    The validation split is drawn first (reals, then fakes) from ``torch.Generator().manual_seed(seed)``.
+    Everything random (validation split, batch indices, augmentation, dropout, pseudo-fakes)
+    follows from ``seed``: same seed, data, optimiser state and torch thread count give
+    bit-identical weights on the CPU. The validation split is drawn first (reals, then fakes) from
+    ``torch.Generator().manual_seed(seed)``.
+
+    Args:
+        optimizer: an optimiser over ``model``'s parameters to continue (its lr and weight decay
+            are set from ``config``); None starts a fresh AdamW.
+        pseudo_fakes: when given, ``fakes_u8`` must be None and the fake half of every batch (and
+            of the validation set) is made from other reals by this function.
 
     Shape:
-        reals_u8: (N_real, 3, H, W) uint8; fakes_u8: (N_fake, 3, H, W) uint8, same H, W.
+        reals_u8: (N_real, 3, H, W) uint8; fakes_u8: (N_fake, 3, H, W) uint8, same H, W, or None.
     """
     check_uint8_images(reals_u8, "reals_u8")
-    check_uint8_images(fakes_u8, "fakes_u8")
-    if reals_u8.shape[1:] != fakes_u8.shape[1:]:
-        raise ValueError(
-            f"reals and fakes differ in size: {tuple(reals_u8.shape)} vs {tuple(fakes_u8.shape)}"
-        )
+    if (fakes_u8 is None) == (pseudo_fakes is None):
+        raise ValueError("give exactly one of fakes_u8 and pseudo_fakes")
+    if fakes_u8 is not None:
+        check_uint8_images(fakes_u8, "fakes_u8")
+        if reals_u8.shape[1:] != fakes_u8.shape[1:]:
+            raise ValueError(
+                f"reals and fakes differ in size: {tuple(reals_u8.shape)} vs {tuple(fakes_u8.shape)}"
+            )
     device = torch.device(device)
     start = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
     real_train, real_val = split_train_val(reals_u8.shape[0], config.val_fraction, gen)
-    fake_train, fake_val = split_train_val(fakes_u8.shape[0], config.val_fraction, gen)
     validate = config.val_fraction > 0
-    val_reals, val_fakes = reals_u8[real_val.to(reals_u8.device)], fakes_u8[fake_val.to(fakes_u8.device)]
+    val_reals = reals_u8[real_val.to(reals_u8.device)]
+    if fakes_u8 is not None:
+        fake_train, fake_val = split_train_val(fakes_u8.shape[0], config.val_fraction, gen)
+        val_fakes = fakes_u8[fake_val.to(fakes_u8.device)]
+    else:
+        assert pseudo_fakes is not None
+        fake_train = real_train  # pseudo-fakes are made from training reals
+        val_fakes = (
+            to_uint8(pseudo_fakes(from_uint8(val_reals), gen)) if validate and len(val_reals) else val_reals
+        )
     half = config.batch_size // 2
     target = torch.cat([torch.zeros(half), torch.ones(half)]).to(device)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    if optimizer is None:
+        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    for group in optimizer.param_groups:
+        group["lr"], group["weight_decay"] = config.lr, config.weight_decay
 
     losses: list[torch.Tensor] = []
     best_loss, best_state, bad_evals, stopped_early, step = float("inf"), None, 0, False, 0
@@ -210,15 +284,20 @@ def fit(
         for step in range(1, config.steps + 1):
             ri = real_train[torch.randint(real_train.numel(), (half,), generator=gen)]
             fi = fake_train[torch.randint(fake_train.numel(), (half,), generator=gen)]
-            x = torch.cat(
-                [_batch(reals_u8, ri, device, channels_last), _batch(fakes_u8, fi, device, channels_last)]
-            )
+            if fakes_u8 is not None:
+                fake_x = _batch(fakes_u8, fi, device, channels_last)
+            else:
+                assert pseudo_fakes is not None
+                fake_x = pseudo_fakes(_batch(reals_u8, fi, device, False), gen)
+                if channels_last:
+                    fake_x = fake_x.contiguous(memory_format=torch.channels_last)
+            x = torch.cat([_batch(reals_u8, ri, device, channels_last), fake_x])
             if config.augment:
-                x = _augment(x, config.jitter, gen)
+                x = _augment(x, config, gen)
             loss = F.binary_cross_entropy_with_logits(model(x).float(), target)
-            optimiser.zero_grad(set_to_none=True)
+            optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            optimiser.step()
+            optimizer.step()
             losses.append(loss.detach())
 
             if validate and (step % config.eval_every == 0 or step == config.steps):
@@ -245,3 +324,39 @@ def fit(
         seconds=seconds,
         images_per_s=step * config.batch_size / seconds,
     )
+
+
+def optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    """The optimiser's per-parameter state as flat CPU tensors, safetensors-ready.
+
+    Keys are ``"<param index>.<name>"`` (AdamW: ``step``, ``exp_avg``, ``exp_avg_sq``); the
+    hyper-parameters are not saved because every fit sets them from its config.
+    """
+    out: dict[str, torch.Tensor] = {}
+    for index, state in optimizer.state_dict()["state"].items():
+        for name, value in state.items():
+            out[f"{index}.{name}"] = torch.as_tensor(value).detach().to("cpu").contiguous().clone()
+    return out
+
+
+def load_optimizer_tensors(optimizer: torch.optim.Optimizer, tensors: Mapping[str, torch.Tensor]) -> None:
+    """Restore state saved by :func:`optimizer_tensors` into an optimiser over the same parameters.
+
+    Raises:
+        ValueError: a key that names no parameter, or a moment whose shape differs from its parameter's.
+    """
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        index_text, _, name = key.partition(".")
+        if not index_text.isdigit() or not name or int(index_text) >= len(params):
+            raise ValueError(f"optimiser state key {key!r} names no parameter (have {len(params)})")
+        index = int(index_text)
+        if value.ndim > 0 and value.shape != params[index].shape:
+            raise ValueError(
+                f"optimiser state {key!r} has shape {tuple(value.shape)}, "
+                f"parameter {index} has {tuple(params[index].shape)}"
+            )
+        state.setdefault(index, {})[name] = value.clone()
+    groups = optimizer.state_dict()["param_groups"]
+    optimizer.load_state_dict({"state": state, "param_groups": groups})

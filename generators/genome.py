@@ -24,9 +24,9 @@ class GeneSpec:
     """One gene: a float or int in [low, high], or one of `choices`.
 
     `fmt` renders the value for `Genome.describe` (str.format with the value); `show_if` names
-    another gene and the value it must have for this one to matter (e.g. JPEG quality only when
-    JPEG is on), and `hide_at` a value at which the gene is a no-op and goes unmentioned, so
-    descriptions stay short.
+    another gene and the value (or a tuple of values) it must have for this one to matter (e.g.
+    JPEG quality only when JPEG is on), and `hide_at` a value at which the gene is a no-op and
+    goes unmentioned, so descriptions stay short.
     """
 
     name: str
@@ -36,7 +36,7 @@ class GeneSpec:
     high: float | None = None
     choices: tuple[str, ...] = ()
     fmt: str = ""
-    show_if: tuple[str, GeneValue] | None = None
+    show_if: tuple[str, GeneValue | tuple[GeneValue, ...]] | None = None
     hide_at: GeneValue | None = None
 
     def __post_init__(self) -> None:
@@ -154,8 +154,11 @@ class Genome:
         for spec in space:
             if spec.name not in self.genes:
                 continue
-            if spec.show_if is not None and self.genes.get(spec.show_if[0]) != spec.show_if[1]:
-                continue
+            if spec.show_if is not None:
+                want = spec.show_if[1]
+                wanted = want if isinstance(want, tuple) else (want,)
+                if self.genes.get(spec.show_if[0]) not in wanted:
+                    continue
             if spec.hide_at is not None and self.genes[spec.name] == spec.hide_at:
                 continue
             parts.append((spec.fmt or spec.name + " {}").format(self.genes[spec.name]))

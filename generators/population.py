@@ -147,3 +147,88 @@ def evolve(
         nxt.append(Strain(strain_id(first.family, number), genome, parents, next_round, changed))
         number += 1
     return nxt
+
+
+def innovate(family: str, count: int, generator: torch.Generator, round: int, id_start: int) -> list[Strain]:
+    """`count` newborn strains of a family unlocking in `round` (innovation): the textbook genome
+    first, then random genomes, numbered from `id_start`, with no parents."""
+    if count < 1:
+        raise ValueError(f"an innovation brings at least one strain, got {count}")
+    space = gene_space(family)
+    return [
+        Strain(
+            strain_id(family, id_start + k),
+            default_genome(space) if k == 0 else random_genome(space, generator),
+            [],
+            round,
+            [],
+        )
+        for k in range(count)
+    ]
+
+
+def sealed_strains(
+    families: list[str],
+    per_family: int,
+    explicit: list[tuple[str, dict[str, Any]]],
+    generator: torch.Generator,
+) -> list[Strain]:
+    """The vault: `per_family` strains per family (default genome, then random) and the explicit
+    (family, gene overrides) genomes. Ids read 'vault-<family>-<nn>'; they never evolve."""
+    strains: list[Strain] = []
+    for family in families:
+        space = gene_space(family)
+        for k in range(per_family):
+            genome = default_genome(space) if k == 0 else random_genome(space, generator)
+            strains.append(Strain(f"vault-{family}-{len(strains) + 1:02d}", genome, [], 1, []))
+    for family, genes in explicit:
+        space = gene_space(family)
+        genome = Genome(family, space.validate({**default_genome(space).genes, **genes}))
+        strains.append(Strain(f"vault-{family}-{len(strains) + 1:02d}", genome, [], 1, []))
+    return strains
+
+
+@dataclass(frozen=True)
+class Fitness:
+    """evasion: mean of 1 - P(fake) over the strain's fakes, a fake below the quality floor
+    counting 0 (a wrecked image is no evasion); raw: the same without the floor; above_floor: the
+    share of fakes that passed; quality: in [0, 1], 1 when the strain's mean SSIM is at least the
+    floor and its spectral distance to reals at most the ceiling, falling in proportion below /
+    above them; value = evasion x quality (the selection criterion).
+
+    Quality bounds evasion rather than competing with it: above the floors, a cleaner image earns
+    nothing more, so selection pushes evasion instead of polishing quality.
+    """
+
+    evasion: float
+    raw: float
+    above_floor: float
+    quality: float
+    value: float
+
+
+def strain_fitness(
+    p_fake: Any,
+    ssim: Any,
+    psnr: Any,
+    spectral: float,
+    *,
+    ssim_floor: float,
+    psnr_floor: float,
+    spectral_ceiling: float,
+) -> Fitness:
+    """Fitness of one strain from per-fake P(fake) (mean over the detectors), SSIM and PSNR (B,)
+    outside the face, and the batch's spectral distance to real faces."""
+    p = torch.as_tensor(p_fake, dtype=torch.float64)
+    ssim_t = torch.as_tensor(ssim, dtype=torch.float64)
+    ok = (ssim_t >= ssim_floor) & (torch.as_tensor(psnr) >= psnr_floor)
+    if p.ndim != 1 or p.shape != ok.shape or len(p) == 0:
+        raise ValueError(
+            f"need matching non-empty (B,) scores and qualities, got {tuple(p.shape)}, {tuple(ok.shape)}"
+        )
+    if not spectral_ceiling > 0 or spectral < 0:
+        raise ValueError(f"need spectral_ceiling > 0 and spectral >= 0, got {spectral_ceiling}, {spectral}")
+    evasion = float(((1 - p) * ok).mean())
+    ssim_part = min(1.0, float(ssim_t.mean()) / ssim_floor) if ssim_floor > 0 else 1.0
+    quality = ssim_part * min(1.0, spectral_ceiling / max(spectral, 1e-12))
+    return Fitness(evasion, float((1 - p).mean()), float(ok.double().mean()), quality, evasion * quality)

@@ -8,6 +8,9 @@ two batches, the trace that upsampling and blending leave and spectral detectors
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import kornia
 import torch
 
@@ -45,17 +48,24 @@ def swap_quality(
     return (ssim * outside).sum((1, 2)) / outside.sum((1, 2)).clamp_min(1e-6)
 
 
-def _radial_log_power(images: torch.Tensor) -> torch.Tensor:
+def ring_index(h: int, w: int, device: torch.device | str = "cpu") -> tuple[torch.Tensor, int]:
+    """Radius ring of each frequency of an fftshift-ed (h, w) spectrum, and the number of rings.
+
+    Rings run up to the Nyquist ring of the shorter side; corner frequencies get index >= n_rings.
+    """
+    ys = torch.arange(h, device=device) - h // 2
+    xs = torch.arange(w, device=device) - w // 2
+    radius = torch.sqrt(ys[:, None].float() ** 2 + xs[None].float() ** 2).round().long()
+    return radius, min(h, w) // 2 + 1
+
+
+def radial_log_power(images: torch.Tensor) -> torch.Tensor:
     """Azimuthally averaged log power spectrum of the grey images, averaged over the batch. (R,)."""
     grey = kornia.color.rgb_to_grayscale(images)[:, 0]
     grey = grey - grey.mean((-2, -1), keepdim=True)  # drop DC: it only measures brightness
     power = torch.fft.fftshift(torch.fft.fft2(grey, norm="ortho").abs() ** 2, dim=(-2, -1))
     logp = torch.log(power + 1e-10).mean(0)
-    h, w = logp.shape
-    ys = torch.arange(h, device=images.device) - h // 2
-    xs = torch.arange(w, device=images.device) - w // 2
-    radius = torch.sqrt(ys[:, None].float() ** 2 + xs[None].float() ** 2).round().long()
-    n_bins = min(h, w) // 2 + 1  # up to the Nyquist ring of the shorter side; corners dropped
+    radius, n_bins = ring_index(logp.shape[0], logp.shape[1], images.device)
     keep = radius < n_bins
     idx = radius[keep]
     sums = torch.zeros(n_bins, device=images.device, dtype=logp.dtype).index_add_(0, idx, logp[keep])
@@ -76,5 +86,48 @@ def spectral_distance(images_a: torch.Tensor, images_b: torch.Tensor) -> float:
             f"both batches need the same H, W, "
             f"got {tuple(images_a.shape[-2:])} and {tuple(images_b.shape[-2:])}"
         )
-    gap = _radial_log_power(images_a) - _radial_log_power(images_b)
+    gap = radial_log_power(images_a) - radial_log_power(images_b)
     return float(gap[1:].abs().mean())  # ring 0 is the (removed) DC term
+
+
+def swap_psnr(
+    fake: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, cap: float = 60.0
+) -> torch.Tensor:
+    """PSNR (dB) of fake vs target outside the face mask, capped at `cap` (identical pixels).
+
+    Shape:
+        fake, target: (B, 3, H, W) in [0, 1]; mask: (B, 1, H, W) in [0, 1]; returns (B,).
+    """
+    check_images(fake, "fake")
+    check_images(target, "target")
+    if fake.shape != target.shape or mask.shape != (fake.shape[0], 1, *fake.shape[-2:]):
+        raise ValueError(
+            f"need fake and target of one shape and a (B, 1, H, W) mask, got {tuple(fake.shape)}, "
+            f"{tuple(target.shape)}, {tuple(mask.shape)}"
+        )
+    outside = 1 - mask.clamp(0, 1)
+    mse = (((fake - target) ** 2) * outside).sum((1, 2, 3)) / (3 * outside.sum((1, 2, 3))).clamp_min(1e-6)
+    return (10 * torch.log10(1.0 / mse.clamp_min(10 ** (-cap / 10)))).clamp(max=cap)
+
+
+@dataclass(frozen=True)
+class Quality:
+    """What the evolution's quality floor needs about one strain's fakes.
+
+    ssim, psnr: per fake (B,), outside the face; spectral: the batch's spectral distance to the
+    targets (real faces of the same round); summary: mean SSIM x exp(-spectral) in [0, 1], for
+    reports (the fitness applies floors instead, see `generators.population.strain_fitness`).
+    """
+
+    ssim: torch.Tensor
+    psnr: torch.Tensor
+    spectral: float
+    summary: float
+
+
+def fake_quality(fake: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> Quality:
+    """Measure a strain's fakes against their targets. Shape: (B, 3, H, W), mask (B, 1, H, W)."""
+    ssim = swap_quality(fake, target, mask)
+    spectral = spectral_distance(fake, target)
+    summary = float(ssim.mean()) * math.exp(-spectral)
+    return Quality(ssim, swap_psnr(fake, target, mask), spectral, summary)

@@ -3,12 +3,18 @@
 The registry holds the family classes themselves, used without instantiation: `name` and
 `gene_space` are class attributes and `make` is a classmethod, so `FAMILIES.get("blend").make(...)`
 works directly and a genome can be validated or described without building anything. Families
-are stateless: everything a fake depends on arrives as an argument (faces, genome, generator).
+are stateless: everything a fake depends on arrives as an argument (faces, genome, generator,
+and, for families that learn, the strain's weights).
+
+Families that learn (autoencoder, diffusion) also define a classmethod `prepare` that trains a
+strain's weights from real faces under a `TrainBudget`; `make` then takes those weights. The
+arena owns where weights live on disk; a family only turns faces into tensors and back.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import torch
@@ -16,6 +22,10 @@ import torch
 from arena.faces import FaceBatch
 from arena.registry import Registry
 from generators.genome import GeneSpace, Genome
+
+# A surrogate detector as a generator sees it: (B, 3, H, W) in [0, 1] -> (B,) P(fake). It may be
+# differentiable (white-box evasion) or not (black-box evasion uses its scores only).
+Scorer = Callable[[torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -35,16 +45,83 @@ class FakeBatch:
         return int(self.images.shape[0])
 
 
+@dataclass(frozen=True)
+class StrainWeights:
+    """The trained part of a strain: CPU tensors plus string metadata (e.g. a network config).
+
+    This is exactly what a safetensors file holds (tensors and a str->str metadata map), so the
+    arena saves and loads it without pickle.
+    """
+
+    tensors: Mapping[str, torch.Tensor]
+    meta: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        bad = [k for k, v in self.tensors.items() if not isinstance(v, torch.Tensor)]
+        if bad:
+            raise TypeError(f"strain weights must be tensors; not tensors: {bad}")
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.meta.items()):
+            raise TypeError("strain weight metadata must map str to str")
+
+
+@dataclass(frozen=True)
+class TrainBudget:
+    """How much a learning family may train a strain (from the spec, so a CPU round stays small).
+
+    steps: optimiser steps for a strain trained from scratch; finetune_steps: steps for a child
+    warm-started from its parent's weights (0 = inherit them unchanged); resolution: side of the
+    aligned face crops the network works on; faces_per_identity: real faces per identity rendered
+    for training; batch_size and lr: the optimiser's.
+    """
+
+    steps: int = 150
+    finetune_steps: int = 0
+    resolution: int = 32
+    batch_size: int = 16
+    lr: float = 2e-3
+    faces_per_identity: int = 4
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.finetune_steps < 0 or self.batch_size < 1 or self.faces_per_identity < 1:
+            raise ValueError(f"a train budget needs steps, batch_size, faces_per_identity >= 1, got {self}")
+        if self.resolution < 16 or self.resolution % 8 or not self.lr > 0:
+            raise ValueError(f"a train budget needs a resolution >= 16 divisible by 8 and lr > 0, got {self}")
+
+
 class GeneratorFamily(Protocol):
     """A face-swap technique: puts each source face onto the matching target image."""
 
     name: str
     gene_space: GeneSpace
+    learns: bool  # True when the family has trained weights (`prepare`)
 
     def make(
-        self, source: FaceBatch, target: FaceBatch, genome: Genome, generator: torch.Generator
+        self,
+        source: FaceBatch,
+        target: FaceBatch,
+        genome: Genome,
+        generator: torch.Generator,
+        *,
+        weights: StrainWeights | None = None,
+        surrogate: Scorer | None = None,
     ) -> FakeBatch:
         """Fake i shows target i's head and background with source i's inner face."""
+        ...
+
+
+class LearningFamily(GeneratorFamily, Protocol):
+    """A family with trained weights (`learns` is True): `prepare` makes them, `make` needs them."""
+
+    def prepare(
+        self,
+        faces: FaceBatch,
+        genome: Genome,
+        generator: torch.Generator,
+        budget: TrainBudget,
+        *,
+        init: StrainWeights | None = None,
+    ) -> StrainWeights:
+        """Train a strain's weights on real faces (from `init` when given); only if `learns`."""
         ...
 
 
@@ -58,3 +135,25 @@ def get_family(name: str) -> GeneratorFamily:
 
 def gene_space(name: str) -> GeneSpace:
     return FAMILIES.get(name).gene_space
+
+
+def check_pair(source: FaceBatch, target: FaceBatch, genome: Genome, space: GeneSpace) -> dict:
+    """Validate a make call's inputs for the family of `space`; returns the validated genes."""
+    for name, batch in (("source", source), ("target", target)):
+        if not isinstance(batch, FaceBatch):
+            raise TypeError(f"{name} must be a FaceBatch, got {type(batch).__name__}")
+    if len(source) != len(target):
+        raise ValueError(
+            f"source and target must pair up one to one, got {len(source)} and {len(target)} faces"
+        )
+    if source.images.shape[-2:] != target.images.shape[-2:]:
+        raise ValueError(
+            f"source and target crops must have the same size, got {tuple(source.images.shape[-2:])} "
+            f"and {tuple(target.images.shape[-2:])}; render or resize both at one resolution"
+        )
+    if not isinstance(genome, Genome) or genome.family != space.family:
+        raise ValueError(
+            f"the {space.family} family needs a {space.family!r} genome, "
+            f"got {getattr(genome, 'family', genome)!r}"
+        )
+    return space.validate(genome.genes)

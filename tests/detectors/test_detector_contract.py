@@ -16,6 +16,7 @@ from arena.faces import from_uint8
 from detectors.base import Detector
 from detectors.registry import DETECTORS
 from detectors.training import FitReport, TrainConfig
+from tests.detectors.toy import toy, toy_auc
 
 NAMES = DETECTORS.names()
 SIZE = 32  # the smallest input every architecture must accept
@@ -134,6 +135,16 @@ def test_fit_returns_a_report_and_changes_weights(name):
     report = detector.fit(u8[:4], u8[4:], TrainConfig(steps=2, batch_size=4), seed=0)
     assert isinstance(report, FitReport) and report.steps_run == 2 and report.images_per_s > 0
     assert not all(torch.equal(v, before[k]) for k, v in detector.state_dict().items())
+
+
+def test_learns_a_separable_toy_problem(name):
+    """Reals vs reals with a pasted outline (a visible boundary): every architecture must beat
+    AUC 0.9 on held-out images after a short fit (measured: 0.98-1.0 at 40 steps of 16)."""
+    reals, fakes = toy(64, SIZE, seed=0)
+    test_reals, test_fakes = toy(64, SIZE, seed=1)
+    detector = Detector(name, seed=0)
+    detector.fit(reals, fakes, TrainConfig(steps=40, batch_size=16, lr=1e-2), seed=0)
+    assert toy_auc(detector.score_uint8(test_reals), detector.score_uint8(test_fakes)) > 0.9
 
 
 def test_unknown_config_key_is_rejected(name):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 
-from arena.metrics import auc
 from detectors.base import Detector
 from detectors.meso import Meso4, Meso4Config
 from detectors.registry import build_detector_network
 from detectors.training import TrainConfig
+from tests.detectors.toy import toy as _toy
+from tests.detectors.toy import toy_auc as _auc
 
 
 def test_parameter_count_is_about_28k_and_independent_of_size():
@@ -60,32 +60,6 @@ def test_bad_config_is_rejected_with_the_valid_keys(config, match):
 
 def test_int_is_accepted_for_a_float_field():
     assert build_detector_network("meso4", {"dropout": 0}).config.dropout == 0.0
-
-
-def _toy(n: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Reals: smooth colour noise. Fakes: the same kind of noise with a 2-px white square outline
-    pasted at a random place (side size/4 .. size/2). Returns uint8 (n, 3, size, size) each."""
-    g = torch.Generator().manual_seed(seed)
-
-    def smooth() -> torch.Tensor:
-        return F.interpolate(torch.rand(n, 3, 6, 6, generator=g), size=(size, size), mode="bilinear")
-
-    reals, fakes = smooth(), smooth()
-    side = torch.randint(size // 4, size // 2, (n, 1, 1), generator=g)
-    x0 = (torch.rand(n, 1, 1, generator=g) * (size - side)).long()
-    y0 = (torch.rand(n, 1, 1, generator=g) * (size - side)).long()
-    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
-
-    def box(m: int) -> torch.Tensor:
-        return (xx >= x0 + m) & (xx < x0 + side - m) & (yy >= y0 + m) & (yy < y0 + side - m)
-
-    fakes = torch.where((box(0) & ~box(2)).unsqueeze(1), torch.ones(()), fakes)
-    return (reals * 255).round().to(torch.uint8), (fakes * 255).round().to(torch.uint8)
-
-
-def _auc(s_real: torch.Tensor, s_fake: torch.Tensor) -> float:
-    labels = torch.cat([torch.zeros(len(s_real)), torch.ones(len(s_fake))])
-    return auc(labels.numpy(), torch.cat([s_real, s_fake]).numpy())
 
 
 def test_meso4_separates_a_toy_problem_on_held_out_images():

@@ -114,7 +114,7 @@ def test_bad_input_raises(pair):
         family.make(source, target, genome(mask_scale=3.0), gen(0))
     with pytest.raises(ValueError, match="'blend' genome"):
         family.make(source, target, Genome("other", {}), gen(0))
-    with pytest.raises(KeyError, match="valid choices: blend"):
+    with pytest.raises(KeyError, match="valid choices: autoencoder, blend, diffusion"):
         get_family("nope")
 
 

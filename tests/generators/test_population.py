@@ -30,7 +30,7 @@ def test_initial_population():
     ]
     with pytest.raises(ValueError, match="families"):
         initial_population([], 4, gen(0))
-    with pytest.raises(KeyError, match="valid choices: blend"):
+    with pytest.raises(KeyError, match="valid choices: autoencoder, blend, diffusion"):
         initial_population(["nope"], 4, gen(0))
 
 

@@ -1,0 +1,161 @@
+"""The generator side of a round, for the loop: weights kept per strain, vault and innovation
+strains, make-task arguments, and fitness (evasion x quality under the quality floor).
+
+Strain weights live in the state as `{strain_id: {"round": r, "payload": WeightsPayload}}`, where
+r is the round whose folder holds `generators/<strain_id>.safetensors` (the round in which they
+were trained). The state keeps the weights of the strains that just played (the parents and
+elites of the next population) and of the vault.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from arena.seeding import torch_generator
+from arena.spec import GeneratorTrainSpec, RunSpec
+from arena.strain_work import load_payload, save_payload
+
+GENERATORS_DIR = "generators"
+GenWeights = dict[str, dict[str, Any]]
+
+
+def vault_strains(spec: RunSpec) -> list[dict[str, Any]]:
+    """The sealed strains of the spec, identical in every round (a function of the spec and seed)."""
+    from generators.population import sealed_strains
+
+    v = spec.vault
+    strains = sealed_strains(
+        list(v.families),
+        v.strains_per_family,
+        [(s.family, dict(s.genes)) for s in v.strains],
+        torch_generator(spec.seed, "vault"),
+    )
+    return [{**s.to_dict(), "sealed": True} for s in strains]
+
+
+def innovations(spec: RunSpec, r: int, id_start: int) -> list[dict[str, Any]]:
+    """The strains of families unlocking in round r, numbered from id_start."""
+    from generators.population import innovate
+
+    out: list[dict[str, Any]] = []
+    for i, inn in enumerate(spec.population.innovation):
+        if inn.round == r:
+            gen = torch_generator(spec.seed, "innovation", i)
+            out += [s.to_dict() for s in innovate(inn.family, inn.strains, gen, r, id_start + len(out))]
+    return out
+
+
+def population_size(spec: RunSpec, r: int) -> int:
+    """Seats in round r: the spec's size plus the strains of every innovation unlocked by then."""
+    return spec.population.size + sum(i.strains for i in spec.population.innovation if i.round <= r)
+
+
+def train_spec(spec: RunSpec, family: str) -> GeneratorTrainSpec:
+    return spec.population.training.get(family, GeneratorTrainSpec())
+
+
+def needs_surrogate(strain: dict[str, Any]) -> bool:
+    return strain["genome"]["genes"].get("evasion", "off") != "off"
+
+
+def make_kwargs(spec: RunSpec, strain: dict[str, Any], weights: GenWeights, surrogate: Any) -> dict[str, Any]:
+    """Keyword arguments of `work.make_fakes` for one strain: its weights or its parent's, its
+    training budget and, when its genome guides evasion and detectors are deployed, the surrogate."""
+    from generators import FAMILIES
+
+    family = strain["genome"]["family"]
+    kw: dict[str, Any] = {"surrogate": surrogate if needs_surrogate(strain) else None}
+    if FAMILIES.get(family).learns:
+        own = weights.get(strain["id"])
+        parents = [p for p in strain["parents"] if p in weights and p.rsplit("-", 1)[0] == family]
+        kw["weights"] = own["payload"] if own else None
+        kw["parent_weights"] = weights[parents[0]]["payload"] if (parents and not own) else None
+        kw["train"] = train_spec(spec, family)
+    return kw
+
+
+def collect_weights(
+    r: int, strains: list[dict[str, Any]], fakes: list[dict[str, Any]], old: GenWeights
+) -> tuple[GenWeights, GenWeights]:
+    """(weights of the strains that played round r, those newly trained in round r)."""
+    kept: GenWeights = {}
+    new: GenWeights = {}
+    for s, f in zip(strains, fakes, strict=True):
+        if f.get("weights") is not None:
+            new[s["id"]] = kept[s["id"]] = {"round": r, "payload": f["weights"]}
+        elif s["id"] in old:
+            kept[s["id"]] = old[s["id"]]
+    return kept, new
+
+
+def save_weights(folder: Path, new: GenWeights) -> None:
+    for sid, w in new.items():
+        save_payload(folder / GENERATORS_DIR / f"{sid}.safetensors", w["payload"])
+
+
+def load_weights(store: Any, rounds: dict[str, int]) -> GenWeights:
+    """Weights of each strain id from the round folder that holds them."""
+    return {
+        sid: {
+            "round": int(r),
+            "payload": load_payload(store.round_path(int(r)) / GENERATORS_DIR / f"{sid}.safetensors"),
+        }
+        for sid, r in rounds.items()
+    }
+
+
+def fitness_records(
+    spec: RunSpec,
+    strains: list[dict[str, Any]],
+    fakes: list[dict[str, Any]],
+    strain_index: np.ndarray,
+    probs: dict[str, np.ndarray],
+    phase: str,
+) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    """Fitness per strain = evasion x quality, and the population.json record of each strain.
+
+    evasion: mean over the strain's eval fakes of 1 - P(fake) (averaged over the detectors in
+    `probs`), where a fake below the quality floor (SSIM outside the face < quality_floor or
+    PSNR < psnr_floor) counts 0: a wrecked image is not an evasion. quality: 1 above the floors,
+    less for a mean SSIM under the floor or a spectral distance over the ceiling
+    (`generators.population.strain_fitness`).
+    """
+    from generators.genome import Genome
+    from generators.population import strain_fitness
+
+    pop = spec.population
+    fitness: dict[str, float] = {}
+    records = []
+    for i, (s, f) in enumerate(zip(strains, fakes, strict=True)):
+        sel = strain_index == i
+        p = np.mean([probs[name][sel] for name in probs], axis=0)
+        fit = strain_fitness(
+            p,
+            f["ssim"],
+            f["psnr"],
+            float(f["spectral"]),
+            ssim_floor=pop.quality_floor,
+            psnr_floor=pop.psnr_floor,
+            spectral_ceiling=pop.spectral_ceiling,
+        )
+        fitness[s["id"]] = fit.value
+        records.append(
+            {
+                **s,
+                "describe": Genome.from_dict(s["genome"]).describe(),
+                "evasion": fit.evasion,
+                "evasion_raw": fit.raw,
+                "evaded": phase,
+                "above_floor": fit.above_floor,
+                "ssim": float(np.mean(f["ssim"])),
+                "psnr": float(np.mean(f["psnr"])),
+                "spectral": float(f["spectral"]),
+                "quality": fit.quality,
+                "fitness": fitness[s["id"]],
+                "seconds": float(f["seconds"]),
+            }
+        )
+    return fitness, records

@@ -1,0 +1,127 @@
+"""The generator side of the make task: a strain's weights (train or load), its surrogate, its quality.
+
+Plain data crosses Ray: weights travel as `{"tensors": {name: ndarray}, "meta": {str: str}}`
+(`WeightsPayload`), exactly what a safetensors file holds. A strain's weights are trained once,
+in the task of the round it first plays (warm-started from its first parent's weights when it has
+one of its own family, for `finetune_steps`; from scratch for `steps`, or from a local pretrained
+model, otherwise), then reused unchanged while it lives: the loop stores them in that round's
+`generators/<strain>.safetensors` and passes them back in later rounds and after a resume.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from arena.seeding import torch_generator
+from arena.spec import DetectorSpec, GeneratorTrainSpec
+
+WeightsPayload = dict[str, Any]
+
+
+def to_payload(weights: Any) -> WeightsPayload:
+    """StrainWeights -> plain numpy payload."""
+    return {
+        "tensors": {k: v.detach().cpu().contiguous().numpy() for k, v in weights.tensors.items()},
+        "meta": dict(weights.meta),
+    }
+
+
+def from_payload(payload: WeightsPayload | None, device: str = "cpu") -> Any:
+    """Plain payload -> StrainWeights on `device` (None stays None)."""
+    from generators.registry import StrainWeights
+
+    if payload is None:
+        return None
+    tensors = {k: torch.from_numpy(np.array(v, copy=True)).to(device) for k, v in payload["tensors"].items()}
+    return StrainWeights(tensors, dict(payload["meta"]))
+
+
+def save_payload(path: Path, payload: WeightsPayload) -> None:
+    from safetensors.numpy import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: np.ascontiguousarray(v) for k, v in payload["tensors"].items()}
+    save_file(tensors, str(path), metadata=dict(payload["meta"]))
+
+
+def load_payload(path: Path) -> WeightsPayload:
+    from safetensors import safe_open
+    from safetensors.numpy import load_file
+
+    with safe_open(str(path), framework="numpy") as fh:
+        meta = dict(fh.metadata() or {})
+    return {"tensors": load_file(str(path)), "meta": meta}
+
+
+def budget_of(spec: GeneratorTrainSpec) -> Any:
+    from generators.registry import TrainBudget
+
+    fields = spec.model_dump(exclude={"pretrained"})
+    return TrainBudget(**fields)
+
+
+def training_faces(world: Any, splits: list[str], per_identity: int, generator: torch.Generator) -> Any:
+    """`per_identity` real faces of every identity of `splits`: all the identities the strain swaps."""
+    ids = torch.cat([world.pools[s] for s in splits]).repeat(per_identity)
+    return world.renderer.render(ids, generator)
+
+
+def prepare_weights(
+    family: Any,
+    strain: Any,
+    world: Any,
+    splits: list[str],
+    seed: int,
+    r: int,
+    train: GeneratorTrainSpec,
+    parent: WeightsPayload | None,
+    device: str,
+) -> Any:
+    """Train (or warm-start, or load) a newborn learning strain's weights in this task."""
+    init = from_payload(parent, device)
+    if init is None and train.pretrained is not None:
+        init = family.load_pretrained(train.pretrained)
+        init = from_payload(to_payload(init), device)
+    faces = training_faces(
+        world, splits, train.faces_per_identity, torch_generator(seed, r, "train-faces", strain.id)
+    )
+    gen = torch_generator(seed, r, "prepare", strain.id, device=device)
+    return family.prepare(faces.to(device), strain.genome, gen, budget_of(train), init=init)
+
+
+def surrogate_scorer(detectors: list[tuple[DetectorSpec, dict[str, np.ndarray]]], device: str) -> Any:
+    """The deployed detectors as one differentiable scoring function: mean P(fake) over them.
+
+    Shape: (B, 3, H, W) in [0, 1] -> (B,). Gradients flow to the input only.
+    """
+    from detectors import Detector
+
+    nets = []
+    for spec, weights in detectors:
+        det = Detector(spec.arch, dict(spec.arch_config), device=device, seed=0)
+        det.load_state_dict({k: torch.from_numpy(np.array(v, copy=True)) for k, v in weights.items()})
+        net = det.network.eval()
+        net.requires_grad_(False)
+        nets.append(net)
+
+    def score(images: torch.Tensor) -> torch.Tensor:
+        return torch.stack([torch.sigmoid(net(images).float()) for net in nets]).mean(0)
+
+    return score
+
+
+def quality_summary(fake: Any, target: torch.Tensor) -> dict[str, Any]:
+    """Per-fake SSIM and PSNR outside the face, spectral distance and the strain's quality score."""
+    from generators.quality import fake_quality
+
+    q = fake_quality(fake.images, target, fake.masks)
+    return {
+        "quality": q.summary,
+        "ssim": q.ssim.cpu().numpy().astype(np.float64),
+        "psnr": q.psnr.cpu().numpy().astype(np.float64),
+        "spectral": q.spectral,
+    }

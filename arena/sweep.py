@@ -1,0 +1,95 @@
+"""Replicates and sweeps: one spec with `seeds: [...]` and/or `sweep: {dotted.key: [values]}`
+expands into member runs, each a plain run of its own under `runs/<name>/<member>/`.
+
+Every member is validated before anything starts, so a bad sweep key or value fails at once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from arena.errors import SpecError
+from arena.spec import RunSpec, apply_overrides, validate_spec
+
+SWEEP_FILE = "sweep.json"
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str
+    settings: dict[str, Any]  # dotted key -> value, seed included
+    spec: RunSpec
+
+
+def is_sweep(raw: dict[str, Any]) -> bool:
+    return bool(raw.get("seeds")) or bool(raw.get("sweep"))
+
+
+def _member_name(settings: dict[str, Any]) -> str:
+    parts = [f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in settings.items()]
+    name = "__".join(p.replace("seed=", "seed", 1) if p.startswith("seed=") else p for p in parts)
+    return re.sub(r"[^A-Za-z0-9_.=+-]", "-", name)
+
+
+def expand(raw: dict[str, Any]) -> list[Member]:
+    """Every combination of the sweep values, for every seed; validated, in a stable order."""
+    base = {k: v for k, v in raw.items() if k not in ("seeds", "sweep")}
+    sweep = raw.get("sweep") or {}
+    if not isinstance(sweep, dict) or not all(isinstance(v, list) and v for v in sweep.values()):
+        raise SpecError("sweep: must map dotted keys to non-empty lists of values")
+    seeds = raw.get("seeds") or [base.get("seed", 0)]
+    keys = list(sweep)
+    members = []
+    for seed in seeds:
+        for combo in itertools.product(*(sweep[k] for k in keys)):
+            settings = {"seed": seed, **dict(zip(keys, combo, strict=True))}
+            data = apply_overrides(base, [(k.split("."), v) for k, v in settings.items()])
+            try:
+                spec = validate_spec(data)
+            except SpecError as exc:
+                raise SpecError(f"sweep member {_member_name(settings)}: {exc}") from None
+            members.append(Member(_member_name(settings), settings, spec))
+    names = [m.name for m in members]
+    if len(set(names)) != len(names):
+        raise SpecError("sweep members are not distinct; repeated seeds or values?")
+    return members
+
+
+def load_raw(path: Path) -> dict[str, Any]:
+    raw = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(raw, dict):
+        raise SpecError(f"{path}: a spec must be a mapping of keys to values")
+    return raw
+
+
+def read_sweep(sweep_dir: Path) -> list[dict[str, Any]]:
+    return list(json.loads((Path(sweep_dir) / SWEEP_FILE).read_text())["members"])
+
+
+def load_sweep(sweep_dir: str | Path) -> pd.DataFrame:
+    """Every member's committed rounds, with a `member` column and one column per swept key."""
+    from arena.results import load
+
+    sweep_dir = Path(sweep_dir)
+    frames = []
+    members = read_sweep(sweep_dir)
+    keys = sorted({k for m in members for k in m["settings"] if k != "seed"})
+    for m in members:
+        member_dir = sweep_dir / m["name"]
+        if not (member_dir / "spec.resolved.json").is_file():
+            continue
+        df = load(member_dir)
+        df.insert(0, "member", m["name"])
+        for k in keys:
+            value = m["settings"].get(k)
+            df[k] = json.dumps(value) if isinstance(value, list | dict) else value
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -1,0 +1,120 @@
+"""Detector throughput: training and inference images/s per architecture at 64 and 128 px, and the
+overhead of the arena's training loop against a bare PyTorch loop on the same model and data.
+
+For each architecture and size, measured in the same run on the same thread count:
+
+- ``train``: images/s of :func:`detectors.training.fit` (balanced batches, uint8 -> float on the
+  device, no augmentation, no validation), and of the same with the default kornia augmentation;
+- ``bare``: images/s of a plain loop (index a batch, convert, forward, BCE, AdamW step) on a model
+  with the same initial weights and the same data; ``ratio`` = train / bare (1.0 = no overhead);
+- ``infer``: images/s of :meth:`detectors.base.Detector.score_uint8`.
+
+Each figure is the best of ``--repeats`` timed runs after one warm-up. Not a timed test.
+
+    python benchmarks/detector_benchmark.py [--archs meso4 xception] [--sizes 64 128] [--steps 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+import torch.nn.functional as F
+
+
+def _data(n: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    u8 = torch.randint(0, 256, (2 * n, 3, size, size), dtype=torch.uint8, generator=g)
+    return u8[:n], u8[n:]
+
+
+def _best(fn, repeats: int) -> float:
+    fn()  # warm-up: allocator, oneDNN kernel selection
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def bare_loop(
+    model: torch.nn.Module, reals, fakes, steps: int, batch: int, lr: float, channels_last: bool
+) -> None:
+    """The baseline: what a hand-written PyTorch training loop does, nothing more."""
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    g = torch.Generator().manual_seed(0)
+    half = batch // 2
+    target = torch.cat([torch.zeros(half), torch.ones(half)])
+    model.train()
+    for _ in range(steps):
+        ri = torch.randint(reals.shape[0], (half,), generator=g)
+        fi = torch.randint(fakes.shape[0], (half,), generator=g)
+        x = torch.cat([reals[ri], fakes[fi]]).float() / 255
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        loss = F.binary_cross_entropy_with_logits(model(x).float(), target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    model.eval()
+
+
+def bench(arch: str, size: int, steps: int, batch: int, repeats: int) -> dict[str, float]:
+    from detectors import Detector, TrainConfig
+
+    reals, fakes = _data(128, size)
+    config = TrainConfig(steps=steps, batch_size=batch, augment=False)
+    augmented = TrainConfig(steps=steps, batch_size=batch, augment=True)
+    arena_det, bare_det = Detector(arch, seed=0), Detector(arch, seed=0)
+    n_train = steps * batch
+    t_arena = _best(lambda: arena_det.fit(reals, fakes, config, seed=0), repeats)
+    t_aug = _best(lambda: arena_det.fit(reals, fakes, augmented, seed=0), repeats)
+    t_bare = _best(
+        lambda: bare_loop(bare_det.network, reals, fakes, steps, batch, config.lr, bare_det.channels_last),
+        repeats,
+    )
+    images = torch.cat([reals, fakes])
+    t_infer = _best(lambda: arena_det.score_uint8(images), repeats)
+    return {
+        "params": float(arena_det.n_parameters),
+        "train": n_train / t_arena,
+        "train_aug": n_train / t_aug,
+        "bare": n_train / t_bare,
+        "ratio": t_bare / t_arena,
+        "infer": images.shape[0] / t_infer,
+    }
+
+
+def main() -> None:
+    from detectors import DETECTORS
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--archs", nargs="*", default=DETECTORS.names())
+    p.add_argument("--sizes", nargs="*", type=int, default=[64, 128])
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1, like a Ray task)")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    print(
+        f"torch {torch.__version__}, {args.threads} thread(s), batch {args.batch}, {args.steps} steps per fit"
+    )
+    header = (
+        f"{'arch':<16}{'px':>5}{'params':>10}{'train/s':>10}{'+aug/s':>9}{'bare/s':>9}{'ratio':>7}{'infer/s':>10}"
+    )
+    print(header)
+    print("-" * len(header))
+    for arch in args.archs:
+        for size in args.sizes:
+            r = bench(arch, size, args.steps, args.batch, args.repeats)
+            print(
+                f"{arch:<16}{size:>5}{int(r['params']):>10,}{r['train']:>10.0f}{r['train_aug']:>9.0f}"
+                f"{r['bare']:>9.0f}{r['ratio']:>7.2f}{r['infer']:>10.0f}"
+            )
+
+
+if __name__ == "__main__":
+    main()

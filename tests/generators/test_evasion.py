@@ -1,0 +1,82 @@
+import pytest
+import torch
+from torch import nn
+
+import generators  # noqa: F401  (registers the families)
+from arena import face_ops
+from generators.evasion import guided_perturbation, spectral_match
+from generators.genome import Genome, default_genome
+from generators.quality import spectral_distance
+from generators.registry import gene_space, get_family
+from tests.generators.test_blend import faces
+
+SIZE = 32
+
+
+class FixedDetector(nn.Module):
+    """A fixed (seeded, untrained) conv detector with a steep head: (B, 3, H, W) -> (B,) logit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        gen = torch.Generator().manual_seed(0)
+        self.register_buffer("kernel", torch.randn(8, 3, 5, 5, generator=gen) / 5)
+        self.register_buffer("head", torch.randn(8, generator=gen))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feats = nn.functional.relu(nn.functional.conv2d(x, self.kernel)).mean((2, 3))
+        return 10 * (feats @ self.head - 0.3)
+
+
+def surrogate() -> nn.Module:
+    return FixedDetector()
+
+
+def score_fn(net):
+    return lambda x: torch.sigmoid(net(x))
+
+
+def test_spectral_matching_moves_toward_real_faces():
+    reals = faces(8, seed=1, size=SIZE).images
+    fakes = face_ops.gaussian_blur(faces(8, seed=2, size=SIZE).images, 0.6)  # lost high frequencies
+    before = spectral_distance(fakes, reals)
+    half = spectral_distance(spectral_match(fakes, reals, 0.5), reals)
+    full = spectral_distance(spectral_match(fakes, reals, 1.0), reals)
+    assert full < half < before and full < 0.5 * before
+    assert spectral_match(fakes, reals, 0.0) is fakes
+    with pytest.raises(ValueError, match=r"strength must lie in \[0, 1\]"):
+        spectral_match(fakes, reals, 1.5)
+
+
+@pytest.mark.parametrize("mode", ["whitebox", "blackbox"])
+def test_guided_evasion_lowers_the_surrogate_within_budget(mode):
+    images = faces(6, seed=3, size=SIZE).images
+    mask = torch.zeros(6, 1, SIZE, SIZE)
+    mask[..., 6:26, 6:26] = 1
+    score = score_fn(surrogate())
+    budget = 0.02
+    out = guided_perturbation(
+        images, score, budget, 6, mask, mode=mode, generator=torch.Generator().manual_seed(0)
+    )
+    with torch.no_grad():
+        before, after = score(images), score(out)
+    assert bool((after <= before).all()) and float(after.mean()) < float(before.mean()) - 0.01
+    assert float((out - images).abs().max()) <= budget + 1e-6
+    assert float((out - images)[(mask == 0).expand_as(images)].abs().max()) == 0  # only inside the mask
+
+
+def test_whitebox_needs_gradients_and_genes_switch_it_on():
+    images = faces(2, seed=4, size=SIZE).images
+    net = surrogate()
+    no_grad = lambda x: score_fn(net)(x).detach()  # noqa: E731
+    with pytest.raises(ValueError, match="differentiable surrogate"):
+        guided_perturbation(images, no_grad, 0.01, 2, torch.ones(2, 1, SIZE, SIZE))
+    # Through a family: the evasion gene with a surrogate lowers P(fake); without one it is a no-op.
+    source, target = faces(4, seed=5, size=SIZE), faces(4, seed=6, size=SIZE)
+    base = dict(default_genome(gene_space("blend")).genes)
+    on = Genome("blend", {**base, "evasion": "whitebox", "evasion_budget": 0.03, "evasion_steps": 5})
+    blend = get_family("blend")
+    plain = blend.make(source, target, Genome("blend", base), torch.Generator()).images
+    assert torch.equal(blend.make(source, target, on, torch.Generator()).images, plain)
+    evaded = blend.make(source, target, on, torch.Generator(), surrogate=score_fn(net)).images
+    with torch.no_grad():
+        assert float(score_fn(net)(evaded).mean()) < float(score_fn(net)(plain).mean())

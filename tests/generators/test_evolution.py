@@ -1,0 +1,55 @@
+"""Against a fixed detector, selection on evasion x quality raises the population's evasion."""
+
+import torch
+
+import generators  # noqa: F401  (registers the families)
+from arena import face_ops
+from generators.population import evolve, initial_population, next_id_start, strain_fitness
+from generators.quality import fake_quality
+from generators.registry import get_family
+from tests.generators.test_blend import faces
+
+SIZE = 32
+
+
+def tone_detector(landmarks: torch.Tensor):
+    """A fixed detector that learned one cue of the swaps it saw: the inner face's hue
+    (red minus green) and its contrast. Differentiable, so white-box evasion can use it."""
+    inner = face_ops.face_mask(landmarks, SIZE, "ellipse", 0.8)
+
+    def score(x: torch.Tensor) -> torch.Tensor:
+        area = inner.sum((2, 3))
+        mean = (x * inner).sum((2, 3)) / area
+        std = (((x - mean[..., None, None]) ** 2 * inner).sum((2, 3)) / area).sqrt().mean(1)
+        return torch.sigmoid(25 * (mean[:, 0] - mean[:, 1] - 0.12) + 40 * (std - 0.1))
+
+    return score
+
+
+def test_mean_evasion_rises_over_rounds():
+    source, target = faces(6, seed=1, size=SIZE), faces(6, seed=2, size=SIZE)
+    score = tone_detector(target.landmarks)
+    g = torch.Generator().manual_seed(0)
+    pop = initial_population(["blend"], 8, g)
+    means = []
+    for r in range(1, 7):
+        fitness, evasion = {}, []
+        for s in pop:
+            fake = get_family("blend").make(
+                source, target, s.genome, torch.Generator().manual_seed(r), surrogate=score
+            )
+            q = fake_quality(fake.images, target.images, fake.masks)
+            with torch.no_grad():
+                fit = strain_fitness(
+                    score(fake.images), q.ssim, q.psnr, q.spectral,
+                    ssim_floor=0.5, psnr_floor=20.0, spectral_ceiling=1.0,
+                )  # fmt: skip
+            fitness[s.id] = fit.value
+            evasion.append(fit.evasion)
+        means.append(sum(evasion) / len(evasion))
+        pop = evolve(
+            pop, fitness, size=8, elite=2, rate=0.3, scale=0.2, crossover_prob=0.3, tournament=3,
+            generator=g, next_round=r + 1, id_start=next_id_start(pop),
+        )  # fmt: skip
+    assert means[-1] > means[0] + 0.05, means
+    assert max(means[3:]) > max(means[:2]), means
