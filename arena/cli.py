@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     from arena.score_faces import add_parser as add_score_parser
 
     add_score_parser(sub)
+    from arena.effects_cli import add_parser as add_effects_parser
+
+    add_effects_parser(sub)
     return p
 
 
@@ -151,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
             from arena.score_faces import run as run_score
 
             return run_score(args)
+        elif args.command == "effects":
+            from arena.effects_cli import run as run_effects
+
+            return run_effects(args)
     except ArenaUserError as exc:
         print(f"arena: error: {exc}", file=sys.stderr)
         return EXIT_USER

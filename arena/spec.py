@@ -111,7 +111,7 @@ class PopulationSpec(_Strict):
     crossover: float = Field(0.3, ge=0.0, le=1.0)
     quality_floor: float = Field(0.5, ge=0.0, le=1.0)
     psnr_floor: float = Field(0.0, ge=0.0, description="dB outside the face; fakes below count no evasion")
-    spectral_ceiling: float = Field(1.0, gt=0.0, description="spectral distance to reals above which quality falls")
+    spectral_ceiling: float = Field(1.0, gt=0.0, description="spectral distance above which quality falls")
     fakes_per_strain: SplitCounts = SplitCounts(train=64, eval=32)
     innovation: list[InnovationSpec] = Field(default_factory=list, description="families unlocking later")
     training: dict[str, GeneratorTrainSpec] = Field(

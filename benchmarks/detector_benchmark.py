@@ -9,7 +9,8 @@ For each architecture and size, measured in the same run on the same thread coun
   with the same initial weights and the same data; ``ratio`` = train / bare (1.0 = no overhead);
 - ``infer``: images/s of :meth:`detectors.base.Detector.score_uint8`.
 
-Each figure is the best of ``--repeats`` timed runs after one warm-up. Not a timed test.
+Each figure is the best of ``--repeats`` timed runs after one warm-up, the runs of the four
+measurements alternating so that load on a shared machine hits them alike. Not a timed test.
 
     python benchmarks/detector_benchmark.py [--archs meso4 xception] [--sizes 64 128] [--steps 20]
 """
@@ -29,14 +30,23 @@ def _data(n: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     return u8[:n], u8[n:]
 
 
-def _best(fn, repeats: int) -> float:
-    fn()  # warm-up: allocator, oneDNN kernel selection
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def _best(fns: list, repeats: int) -> list[float]:
+    """Best time of each function over ``repeats`` rounds after one warm-up (allocator, oneDNN
+    kernel selection). The functions alternate within each round, so on a shared machine a
+    burst of load hits them alike and their ratio stays meaningful."""
+    for fn in fns:
         fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+    best = [float("inf")] * len(fns)
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            best[i] = min(best[i], _timed(fn))
+    return best
 
 
 def bare_loop(
@@ -69,14 +79,18 @@ def bench(arch: str, size: int, steps: int, batch: int, repeats: int) -> dict[st
     augmented = TrainConfig(steps=steps, batch_size=batch, augment=True)
     arena_det, bare_det = Detector(arch, seed=0), Detector(arch, seed=0)
     n_train = steps * batch
-    t_arena = _best(lambda: arena_det.fit(reals, fakes, config, seed=0), repeats)
-    t_aug = _best(lambda: arena_det.fit(reals, fakes, augmented, seed=0), repeats)
-    t_bare = _best(
-        lambda: bare_loop(bare_det.network, reals, fakes, steps, batch, config.lr, bare_det.channels_last),
+    images = torch.cat([reals, fakes])
+    t_arena, t_aug, t_bare, t_infer = _best(
+        [
+            lambda: arena_det.fit(reals, fakes, config, seed=0),
+            lambda: arena_det.fit(reals, fakes, augmented, seed=0),
+            lambda: bare_loop(
+                bare_det.network, reals, fakes, steps, batch, config.lr, bare_det.channels_last
+            ),
+            lambda: arena_det.score_uint8(images),
+        ],
         repeats,
     )
-    images = torch.cat([reals, fakes])
-    t_infer = _best(lambda: arena_det.score_uint8(images), repeats)
     return {
         "params": float(arena_det.n_parameters),
         "train": n_train / t_arena,
@@ -102,9 +116,8 @@ def main() -> None:
     print(
         f"torch {torch.__version__}, {args.threads} thread(s), batch {args.batch}, {args.steps} steps per fit"
     )
-    header = (
-        f"{'arch':<16}{'px':>5}{'params':>10}{'train/s':>10}{'+aug/s':>9}{'bare/s':>9}{'ratio':>7}{'infer/s':>10}"
-    )
+    header = f"{'arch':<16}{'px':>5}{'params':>10}{'train/s':>10}{'+aug/s':>9}"
+    header += f"{'bare/s':>9}{'ratio':>7}{'infer/s':>10}"
     print(header)
     print("-" * len(header))
     for arch in args.archs:

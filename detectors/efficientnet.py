@@ -2,7 +2,7 @@
 family of the Deepfake Detection Challenge winners, written on torch (timm is not usable here).
 
 Mobile inverted-bottleneck (MBConv) blocks with squeeze-and-excitation, scaled by a width and a
-depth multiplier over the B0 stage table. The default (width 0.25, depth 0.34) is a ~60k-parameter
+depth multiplier over the B0 stage table. The default (width 0.25, depth 0.34) is a ~0.2M-parameter
 model for a CPU at 32-128 px; ``width: 1.0, depth: 1.0`` is B0, ``1.1 / 1.2`` B2, and so on.
 """
 

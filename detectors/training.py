@@ -179,7 +179,9 @@ def _augment(x: torch.Tensor, config: TrainConfig, generator: torch.Generator) -
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
     x = ((x - mean) * gain + mean + shift).clamp(0.0, 1.0)
     if config.saturation > 0:
-        x = kornia.enhance.adjust_saturation(x, saturation.to(dev, x.dtype)).clamp(0.0, 1.0)
+        # Blend with the grey image (torchvision's ColorJitter saturation): no HSV round trip.
+        grey_blend = kornia.enhance.adjust_saturation_with_gray_subtraction
+        x = grey_blend(x, saturation.to(dev, x.dtype)).clamp(0.0, 1.0)
     if bool((blur > 0).any()):
         x = face_ops.gaussian_blur(x, blur.to(dev, x.dtype))
     if bool(jpeg.any()):

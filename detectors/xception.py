@@ -3,7 +3,7 @@ FaceForensics++ baseline detector (Rössler et al. 2019).
 
 Depthwise-separable convolutions in residual entry, middle and exit flows. Width (a channel
 multiplier over the paper's 32/64, 128/256/728, 728, 1024/1536/2048) and depth (middle blocks,
-8 in the paper) come from the config: the default is a ~0.1M-parameter model that trains on a CPU
+8 in the paper) come from the config: the default is a ~0.19M-parameter model that trains on a CPU
 at 32-128 px; ``width: 1.0, middle_blocks: 8`` is the paper's network for a GPU.
 """
 

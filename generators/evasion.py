@@ -33,7 +33,7 @@ EVASION_GENES = (
     GeneSpec("spectral_match", "float", 0.0, 0.0, 1.0, fmt="spectrum match {:.2f}", hide_at=0.0),
     GeneSpec("evasion", "choice", "off", choices=("off", *GUIDED), fmt="{} evasion", hide_at="off"),
     GeneSpec("evasion_budget", "float", 0.01, 0.002, 0.03, fmt="L-inf {:.3f}", show_if=("evasion", GUIDED)),
-    GeneSpec("evasion_steps", "int", 4, 1, 10, fmt="{} steps", show_if=("evasion", GUIDED)),
+    GeneSpec("evasion_steps", "int", 3, 1, 6, fmt="{} steps", show_if=("evasion", GUIDED)),
 )
 
 MAX_GAIN = 4.0  # per-ring amplitude gain bound: matching must not amplify noise without limit

@@ -128,7 +128,7 @@ def test_sigkill_driver_in_round_2_then_resume_matches(reference_run, tmp_path):
 def test_user_errors_exit_1_with_one_line(tmp_path):
     proc = _arena("run", str(QUICKSTART), "detectors.0.strategy=yolo", "--runs-dir", str(tmp_path))
     assert proc.returncode == 1
-    assert proc.stderr.count("\n") == 1 and "valid choices: finetune, frozen, scratch" in proc.stderr
+    assert proc.stderr.count("\n") == 1 and "valid choices: ensemble, finetune, frozen" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert list(tmp_path.iterdir()) == [], "nothing is written for a bad spec"
     proc = _arena("resume", str(tmp_path / "missing"))

@@ -24,7 +24,11 @@ TWO = [*TINY, "rounds=2"]
 
 def _arena(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "arena.cli", *args], cwd=REPO, capture_output=True, text=True, timeout=600,
+        [sys.executable, "-m", "arena.cli", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
         env={**os.environ, **(env or {})},
     )
 
@@ -49,8 +53,16 @@ def ref(tmp_path_factory):
 
 @pytest.mark.parametrize("point", ["after_make", "before_rename", "after_rename", "mid_ledger"])
 def test_driver_killed_at_each_commit_step_then_resumed(ref, tmp_path, point):
-    proc = _arena("run", str(QUICKSTART), *TWO, "--name", "f", "--runs-dir", str(tmp_path),
-                  env={"ARENA_FAULT": f"{point}:2"})
+    proc = _arena(
+        "run",
+        str(QUICKSTART),
+        *TWO,
+        "--name",
+        "f",
+        "--runs-dir",
+        str(tmp_path),
+        env={"ARENA_FAULT": f"{point}:2"},
+    )
     assert proc.returncode == 137, proc.stderr
     run = tmp_path / "f"
     assert committed_rounds(run).rounds == [1]
@@ -64,8 +76,16 @@ def test_driver_killed_at_each_commit_step_then_resumed(ref, tmp_path, point):
 def test_worker_processes_killed_mid_round(ref, tmp_path):
     markers = [tmp_path / "make.marker", tmp_path / "retrain.marker"]
     fault = f"make:2:{markers[0]},retrain:2:{markers[1]}"
-    proc = _arena("run", str(QUICKSTART), *TWO, "--name", "w", "--runs-dir", str(tmp_path),
-                  env={"ARENA_WORKER_FAULT": fault})
+    proc = _arena(
+        "run",
+        str(QUICKSTART),
+        *TWO,
+        "--name",
+        "w",
+        "--runs-dir",
+        str(tmp_path),
+        env={"ARENA_WORKER_FAULT": fault},
+    )
     assert proc.returncode == 0, proc.stderr
     assert all(m.exists() for m in markers), "the injected worker deaths happened"
     _same(tmp_path / "w", ref)
@@ -98,8 +118,16 @@ def test_corruption_is_detected_and_replayed(ref, tmp_path):
 
 
 def test_disk_full_stops_with_3_and_resumes(ref, tmp_path):
-    proc = _arena("run", str(QUICKSTART), *TWO, "--name", "d", "--runs-dir", str(tmp_path),
-                  env={"ARENA_FAULT": "enospc:2"})
+    proc = _arena(
+        "run",
+        str(QUICKSTART),
+        *TWO,
+        "--name",
+        "d",
+        "--runs-dir",
+        str(tmp_path),
+        env={"ARENA_FAULT": "enospc:2"},
+    )
     assert proc.returncode == 3, proc.stderr
     assert "disk full" in proc.stderr and f"arena resume {tmp_path / 'd'}" in proc.stderr
     assert committed_rounds(tmp_path / "d").rounds == [1]
@@ -139,6 +167,8 @@ def test_changed_spec_on_resume_needs_force_and_branches(ref, tmp_path):
 
 
 def test_topology_one_worker_equals_several(ref, tmp_path):
-    proc = _arena("run", str(QUICKSTART), *TWO, "--name", "one", "--runs-dir", str(tmp_path), "--num-cpus", "1")
+    proc = _arena(
+        "run", str(QUICKSTART), *TWO, "--name", "one", "--runs-dir", str(tmp_path), "--num-cpus", "1"
+    )
     assert proc.returncode == 0, proc.stderr
     _same(tmp_path / "one", ref)

@@ -29,8 +29,20 @@ def test_node_removed_mid_round(tmp_path):
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     worker = cluster.add_node(num_cpus=1)
     try:
-        cmd = [sys.executable, "-m", "arena.cli", "run", str(QUICKSTART), *TWO, "--name", "n",
-               "--runs-dir", str(tmp_path), "--address", cluster.address]
+        cmd = [
+            sys.executable,
+            "-m",
+            "arena.cli",
+            "run",
+            str(QUICKSTART),
+            *TWO,
+            "--name",
+            "n",
+            "--runs-dir",
+            str(tmp_path),
+            "--address",
+            cluster.address,
+        ]
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         removed = False
         for line in proc.stdout:  # type: ignore[union-attr]
@@ -43,8 +55,22 @@ def test_node_removed_mid_round(tmp_path):
     finally:
         cluster.shutdown()
     ref = subprocess.run(
-        [sys.executable, "-m", "arena.cli", "run", str(QUICKSTART), *TWO, "--name", "ref", "--runs-dir",
-         str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "arena.cli",
+            "run",
+            str(QUICKSTART),
+            *TWO,
+            "--name",
+            "ref",
+            "--runs-dir",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert ref.returncode == 0, ref.stderr
     pd.testing.assert_frame_equal(_table(tmp_path / "n"), _table(tmp_path / "ref"), check_exact=True)

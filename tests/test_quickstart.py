@@ -17,8 +17,21 @@ pytestmark = pytest.mark.slow
 def test_quickstart_shows_the_race(tmp_path):
     t0 = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "arena.cli", "run", str(QUICKSTART), "--name", "qs", "--runs-dir", str(tmp_path)],
-        cwd=REPO, capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "arena.cli",
+            "run",
+            str(QUICKSTART),
+            "--name",
+            "qs",
+            "--runs-dir",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     wall = time.monotonic() - t0
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]

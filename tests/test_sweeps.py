@@ -47,9 +47,22 @@ def test_bad_sweep_key_fails_before_anything_starts():
 def test_two_seed_sweep_runs_concurrently_and_loads_with_member_columns(tmp_path):
     overrides = [o for o in TINY if not o.startswith("rounds=")] + ["rounds=2", "seeds=[0, 5]"]
     proc = subprocess.run(
-        [sys.executable, "-m", "arena.cli", "run", str(QUICKSTART), *overrides, "--name", "sw",
-         "--runs-dir", str(tmp_path)],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "arena.cli",
+            "run",
+            str(QUICKSTART),
+            *overrides,
+            "--name",
+            "sw",
+            "--runs-dir",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
     sweep = tmp_path / "sw"
@@ -60,15 +73,30 @@ def test_two_seed_sweep_runs_concurrently_and_loads_with_member_columns(tmp_path
     assert not df.duplicated(["member", *KEY]).any()
     # A member equals the same run made alone.
     alone = subprocess.run(
-        [sys.executable, "-m", "arena.cli", "run", str(QUICKSTART), *overrides[:-1], "seed=5", "--name", "a",
-         "--runs-dir", str(tmp_path)],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "arena.cli",
+            "run",
+            str(QUICKSTART),
+            *overrides[:-1],
+            "seed=5",
+            "--name",
+            "a",
+            "--runs-dir",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert alone.returncode == 0, alone.stderr
     key = [k for k in KEY if k != "run"]
     member = df[df.member == "seed5"].drop(columns=["member", "run"]).sort_values(key).reset_index(drop=True)
     single = arena.results.load(tmp_path / "a").drop(columns="run").sort_values(key).reset_index(drop=True)
     pd.testing.assert_frame_equal(member, single, check_exact=True)
-    st = subprocess.run([sys.executable, "-m", "arena.cli", "status", str(sweep)], cwd=REPO,
-                        capture_output=True, text=True)
+    st = subprocess.run(
+        [sys.executable, "-m", "arena.cli", "status", str(sweep)], cwd=REPO, capture_output=True, text=True
+    )
     assert st.stdout.count("committed: round 2 of 2") == 2

@@ -44,16 +44,18 @@ def test_overrides_are_applied_and_validated(tmp_path):
         ("device=tpu", "device: Input should be 'cpu', 'cuda' or 'auto'"),
         (
             "detectors.0.arch=resnet9000",
-            "detectors.0.arch: unknown detector architecture 'resnet9000'; valid choices: meso4",
+            "detectors.0.arch: unknown detector architecture 'resnet9000'; "
+            "valid choices: efficientnet, meso4, mesoinception4, spectrum, xception",
         ),
         (
             "detectors.0.strategy=yolo",
             "detectors.0.strategy: unknown retraining strategy 'yolo'; "
-            "valid choices: finetune, frozen, scratch",
+            "valid choices: ensemble, finetune, frozen, replay, scratch",
         ),
         (
             "population.families=[blend, magic]",
-            "population.families.1: unknown generator family 'magic'; valid choices: blend",
+            "population.families.1: unknown generator family 'magic'; "
+            "valid choices: autoencoder, blend, diffusion",
         ),
         ("population.elite=99", "elite (99) cannot exceed size"),
         (
