@@ -171,8 +171,13 @@ def kept_eval_set(ev: EvalSet, budget: int) -> EvalSet:
 class RoundRunner:
     """Plays rounds of one run on Ray; holds the remote functions and the run's context."""
 
-    def __init__(self, spec: RunSpec, store: RunStore, run_name: str, progress: Progress) -> None:
-        import ray
+    def __init__(
+        self, spec: RunSpec, store: RunStore, run_name: str, progress: Progress, executor: str = "ray"
+    ) -> None:
+        if executor == "ray":
+            import ray
+        else:  # serially in this process, to measure what Ray costs (benchmarks/ray_overhead.py)
+            from arena.executor import InProcess as ray  # type: ignore[no-redef]
 
         self.ray = ray
         self.spec = spec
@@ -501,10 +506,12 @@ def _det_cols(d: DetectorSpec) -> dict[str, Any]:
     return {"detector": d.name, "arch": d.arch, "strategy": d.strategy}
 
 
-def run_rounds(spec: RunSpec, store: RunStore, run_name: str, progress: Progress, start: int) -> ArenaState:
+def run_rounds(
+    spec: RunSpec, store: RunStore, run_name: str, progress: Progress, start: int, executor: str = "ray"
+) -> ArenaState:
     """Play rounds start+1..spec.rounds, committing each; returns the final state."""
     state = load_state(spec, store, start)
-    runner = RoundRunner(spec, store, run_name, progress)
+    runner = RoundRunner(spec, store, run_name, progress, executor)
     for r in range(start + 1, spec.rounds + 1):
         state = runner.play(state, r)
         progress.round_done(r, _summary(store, r))

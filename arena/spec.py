@@ -153,6 +153,8 @@ class DetectorSpec(_Strict):
     training_config: dict[str, Any] = Field(default_factory=dict, description="e.g. sbi's SelfBlendConfig")
     replay_size: int = Field(256, ge=1, description="replay: reservoir images per class")
     ensemble_k: int = Field(3, ge=1, le=32, description="ensemble: versions averaged")
+    precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="autocast (the GPU path)")
+    compile: bool = Field(False, description="torch.compile the forward passes (the GPU path)")
 
 
 class RoleResources(_Strict):

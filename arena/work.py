@@ -104,7 +104,14 @@ def make_fakes(
 def _detector(spec: DetectorSpec, weights: Weights | None, device: str, seed: int) -> Any:
     from detectors import Detector
 
-    det = Detector(spec.arch, dict(spec.arch_config), device=device, seed=seed)
+    det = Detector(
+        spec.arch,
+        dict(spec.arch_config),
+        device=device,
+        seed=seed,
+        precision=spec.precision,
+        compile=spec.compile,
+    )
     if weights is not None:
         det.load_state_dict({k: _tensor(v) for k, v in weights.items()})
     return det

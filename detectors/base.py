@@ -15,9 +15,11 @@ import torch
 from arena.faces import check_images, from_uint8
 from detectors.registry import build_detector_network
 from detectors.training import (
+    PRECISIONS,
     FitReport,
     PseudoFakes,
     TrainConfig,
+    autocast,
     check_uint8_images,
     load_optimizer_tensors,
     optimizer_tensors,
@@ -50,6 +52,10 @@ class Detector:
         device: where to train and score; CUDA falls back to the CPU with a warning.
         seed: weight-initialisation seed; the global RNG is left untouched.
         batch_size: images per forward pass when scoring.
+        precision: "fp32", or "bf16"/"fp16" autocast for training and scoring (the GPU path;
+            fp16 training uses a gradient scaler).
+        compile: run the forward passes through `torch.compile` (weights stay those of the
+            plain module, so saved states are the same either way).
     """
 
     def __init__(
@@ -59,7 +65,14 @@ class Detector:
         device: str | torch.device = "cpu",
         seed: int = 0,
         batch_size: int = 256,
+        precision: str = "fp32",
+        compile: bool = False,
     ) -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; valid choices: {', '.join(PRECISIONS)}")
+        self.precision = precision
+        self.compile = compile
+        self._compiled: torch.nn.Module | None = None
         self.arch = arch
         self.arch_config = dict(arch_config or {})
         self.device = resolve_device(device)
@@ -86,6 +99,7 @@ class Detector:
         """Re-initialise the weights (and norm statistics) exactly as ``Detector(..., seed=seed)``,
         and forget the optimiser."""
         self.network = self._build(seed)
+        self._compiled = None
         self.optimizer = None
 
     @torch.inference_mode()
@@ -115,7 +129,18 @@ class Detector:
         x = x.to(self.device, non_blocking=True)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        return torch.sigmoid(self.network(x).float()).cpu()
+        with autocast(self.device, self.precision):
+            logits = self._module()(x)
+        return torch.sigmoid(logits.float()).cpu()
+
+    def _module(self) -> torch.nn.Module:
+        """The network, or its compiled wrapper (sharing its parameters) when `compile` is on."""
+        if not self.compile:
+            return self.network
+        if self._compiled is None:
+            self._compiled = torch.compile(self.network)  # type: ignore[assignment]
+        assert self._compiled is not None
+        return self._compiled
 
     def fit(
         self,
@@ -140,7 +165,7 @@ class Detector:
         if self.optimizer is None:
             self.optimizer = self._new_optimizer(config)
         return fit_network(
-            self.network,
+            self._module(),
             reals_u8,
             fakes_u8,
             config,
@@ -149,6 +174,7 @@ class Detector:
             channels_last=self.channels_last,
             optimizer=self.optimizer,
             pseudo_fakes=pseudo_fakes,
+            precision=self.precision,
         )
 
     def _new_optimizer(self, config: TrainConfig | None = None) -> torch.optim.Optimizer:

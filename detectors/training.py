@@ -117,6 +117,17 @@ class FitReport:
     images_per_s: float
 
 
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[object]:
+    """Mixed precision for a forward pass: a no-op at fp32, else torch.autocast on the device."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
 @contextlib.contextmanager
 def seeded_rng(seed: int, device: torch.device) -> Iterator[None]:
     """Seed torch's global RNG for ``device`` inside a fork, restoring it on exit.
@@ -231,6 +242,7 @@ def fit(
     *,
     optimizer: torch.optim.Optimizer | None = None,
     pseudo_fakes: PseudoFakes | None = None,
+    precision: str = "fp32",
 ) -> FitReport:
     """Train ``model`` (already on ``device``) to give fakes high logits; leaves it in eval mode.
 
@@ -244,6 +256,7 @@ def fit(
             are set from ``config``); None starts a fresh AdamW.
         pseudo_fakes: when given, ``fakes_u8`` must be None and the fake half of every batch (and
             of the validation set) is made from other reals by this function.
+        precision: "fp32", or "bf16"/"fp16" autocast of the forward pass (fp16 with a scaler).
 
     Shape:
         reals_u8: (N_real, 3, H, W) uint8; fakes_u8: (N_fake, 3, H, W) uint8, same H, W, or None.
@@ -279,6 +292,7 @@ def fit(
     for group in optimizer.param_groups:
         group["lr"], group["weight_decay"] = config.lr, config.weight_decay
 
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     losses: list[torch.Tensor] = []
     best_loss, best_state, bad_evals, stopped_early, step = float("inf"), None, 0, False, 0
     with seeded_rng(seed, device):
@@ -296,10 +310,13 @@ def fit(
             x = torch.cat([_batch(reals_u8, ri, device, channels_last), fake_x])
             if config.augment:
                 x = _augment(x, config, gen)
-            loss = F.binary_cross_entropy_with_logits(model(x).float(), target)
+            with autocast(device, precision):
+                logits = model(x)
+            loss = F.binary_cross_entropy_with_logits(logits.float(), target)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
             losses.append(loss.detach())
 
             if validate and (step % config.eval_every == 0 or step == config.steps):

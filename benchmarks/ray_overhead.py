@@ -1,0 +1,113 @@
+"""What Ray costs and what it buys, on the same work measured in the same run.
+
+1. Overhead: the quickstart's rounds through the Ray round loop on a one-CPU local Ray (tasks
+   run one at a time, as in-process) vs the same rounds executed serially in this process
+   (`arena.executor.InProcess`); ratio = Ray / in-process (goal <= 1.10). Also Ray on every core.
+2. Concurrency: a 4-seed sweep, members driven concurrently on 2 cores, vs the same 4 runs one
+   after another in the same Ray session; ratio = sweep / back to back (goal <= 0.6).
+
+    python benchmarks/ray_overhead.py [--rounds 3] [--smoke]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # tests.conftest's TINY sizes when run as a script
+
+QUICKSTART = REPO / "runs" / "quickstart.yaml"
+
+
+def _quiet():  # type: ignore[no-untyped-def]
+    from arena.progress import Progress
+
+    return Progress(0, 1, stream=open("/dev/null", "w"))  # noqa: SIM115
+
+
+def rounds_seconds(run_dir: Path) -> float:
+    return sum(json.loads(p.read_text())["total"] for p in (run_dir / "rounds").glob("r*/timings.json"))
+
+
+def in_process(overrides: list[str], tmp: Path) -> float:
+    from arena.launch import environment
+    from arena.loop import run_rounds
+    from arena.spec import load_spec, resolved_json
+    from arena.store import RunStore
+
+    spec, text = load_spec(QUICKSTART, overrides)
+    store = RunStore.create(tmp / "local", text, resolved_json(spec), environment())
+    t0 = time.perf_counter()
+    with store.lock:
+        run_rounds(spec, store, "local", _quiet(), 0, executor="local")
+    return time.perf_counter() - t0
+
+
+def through_ray(overrides: list[str], tmp: Path, name: str, num_cpus: int | None) -> tuple[float, float]:
+    from arena.launch import start_run
+
+    t0 = time.perf_counter()
+    run = start_run(QUICKSTART, overrides, name=name, runs_dir=tmp, num_cpus=num_cpus, progress=_quiet())
+    return time.perf_counter() - t0, rounds_seconds(run)
+
+
+def main() -> None:
+    from tests.conftest import TINY
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes (CI)")
+    args = ap.parse_args()
+    base = [o for o in TINY if not o.startswith("rounds=")] if args.smoke else []
+    quick = [*base, f"rounds={args.rounds}"]
+    sweep_size = [o for o in TINY if not o.startswith("rounds=")] + ["rounds=2"]
+    with tempfile.TemporaryDirectory() as t:
+        tmp = Path(t)
+        local = in_process(quick, tmp)
+        ray1_wall, ray1_rounds = through_ray(quick, tmp, "ray1", 1)
+        rayn_wall, rayn_rounds = through_ray(quick, tmp, "rayn", None)
+        print(f"quickstart x {args.rounds} rounds{' (smoke size)' if args.smoke else ''}:")
+        print(f"  in-process serial (baseline)  {local:7.1f} s")
+        print(
+            f"  Ray, 1 CPU: rounds {ray1_rounds:7.1f} s (+ start-up, plots {ray1_wall - ray1_rounds:.1f} s)"
+            f"  ratio {ray1_rounds / local:.2f} (rounds), {ray1_wall / local:.2f} (whole run)"
+        )
+        print(f"  Ray, all cores: rounds {rayn_rounds:7.1f} s  ratio {rayn_rounds / local:.2f}")
+
+        import ray
+
+        from arena.launch import start_run
+
+        ray.init(include_dashboard=False, logging_level="WARNING")
+        try:
+            t0 = time.perf_counter()
+            for seed in range(4):
+                start_run(
+                    QUICKSTART,
+                    [*sweep_size, f"seed={seed}"],
+                    name=f"seq{seed}",
+                    runs_dir=tmp,
+                    progress=_quiet(),
+                )
+            seq = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            start_run(
+                QUICKSTART, [*sweep_size, "seeds=[0, 1, 2, 3]"], name="sweep", runs_dir=tmp, progress=_quiet()
+            )
+            sweep = time.perf_counter() - t0
+        finally:
+            ray.shutdown()
+        print("4 seeds x 2 tiny rounds, one Ray session:")
+        print(
+            f"  back to back (baseline) {seq:7.1f} s | concurrent sweep {sweep:7.1f} s"
+            f" | ratio {sweep / seq:.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
