@@ -168,7 +168,9 @@ def resume_run(
     store.check_exists()
     stored = json.loads(store.resolved_spec_text())
     spec = validate_spec(apply_overrides(stored, parse_overrides(overrides or [])))
-    changed = resolved_json(spec) != store.resolved_spec_text() or store.spec_was_edited()
+    # Compare as models, not as text: a newer arena that adds a setting with a default still
+    # resumes an older run; only a changed value (or a hand-edited file) is a changed spec.
+    changed = spec != validate_spec(stored) or store.spec_was_edited()
     if changed and not force:
         raise ArenaUserError(
             f"the spec differs from the one {run_dir} was run with; "
