@@ -203,7 +203,8 @@ def _drive(
             stack.enter_context(store.lock)
             last, notes = store.recover()
             label = store.dir.name if sweep_dir else ""
-            prog = progress if (progress and not sweep_dir) else Progress(spec.rounds, last + 1, label=label)
+            stream = progress.stream if progress else None
+            prog = progress if (progress and not sweep_dir) else Progress(spec.rounds, last + 1, stream, label)
             prog.note(f"run directory: {store.dir}")
             for note in notes:
                 prog.note(f"recovery: {note}")

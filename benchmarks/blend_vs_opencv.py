@@ -107,8 +107,10 @@ def main() -> None:
     print(f"blend steps, {args.threads} thread(s), device {args.device}, batch {args.batch}")
     for size in args.sizes:
         k, c = run(size, args.batch, args.repeats, args.device)
-        print(f"  {size:>3} px: kornia batched {k:8.0f} fakes/s | OpenCV per-image loop (baseline) "
-              f"{c:8.0f} fakes/s | ratio {k / c:.2f}")
+        print(
+            f"  {size:>3} px: kornia batched {k:8.0f} fakes/s | OpenCV per-image loop (baseline) "
+            f"{c:8.0f} fakes/s | ratio {k / c:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,10 @@ For each architecture and size, measured in the same run on the same thread coun
   device, no augmentation, no validation), and of the same with the default kornia augmentation;
 - ``bare``: images/s of a plain loop (index a batch, convert, forward, BCE, AdamW step) on a model
   with the same initial weights and the same data; ``ratio`` = train / bare (1.0 = no overhead);
-- ``infer``: images/s of :meth:`detectors.base.Detector.score_uint8`.
+- ``infer``: images/s of :meth:`detectors.base.Detector.score_uint8`;
+- ``GFLOP/s``: the arena loop's achieved training FLOP/s (FLOPs counted by torch's
+  FlopCounterMode), and ``of peak`` its fraction of this machine's fp32 matmul rate, measured in
+  the same run.
 
 Each figure is the best of ``--repeats`` timed runs after one warm-up, the runs of the four
 measurements alternating so that load on a shared machine hits them alike. Not a timed test.
@@ -71,6 +74,24 @@ def bare_loop(
     model.eval()
 
 
+def matmul_flops(repeats: int = 5, n: int = 1024) -> float:
+    """The machine's fp32 matmul rate (FLOP/s) on this thread count: the ceiling to compare to."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    best = _best([lambda: a @ b], repeats)[0]
+    return 2 * n**3 / best
+
+
+def step_flops(model: torch.nn.Module, size: int, batch: int) -> float:
+    """FLOPs of one training step (forward + backward), counted by torch's FlopCounterMode."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    x = torch.rand(batch, 3, size, size)
+    with FlopCounterMode(display=False) as counter:
+        model(x).float().sum().backward()
+    model.zero_grad(set_to_none=True)
+    return float(counter.get_total_flops())
+
+
 def bench(arch: str, size: int, steps: int, batch: int, repeats: int) -> dict[str, float]:
     from detectors import Detector, TrainConfig
 
@@ -91,8 +112,10 @@ def bench(arch: str, size: int, steps: int, batch: int, repeats: int) -> dict[st
         ],
         repeats,
     )
+    flops = step_flops(bare_det.network, size, batch) * steps / t_arena
     return {
         "params": float(arena_det.n_parameters),
+        "flops": flops,
         "train": n_train / t_arena,
         "train_aug": n_train / t_aug,
         "bare": n_train / t_bare,
@@ -116,8 +139,10 @@ def main() -> None:
     print(
         f"torch {torch.__version__}, {args.threads} thread(s), batch {args.batch}, {args.steps} steps per fit"
     )
+    peak = matmul_flops()
+    print(f"fp32 matmul rate (the ceiling, measured now): {peak / 1e9:.1f} GFLOP/s")
     header = f"{'arch':<16}{'px':>5}{'params':>10}{'train/s':>10}{'+aug/s':>9}"
-    header += f"{'bare/s':>9}{'ratio':>7}{'infer/s':>10}"
+    header += f"{'bare/s':>9}{'ratio':>7}{'infer/s':>10}{'GFLOP/s':>9}{'of peak':>8}"
     print(header)
     print("-" * len(header))
     for arch in args.archs:
@@ -126,6 +151,7 @@ def main() -> None:
             print(
                 f"{arch:<16}{size:>5}{int(r['params']):>10,}{r['train']:>10.0f}{r['train_aug']:>9.0f}"
                 f"{r['bare']:>9.0f}{r['ratio']:>7.2f}{r['infer']:>10.0f}"
+                f"{r['flops'] / 1e9:>9.2f}{r['flops'] / peak:>8.1%}"
             )
 
 
