@@ -204,7 +204,8 @@ def _drive(
             last, notes = store.recover()
             label = store.dir.name if sweep_dir else ""
             stream = progress.stream if progress else None
-            prog = progress if (progress and not sweep_dir) else Progress(spec.rounds, last + 1, stream, label)
+            own = Progress(spec.rounds, last + 1, stream, label)
+            prog = progress if (progress and not sweep_dir) else own
             prog.note(f"run directory: {store.dir}")
             for note in notes:
                 prog.note(f"recovery: {note}")
