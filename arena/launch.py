@@ -87,6 +87,10 @@ def _check_resources(spec: RunSpec) -> None:
             raise ArenaUserError(
                 f"resources.{role}.num_gpus={res.num_gpus} but the cluster has {total.get('GPU', 0):g} GPUs"
             )
+        if res.memory is not None and res.memory > total.get("memory", 0):
+            raise ArenaUserError(
+                f"resources.{role}.memory={res.memory} bytes but the cluster has {total.get('memory', 0):.0f}"
+            )
         if res.num_cpus > total.get("CPU", 0):
             raise ArenaUserError(
                 f"resources.{role}.num_cpus={res.num_cpus} but the cluster has {total.get('CPU', 0):g} CPUs"

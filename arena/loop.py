@@ -186,8 +186,8 @@ class RoundRunner:
         self.progress = progress
         gen, det = spec.resources.generator, spec.resources.detector
         self.gen_cpus, self.det_cpus = gen.num_cpus, det.num_cpus
-        opts_gen = {"num_cpus": gen.num_cpus, "num_gpus": gen.num_gpus, "max_retries": 3}
-        opts_det = {"num_cpus": det.num_cpus, "num_gpus": det.num_gpus, "max_retries": 3}
+        opts_gen = {**gen.ray_options(), "max_retries": 3}
+        opts_det = {**det.ray_options(), "max_retries": 3}
         self.make_reals = ray.remote(work.make_reals).options(**opts_gen)
         self.make_fakes = ray.remote(work.make_fakes).options(**opts_gen)
         self.score = ray.remote(work.score).options(**opts_det)

@@ -160,6 +160,14 @@ class DetectorSpec(_Strict):
 class RoleResources(_Strict):
     num_cpus: float = Field(1.0, gt=0)
     num_gpus: float = Field(0.0, ge=0)
+    memory: int | None = Field(None, gt=0, description="bytes of RAM Ray reserves per task; None: none")
+
+    def ray_options(self) -> dict[str, Any]:
+        """The Ray task options of this role (memory only when reserved)."""
+        opts: dict[str, Any] = {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus}
+        if self.memory is not None:
+            opts["memory"] = self.memory
+        return opts
 
 
 class ResourcesSpec(_Strict):

@@ -160,3 +160,10 @@ def test_sigterm_exits_3_and_says_how_to_resume(tmp_path):
     res = _arena("resume", str(tmp_path / "t"))
     assert res.returncode == 0, res.stderr
     assert sorted(arena.results.load(tmp_path / "t")["round"].unique()) == [1, 2]
+
+
+def test_gpus_the_cluster_lacks_fail_at_once(tmp_path):
+    proc = _arena("run", str(QUICKSTART), *TINY, "resources.detector.num_gpus=1", "--runs-dir", str(tmp_path))
+    assert proc.returncode == 1, proc.stderr
+    assert "resources.detector.num_gpus=1.0 but the cluster has 0 GPUs" in proc.stderr
+    assert "Traceback" not in proc.stderr
