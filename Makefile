@@ -32,4 +32,4 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 bench: $(STAMP)
-	$(PY) benchmarks/quickstart_profile.py
+	$(PY) benchmarks/run_all.py
