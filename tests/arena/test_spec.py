@@ -98,7 +98,11 @@ def test_missing_file_and_bad_yaml(tmp_path):
 
 def test_resources_memory_becomes_a_ray_option():
     spec, _ = load_spec(QUICKSTART, ["resources.detector.memory=2000000000"])
-    assert spec.resources.detector.ray_options() == {"num_cpus": 1.0, "num_gpus": 0.0, "memory": 2_000_000_000}
+    assert spec.resources.detector.ray_options() == {
+        "num_cpus": 1.0,
+        "num_gpus": 0.0,
+        "memory": 2_000_000_000,
+    }
     assert "memory" not in spec.resources.generator.ray_options()
     with pytest.raises(SpecError, match="resources.detector.memory: Input should be greater than 0"):
         load_spec(QUICKSTART, ["resources.detector.memory=0"])
