@@ -19,9 +19,9 @@ from typing import Any
 from arena.atomic import write_text_atomic
 from arena.errors import ArenaUserError, RunInterrupted
 from arena.progress import Progress
-from arena.spec import RunSpec, apply_overrides, load_spec, parse_overrides, resolved_json, validate_spec
+from arena.spec import RunSpec, apply_overrides, parse_overrides, read_spec_file, resolved_json, validate_spec
 from arena.store import RunStore
-from arena.sweep import SWEEP_FILE, expand, is_sweep, load_raw, read_sweep
+from arena.sweep import SWEEP_FILE, expand, is_sweep, read_sweep
 
 
 def environment() -> dict[str, Any]:
@@ -124,24 +124,23 @@ def start_run(
 ) -> Path:
     """Create the run (or the sweep and its members) and drive it to its last round."""
     spec_path, runs_dir = Path(spec_path), Path(runs_dir)
-    if not spec_path.is_file():
-        raise ArenaUserError(f"spec file not found: {spec_path}")
-    raw = apply_overrides(load_raw(spec_path), parse_overrides(overrides))
+    raw, text = read_spec_file(spec_path)
+    raw = apply_overrides(raw, parse_overrides(overrides))
     run_dir = runs_dir / (name or default_run_name(spec_path, runs_dir))
     if not is_sweep(raw):
-        spec, text = load_spec(spec_path, overrides)
+        spec = validate_spec(raw)
         store = RunStore.create(run_dir, text, resolved_json(spec), environment())
         return _drive([(spec, store)], address, num_cpus, progress)
     members = expand(raw)
     if run_dir.exists() and any(run_dir.iterdir()):
         raise ArenaUserError(f"sweep directory {run_dir} already exists; use `arena resume {run_dir}`")
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(run_dir / "spec.yaml", spec_path.read_text())
+    write_text_atomic(run_dir / "spec.yaml", text)
     index = {"members": [{"name": m.name, "settings": m.settings} for m in members], "overrides": overrides}
     write_text_atomic(run_dir / SWEEP_FILE, json.dumps(index, indent=2, sort_keys=True))
     env = environment()
     pairs = [
-        (m.spec, RunStore.create(run_dir / m.name, spec_path.read_text(), resolved_json(m.spec), env))
+        (m.spec, RunStore.create(run_dir / m.name, text, resolved_json(m.spec), env))
         for m in members
     ]
     return _drive(pairs, address, num_cpus, progress, sweep_dir=run_dir)

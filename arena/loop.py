@@ -184,6 +184,7 @@ class RoundRunner:
         self.store = store
         self.run_name = run_name
         self.progress = progress
+        self.last_summary = ""  # the pooled AUCs of the last committed round, for the progress line
         gen, det = spec.resources.generator, spec.resources.detector
         self.gen_cpus, self.det_cpus = gen.num_cpus, det.num_cpus
         opts_gen = {**gen.ray_options(), "max_retries": 3}
@@ -389,6 +390,7 @@ class RoundRunner:
         t = time.perf_counter()
         tmp = self.store.begin_round(r)
         write_results(tmp / RESULTS_FILE, rows)
+        self.last_summary = _summary(rows)
         kept = kept_eval_set(ev, spec.evaluation.past_budget)
         save_eval_set(tmp / EVAL_SET, kept.images, kept.labels, kept.strain_index, kept.strains)
         for d in spec.detectors:
@@ -514,14 +516,14 @@ def run_rounds(
     runner = RoundRunner(spec, store, run_name, progress, executor)
     for r in range(start + 1, spec.rounds + 1):
         state = runner.play(state, r)
-        progress.round_done(r, _summary(store, r))
+        progress.round_done(r, runner.last_summary)
     return state
 
 
-def _summary(store: RunStore, r: int) -> str:
-    import pyarrow.parquet as pq
-
-    df = pq.read_table(store.round_path(r) / RESULTS_FILE).to_pandas()
-    sel = df[(df.metric == "auc") & (df.strain == ALL) & df.phase.isin(["zero_day", "post"])]
-    parts = [f"{row.detector} {row.phase} AUC {row.value:.3f}" for row in sel.itertuples()]
-    return "; ".join(parts)
+def _summary(rows: list[dict[str, Any]]) -> str:
+    """The round's pooled zero-day and post AUCs, for the progress line."""
+    return "; ".join(
+        f"{row['detector']} {row['phase']} AUC {row['value']:.3f}"
+        for row in rows
+        if row["metric"] == "auc" and row["strain"] == ALL and row["phase"] in ("zero_day", "post")
+    )

@@ -400,8 +400,8 @@ def check_registry_names(spec: RunSpec) -> None:
         raise SpecError("invalid spec: " + "; ".join(problems))
 
 
-def load_spec(path: str | Path, overrides: list[str] | None = None) -> tuple[RunSpec, str]:
-    """Read, override and validate a YAML spec; returns the spec and the file's text."""
+def read_spec_file(path: str | Path) -> tuple[dict[str, Any], str]:
+    """A spec file's raw mapping and its text; a missing file or bad YAML is a SpecError."""
     path = Path(path)
     if not path.is_file():
         raise SpecError(f"spec file not found: {path}")
@@ -413,6 +413,12 @@ def load_spec(path: str | Path, overrides: list[str] | None = None) -> tuple[Run
     raw = raw if raw is not None else {}
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: a spec must be a mapping of keys to values")
+    return raw, text
+
+
+def load_spec(path: str | Path, overrides: list[str] | None = None) -> tuple[RunSpec, str]:
+    """Read, override and validate a YAML spec; returns the spec and the file's text."""
+    raw, text = read_spec_file(path)
     data = apply_overrides(raw, parse_overrides(overrides or []))
     return validate_spec(data), text
 

@@ -65,16 +65,16 @@ class RunStore:
 
     def branch(self, resolved: str) -> RunStore:
         """A new run that shares this one's committed rounds (hard links) and goes on under a new spec."""
-        last = committed_rounds(self.dir).last
+        state = committed_rounds(self.dir)
+        last = state.last
         target = self.dir.with_name(f"{self.dir.name}-branch-{time.strftime('%Y%m%d-%H%M%S')}")
         env = json.loads((self.dir / "env.json").read_text())
         env.update(branched_from=str(self.dir), branched_after_round=last)
         new = RunStore.create(target, (self.dir / "spec.yaml").read_text(), resolved, env)
-        entries = committed_rounds(self.dir).entries
         for r in range(1, last + 1):
             shutil.copytree(self.round_path(r), new.round_path(r), copy_function=os.link)
         fsync_dir(new.rounds_dir)
-        write_text_atomic(new.dir / LEDGER, "".join(json.dumps(e, sort_keys=True) + "\n" for e in entries))
+        write_text_atomic(new.dir / LEDGER, _ledger_text(state.entries))
         return new
 
     # -- recovery ----------------------------------------------------------------------------
@@ -89,8 +89,7 @@ class RunStore:
             ledger = self.dir / LEDGER
             backup = ledger.with_name(f"{LEDGER}.bad-{int(time.time())}")
             shutil.copy2(ledger, backup)
-            good = "".join(json.dumps(e, sort_keys=True) + "\n" for e in state.entries)
-            write_text_atomic(ledger, good)
+            write_text_atomic(ledger, _ledger_text(state.entries))
             notes.append(f"ledger rewritten to rounds 1..{state.last}; old ledger kept as {backup.name}")
         self.rounds_dir.mkdir(exist_ok=True)
         for child in sorted(self.rounds_dir.iterdir()):
@@ -149,3 +148,8 @@ class RunStore:
             path = tmp / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             writer(path)
+
+
+def _ledger_text(entries: list[dict[str, object]]) -> str:
+    """Ledger lines for verified entries, as a rewrite after a fallback or a branch writes them."""
+    return "".join(json.dumps(e, sort_keys=True) + "\n" for e in entries)

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from arena.errors import SpecError
 from arena.spec import RunSpec, apply_overrides, validate_spec
@@ -61,13 +60,6 @@ def expand(raw: dict[str, Any]) -> list[Member]:
     if len(set(names)) != len(names):
         raise SpecError("sweep members are not distinct; repeated seeds or values?")
     return members
-
-
-def load_raw(path: Path) -> dict[str, Any]:
-    raw = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(raw, dict):
-        raise SpecError(f"{path}: a spec must be a mapping of keys to values")
-    return raw
 
 
 def read_sweep(sweep_dir: Path) -> list[dict[str, Any]]:

@@ -36,6 +36,18 @@ class Meso4Config:
             raise ValueError(f"input_scale must be > 0, got {self.input_scale}")
 
 
+def meso_head(dropout: float) -> nn.Sequential:
+    """MesoNet's classifier on the 16 x 8 x 8 features, shared by meso4 and mesoinception4."""
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Dropout(dropout),
+        nn.Linear(16 * 8 * 8, 16),
+        nn.LeakyReLU(0.1),
+        nn.Dropout(dropout),
+        nn.Linear(16, 1),
+    )
+
+
 def _block(c_in: int, c_out: int, kernel: int, pool: nn.Module) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2),
@@ -76,14 +88,7 @@ class Meso4(nn.Module):
             _block(8, 16, 5, nn.MaxPool2d(2)),
             _block(16, 16, 5, nn.AdaptiveMaxPool2d(8)),
         )
-        self.head = nn.Sequential(
-            nn.Flatten(),
-            nn.Dropout(self.config.dropout),
-            nn.Linear(16 * 8 * 8, 16),
-            nn.LeakyReLU(0.1),
-            nn.Dropout(self.config.dropout),
-            nn.Linear(16, 1),
-        )
+        self.head = meso_head(self.config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] < self.min_size or x.shape[-2] < self.min_size:

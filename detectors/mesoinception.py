@@ -12,6 +12,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from detectors.meso import meso_head
 from detectors.registry import DETECTORS
 
 
@@ -91,14 +92,7 @@ class MesoInception4(nn.Module):
             _conv_block(12, 16, nn.MaxPool2d(2)),
             _conv_block(16, 16, nn.AdaptiveMaxPool2d(8)),
         )
-        self.head = nn.Sequential(
-            nn.Flatten(),
-            nn.Dropout(self.config.dropout),
-            nn.Linear(16 * 8 * 8, 16),
-            nn.LeakyReLU(0.1),
-            nn.Dropout(self.config.dropout),
-            nn.Linear(16, 1),
-        )
+        self.head = meso_head(self.config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] < self.min_size or x.shape[-2] < self.min_size:

@@ -10,31 +10,13 @@ import pandas as pd
 import pytest
 
 from arena.plots import cat_and_mouse_table, heatmap_table, plot_cat_and_mouse, plot_heatmap, plot_run
-from arena.results import ALL, load, to_table, write_results
+from arena.results import load, to_table, write_results
 from arena.store import RunStore
+from tests.arena.fake_runs import row
 
 
 def _row(**kw):
-    row = dict(
-        run="r",
-        seed=0,
-        round=1,
-        detector="d",
-        arch="meso4",
-        strategy="finetune",
-        detector_round=1,
-        strain=ALL,
-        family=ALL,
-        generation=1,
-        phase="post",
-        metric="auc",
-        value=0.9,
-        ci_low=0.85,
-        ci_high=0.95,
-        n=100,
-    )
-    row.update(kw)
-    return row
+    return row(**{"detector": "d", **kw})
 
 
 def _sawtooth(rounds=4):
