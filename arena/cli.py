@@ -124,8 +124,12 @@ def main(argv: list[str] | None = None) -> int:
             from arena.launch import start_run
 
             start_run(
-                args.spec, args.overrides, name=args.name, runs_dir=args.runs_dir,
-                address=args.address, num_cpus=args.num_cpus,
+                args.spec,
+                args.overrides,
+                name=args.name,
+                runs_dir=args.runs_dir,
+                address=args.address,
+                num_cpus=args.num_cpus,
             )
         elif args.command == "resume":
             from arena.launch import resume_run

@@ -61,13 +61,22 @@ def needs_surrogate(strain: dict[str, Any]) -> bool:
     return strain["genome"]["genes"].get("evasion", "off") != "off"
 
 
-def make_kwargs(spec: RunSpec, strain: dict[str, Any], weights: GenWeights, surrogate: Any) -> dict[str, Any]:
+def attacks_extractor(strain: dict[str, Any]) -> bool:
+    return strain["genome"]["genes"].get("extractor_attack", "off") != "off"
+
+
+def make_kwargs(
+    spec: RunSpec, strain: dict[str, Any], weights: GenWeights, surrogate: Any, extractor: Any = None
+) -> dict[str, Any]:
     """Keyword arguments of `work.make_fakes` for one strain: its weights or its parent's, its
-    training budget and, when its genome guides evasion and detectors are deployed, the surrogate."""
+    training budget and, when its genome guides evasion and detectors are deployed, the surrogate;
+    when it attacks the face extractor and the run has one, the extractor."""
     from generators import FAMILIES
 
     family = strain["genome"]["family"]
     kw: dict[str, Any] = {"surrogate": surrogate if needs_surrogate(strain) else None}
+    if extractor is not None and attacks_extractor(strain):
+        kw["extractor"] = extractor
     if FAMILIES.get(family).learns:
         own = weights.get(strain["id"])
         parents = [p for p in strain["parents"] if p in weights and p.rsplit("-", 1)[0] == family]

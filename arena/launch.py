@@ -139,10 +139,7 @@ def start_run(
     index = {"members": [{"name": m.name, "settings": m.settings} for m in members], "overrides": overrides}
     write_text_atomic(run_dir / SWEEP_FILE, json.dumps(index, indent=2, sort_keys=True))
     env = environment()
-    pairs = [
-        (m.spec, RunStore.create(run_dir / m.name, text, resolved_json(m.spec), env))
-        for m in members
-    ]
+    pairs = [(m.spec, RunStore.create(run_dir / m.name, text, resolved_json(m.spec), env)) for m in members]
     return _drive(pairs, address, num_cpus, progress, sweep_dir=run_dir)
 
 

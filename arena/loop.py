@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from arena import work
+from arena import extraction, work
 from arena.faults import driver_fault
 from arena.generator_round import (
     collect_weights,
@@ -123,8 +123,10 @@ def metric_rows(
     probs: np.ndarray,
     ev: EvalSet,
     salt: tuple[object, ...],
+    miss: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
-    """Rows for each strain of a generation (reals vs that strain's fakes) and pooled ('all')."""
+    """Rows for each strain of a generation (reals vs that strain's fakes) and pooled ('all'),
+    plus the extractor's miss rates when faces went through one (`miss`: a flag per image)."""
     rows = []
     reals = ev.labels == 0
     groups: list[tuple[str, str, np.ndarray]] = [
@@ -152,6 +154,10 @@ def metric_rows(
                     "n": int(mv.n),
                 }
             )
+    if miss is not None:
+        rows += extraction.miss_rows(
+            base, miss, ev.labels, ev.strain_index, ev.strains, spec.metrics.confidence
+        )
     return rows
 
 
@@ -193,6 +199,9 @@ class RoundRunner:
         self.make_fakes = ray.remote(work.make_fakes).options(**opts_gen)
         self.score = ray.remote(work.score).options(**opts_det)
         self.retrain = ray.remote(work.retrain).options(**opts_det)
+        self.extract = ray.remote(extraction.extract_task).options(**opts_det)
+        self.train_extractor = ray.remote(extraction.train_task).options(**opts_det)
+        self.extractor_ref: Any = None  # the run's face extractor (object ref), once trained or read
 
     def play(self, state: ArenaState, r: int) -> ArenaState:
         spec, ray = self.spec, self.ray
@@ -213,6 +222,7 @@ class RoundRunner:
                 spec.world, spec.seed, r, "vault", spec.vault.reals, self.gen_cpus
             )
         surrogate = self._surrogate(state, r)
+        ext_ref, new_extractor = self._extractor(r)
         fake_refs = [
             self.make_fakes.remote(
                 spec.world,
@@ -222,7 +232,7 @@ class RoundRunner:
                 split_counts,
                 self.gen_cpus,
                 spec.device,
-                **make_kwargs(spec, s, state.generator_weights, surrogate),
+                **make_kwargs(spec, s, state.generator_weights, surrogate, ext_ref),
             )
             for strains, split_counts in (
                 (state.strains, {"train": counts.train, "eval": counts.eval}),
@@ -247,10 +257,17 @@ class RoundRunner:
             ),
             strains=strains_meta,
         )
-        eval_ref = ray.put(ev.images)
         train_reals_ref = ray.put(reals_train)
         train_fakes_ref = ray.put(np.concatenate([f["train"] for f in fakes]))
         timings["make"] = time.perf_counter() - t
+        # Everything scored this round, as the detectors will see it (through the extractor, if any).
+        t = time.perf_counter()
+        past = [(j, self._past_set(j)) for j in range(1, r)]
+        scored = [ev] + [p for _, p in past] + ([sealed] if sealed is not None else [])
+        scored_refs, misses = self._extracted(ext_ref, [e.images for e in scored])
+        eval_ref, past_refs = scored_refs[0], scored_refs[1:]  # the vault rides last, if any
+        if ext_ref is not None:
+            timings["extract"] = time.perf_counter() - t
         driver_fault("after_make", r)
 
         rows: list[dict[str, Any]] = []
@@ -274,6 +291,7 @@ class RoundRunner:
         ]
         zd_probs: dict[str, np.ndarray] = {}  # the evasion the evolution rewards (arena.generator_round)
         for d, (probs,) in zip(deployed, ray.get(zd_refs), strict=True):
+            probs = extraction.apply_misses(probs, misses[0])
             zd_probs[d.name] = probs
             ds = versions[d.name]
             rows += metric_rows(
@@ -288,6 +306,7 @@ class RoundRunner:
                 probs,
                 ev,
                 (spec.seed, r, d.name, "zero_day", r),
+                misses[0],
             )
         timings["zero_day"] = time.perf_counter() - t
 
@@ -325,10 +344,6 @@ class RoundRunner:
         # 4. Post: the new versions on this generation and on every kept earlier one -------
         self.progress.phase(r, "post")
         t = time.perf_counter()
-        past = [(j, self._past_set(j)) for j in range(1, r)]
-        past_refs = [ray.put(p.images) for _, p in past]
-        if sealed is not None:  # the vault rides along, scored last (phase `sealed`)
-            past_refs.append(ray.put(sealed.images))
         post_refs = [
             self.score.remote(
                 d,
@@ -343,6 +358,7 @@ class RoundRunner:
         ]
         post_probs: dict[str, np.ndarray] = {}
         for d, results in zip(spec.detectors, ray.get(post_refs), strict=True):
+            results = [extraction.apply_misses(p, m) for p, m in zip(results, misses, strict=True)]
             ds = new_detectors[d.name]
             cols = {**base, **_det_cols(d), "detector_round": ds.trained_round}
             post_probs[d.name] = results[0]
@@ -352,14 +368,16 @@ class RoundRunner:
                 results[0],
                 ev,
                 (spec.seed, r, d.name, "post", r),
+                misses[0],
             )
-            for (j, pset), probs in zip(past, results[1 : 1 + len(past)], strict=True):
+            for k, (j, pset) in enumerate(past, start=1):
                 rows += metric_rows(
                     spec,
                     {**cols, "generation": j, "phase": "past"},
-                    probs,
+                    results[k],
                     pset,
                     (spec.seed, r, d.name, "past", j),
+                    misses[k],
                 )
             if sealed is not None:
                 rows += metric_rows(
@@ -368,6 +386,7 @@ class RoundRunner:
                     results[-1],
                     sealed,
                     (spec.seed, r, d.name, "sealed", r),
+                    misses[-1],
                 )
         timings["post"] = time.perf_counter() - t
 
@@ -410,6 +429,9 @@ class RoundRunner:
         save_json(tmp / POPULATION, {**pop_record, "next": next_strains, "next_strain_id": next_id})
         save_weights(tmp, new_weights)  # generators/<strain>.safetensors, trained this round
         save_json(tmp / "training.json", reports)
+        if new_extractor is not None:  # trained this round (round 1): kept with it, verified on read
+            extraction.save(tmp / extraction.FILE, new_extractor)
+            save_json(tmp / extraction.REPORT, new_extractor["report"])
         from arena.samples import save_sample_grid
         from arena.world import world_credit
 
@@ -434,6 +456,36 @@ class RoundRunner:
             (d, versions[d.name].weights) for d in self.spec.detectors if versions[d.name].trained_round > 0
         ]
         return self.ray.put(live) if live else None
+
+    def _extractor(self, r: int) -> tuple[Any, dict[str, Any] | None]:
+        """(object ref of the run's face extractor or None, its payload when trained just now).
+
+        Trained in round 1 (once per run); later rounds and resumed runs read round 1's file.
+        """
+        if self.spec.extractor is None:
+            return None, None
+        if self.extractor_ref is not None:
+            return self.extractor_ref, None
+        if r > 1:
+            self.extractor_ref = self.ray.put(extraction.load(self.store.round_path(1)))
+            return self.extractor_ref, None
+        payload = self.ray.get(
+            self.train_extractor.remote(
+                self.spec.world, self.spec.extractor, self.spec.seed, self.det_cpus, self.spec.device
+            )
+        )
+        self.extractor_ref = self.ray.put(payload)
+        return self.extractor_ref, payload
+
+    def _extracted(self, ext_ref: Any, image_sets: list[np.ndarray]) -> tuple[list[Any], list[Any]]:
+        """Object refs of the image sets as the detectors see them, and each set's miss flags
+        (None without an extractor)."""
+        if ext_ref is None:
+            return [self.ray.put(x) for x in image_sets], [None] * len(image_sets)
+        out = self.ray.get(
+            self.extract.remote(ext_ref, self.spec.extractor, self.det_cpus, self.spec.device, *image_sets)
+        )
+        return [self.ray.put(a) for a, _ in out], [m for _, m in out]
 
     def _sealed_set(
         self, reals: np.ndarray, vault: list[dict[str, Any]], fakes: list[dict[str, Any]]

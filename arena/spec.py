@@ -77,6 +77,19 @@ class WorldSpec(_Strict):
         return self
 
 
+class ExtractorSpec(_Strict):
+    """The face extractor in front of the detectors on a real-photo world (arena.extraction)."""
+
+    steps: int = Field(400, ge=1, description="optimiser steps of its training in round 1")
+    batch_size: int = Field(32, ge=1)
+    lr: float = Field(3e-3, gt=0)
+    width: int = Field(16, ge=4, le=128, description="channels of its first conv layer")
+    faces: int = Field(512, ge=16, description="train-split real faces it learns from")
+    miss_threshold: float = Field(
+        0.25, gt=0, description="RMS landmark residual, in eye distances, above which a face is missed"
+    )
+
+
 class GeneratorTrainSpec(_Strict):
     """Budget of a learning family (autoencoder, diffusion): see generators.registry.TrainBudget."""
 
@@ -224,6 +237,18 @@ class RunSpec(_Strict):
     evaluation: EvaluationSpec = EvaluationSpec()
     resources: ResourcesSpec = ResourcesSpec()
     vault: VaultSpec = VaultSpec()
+    extractor: ExtractorSpec | None = Field(
+        None, description="folder worlds: score every face through a trained face extractor first"
+    )
+
+    @model_validator(mode="after")
+    def _extractor_needs_real_photos(self) -> RunSpec:
+        if self.extractor is not None and self.world.kind != "folder":
+            raise ValueError(
+                "extractor applies to real-photo worlds (world.kind: folder); a synthetic world's "
+                "crops are rendered aligned"
+            )
+        return self
 
     @model_validator(mode="after")
     def _vault_has_identities(self) -> RunSpec:

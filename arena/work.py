@@ -54,12 +54,14 @@ def make_fakes(
     parent_weights: dict[str, Any] | None = None,
     train: GeneratorTrainSpec | None = None,
     surrogate: list[tuple[DetectorSpec, Weights]] | None = None,
+    extractor: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One strain's fakes for each split, and its measured quality on the first of eval/vault.
 
     A learning strain without `weights` trains them here (see `arena.strain_work`) and returns
     them as "weights" for the loop to store; `surrogate` (the deployed detectors) is given only
-    to strains whose genome asks for detector-guided evasion. Also returns "quality" (scalar),
+    to strains whose genome asks for detector-guided evasion, `extractor` (the run's face
+    extractor, `arena.extraction`) to those that attack it. Also returns "quality" (scalar),
     per-fake "ssim" and "psnr", "spectral", "targets"/"shown" (a few targets and their fakes).
     """
     from arena import strain_work
@@ -81,6 +83,11 @@ def make_fakes(
         )
         out["weights"] = strain_work.to_payload(strain_weights)
     scorer = strain_work.surrogate_scorer(surrogate, dev) if surrogate else None
+    landmarker = None
+    if extractor is not None:
+        from arena.extraction import landmark_function
+
+        landmarker = landmark_function(extractor, dev)
     quality_split = "eval" if "eval" in counts else next(iter(counts))
     for split, n in counts.items():
         source, target = w.pairs(split, n, torch_generator(seed, r, "pairs", s.id, split))
@@ -91,6 +98,7 @@ def make_fakes(
             torch_generator(seed, r, "make", s.id, split, device=dev),
             weights=strain_weights,
             surrogate=scorer,
+            extractor=landmarker,
         )
         out[split] = to_uint8(fake.images).cpu().numpy()
         if split == quality_split:

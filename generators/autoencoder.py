@@ -35,7 +35,15 @@ from generators.learning import (
     seeded,
     training_crops,
 )
-from generators.registry import FAMILIES, FakeBatch, Scorer, StrainWeights, TrainBudget, check_pair
+from generators.registry import (
+    FAMILIES,
+    FakeBatch,
+    Landmarker,
+    Scorer,
+    StrainWeights,
+    TrainBudget,
+    check_pair,
+)
 
 SPACE = GeneSpace(
     "autoencoder",
@@ -204,6 +212,7 @@ class AutoencoderFamily:
         *,
         weights: StrainWeights | None = None,
         surrogate: Scorer | None = None,
+        extractor: Landmarker | None = None,
     ) -> FakeBatch:
         """Decode target i's aligned face with source i's identity and blend it in.
 
@@ -230,5 +239,5 @@ class AutoencoderFamily:
         face = from_crop(crop, points, hw).clamp(0, 1)
         mask = stages.face_mask(target.landmarks, hw, g)
         out = stages.paste(face, target.images, mask, g)
-        out = evade_and_post(out, target.images, mask, g, generator, surrogate)
+        out = evade_and_post(out, target.images, mask, g, generator, surrogate, extractor, target.landmarks)
         return FakeBatch(out, mask, Genome(SPACE.family, g))

@@ -16,7 +16,7 @@ from arena.faces import FaceBatch
 from generators import stages
 from generators.evasion import EVASION_GENES, evade_and_post
 from generators.genome import GeneSpace, GeneSpec, Genome
-from generators.registry import FAMILIES, FakeBatch, Scorer, StrainWeights, check_pair
+from generators.registry import FAMILIES, FakeBatch, Landmarker, Scorer, StrainWeights, check_pair
 
 SPACE = GeneSpace(
     "blend",
@@ -72,6 +72,7 @@ class BlendFamily:
         *,
         weights: StrainWeights | None = None,
         surrogate: Scorer | None = None,
+        extractor: Landmarker | None = None,
     ) -> FakeBatch:
         """Paste source i's inner face onto target i.
 
@@ -84,5 +85,5 @@ class BlendFamily:
             raise ValueError("the blend family has no trained weights; pass weights=None")
         out, mask = warp_swap(source, target, g, generator)
         # 5. Evasion, then post-process the whole frame, as re-encoding for upload would.
-        out = evade_and_post(out, target.images, mask, g, generator, surrogate)
+        out = evade_and_post(out, target.images, mask, g, generator, surrogate, extractor, target.landmarks)
         return FakeBatch(out, mask, Genome(SPACE.family, g))

@@ -34,7 +34,15 @@ from generators.crops import from_crop, to_crop
 from generators.evasion import EVASION_GENES, evade_and_post
 from generators.genome import GeneSpace, GeneSpec, Genome
 from generators.learning import draw_seed, load_module, meta_value, module_weights, seeded, training_crops
-from generators.registry import FAMILIES, FakeBatch, Scorer, StrainWeights, TrainBudget, check_pair
+from generators.registry import (
+    FAMILIES,
+    FakeBatch,
+    Landmarker,
+    Scorer,
+    StrainWeights,
+    TrainBudget,
+    check_pair,
+)
 
 REGIONS = ("face", "seam", "crop")
 
@@ -280,6 +288,7 @@ class DiffusionFamily:
         *,
         weights: StrainWeights | None = None,
         surrogate: Scorer | None = None,
+        extractor: Landmarker | None = None,
     ) -> FakeBatch:
         """Blend source i onto target i, then regenerate the face region with the diffusion model.
 
@@ -310,5 +319,5 @@ class DiffusionFamily:
             refined_frame, region_frame = back[:, :3], back[:, 3:]
             base = torch.lerp(base, refined_frame, region_frame)
             mask = torch.maximum(mask, region_frame)
-        out = evade_and_post(base, target.images, mask, g, generator, surrogate)
+        out = evade_and_post(base, target.images, mask, g, generator, surrogate, extractor, target.landmarks)
         return FakeBatch(out, mask, Genome(SPACE.family, g))

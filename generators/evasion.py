@@ -9,9 +9,15 @@
   perturbation survives it. Black-box: the same steps with the gradient estimated from scores
   alone by antithetic evolution strategies (NES). The best iterate per image is kept, so the
   surrogate's P(fake) never rises above that of the unperturbed fake.
+* Extractor attack (after Cao & Gong, 2021, who showed that small perturbations make face
+  detectors and landmarkers miss or misplace faces): on worlds whose detectors sit behind a face
+  extractor (`arena.extraction`), a bounded perturbation of the whole frame that pushes the
+  extractor's landmarks away from the true ones, white-box or black-box as above. The arena then
+  scores a face its extractor misses as a miss; a misplaced one is scored on the bad crop.
 
-The surrogate arrives as a scoring function (`generators.registry.Scorer`); generators never
-import detectors. Without a surrogate (round 1: nothing is deployed yet) guidance is skipped.
+The surrogate arrives as a scoring function (`generators.registry.Scorer`) and the extractor as
+a landmark function (`generators.registry.Landmarker`); generators never import detectors.
+Without a surrogate (round 1: nothing is deployed yet) guidance is skipped.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import torch.nn.functional as F
 from arena.faces import check_images
 from generators.genome import GeneSpec, GeneValue
 from generators.quality import radial_log_power, ring_index
-from generators.registry import Scorer
+from generators.registry import Landmarker, Scorer
 from generators.stages import apply_post, sample_post
 
 GUIDED = ("whitebox", "blackbox")
@@ -34,6 +40,27 @@ EVASION_GENES = (
     GeneSpec("evasion", "choice", "off", choices=("off", *GUIDED), fmt="{} evasion", hide_at="off"),
     GeneSpec("evasion_budget", "float", 0.01, 0.002, 0.03, fmt="L-inf {:.3f}", show_if=("evasion", GUIDED)),
     GeneSpec("evasion_steps", "int", 3, 1, 6, fmt="{} steps", show_if=("evasion", GUIDED)),
+    # A no-op where no extractor stands in front of the detectors (synthetic worlds).
+    GeneSpec(
+        "extractor_attack",
+        "choice",
+        "off",
+        choices=("off", *GUIDED),
+        fmt="{} extractor attack",
+        hide_at="off",
+    ),
+    GeneSpec(
+        "extractor_budget",
+        "float",
+        0.01,
+        0.002,
+        0.03,
+        fmt="extractor L-inf {:.3f}",
+        show_if=("extractor_attack", GUIDED),
+    ),  # fmt: skip
+    GeneSpec(
+        "extractor_steps", "int", 3, 1, 6, fmt="{} extractor steps", show_if=("extractor_attack", GUIDED)
+    ),
 )
 
 MAX_GAIN = 4.0  # per-ring amplitude gain bound: matching must not amplify noise without limit
@@ -190,6 +217,30 @@ def _blackbox_grad(
     return (diff * u).sum(0) / (2 * ES_PAIRS * sigma)
 
 
+def landmark_displacement(extractor: Landmarker, landmarks: torch.Tensor) -> Scorer:
+    """Minus the extractor's mean landmark error, in eye distances, as a score to minimise.
+
+    Lowering it pushes the extractor's points away from where the face really is: far enough and
+    the arena's extractor reports a miss, less far and the detector is shown a misaligned crop.
+
+    Shape:
+        landmarks: (B, 5, 2) the faces' true points (eye centres first); the returned function
+        maps (B, 3, H, W) in [0, 1] -> (B,).
+    """
+    if landmarks.ndim != 3 or landmarks.shape[1:] != (5, 2):
+        raise ValueError(f"landmarks must have shape (B, 5, 2), got {tuple(landmarks.shape)}")
+    true = landmarks.detach()
+    eye_distance = (true[:, 1] - true[:, 0]).norm(dim=-1).clamp_min(1.0)
+
+    def score(images: torch.Tensor) -> torch.Tensor:
+        points = extractor(images)
+        if points.shape != true.shape:
+            raise ValueError(f"the extractor must return (B, 5, 2) points, got {tuple(points.shape)}")
+        return -(points - true.to(points.dtype)).norm(dim=-1).mean(1) / eye_distance
+
+    return score
+
+
 def evade_and_post(
     images: torch.Tensor,
     reference: torch.Tensor,
@@ -197,15 +248,21 @@ def evade_and_post(
     genes: Mapping[str, GeneValue],
     generator: torch.Generator,
     surrogate: Scorer | None,
+    extractor: Landmarker | None = None,
+    landmarks: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """The last stages of every family: spectral matching, guided evasion, post-processing.
+    """The last stages of every family: spectral matching, guided evasion, extractor attack,
+    post-processing.
 
     The post-processing noise is drawn first, so evasion optimises through the very degradation
-    the fake then receives; an evasion gene without a surrogate is a no-op.
+    the fake then receives; an evasion gene without a surrogate, or an extractor attack without
+    an extractor, is a no-op. The extractor attack perturbs the whole frame (the extractor looks
+    at all of it), within its own budget; the quality measures outside the face bound it.
 
     Shape:
         images: (B, 3, H, W) swapped frames in [0, 1]; reference: (B, 3, H, W) real faces (the
-        targets) for the spectrum; mask: (B, 1, H, W); returns (B, 3, H, W) in [0, 1].
+        targets) for the spectrum; mask: (B, 1, H, W); landmarks: (B, 5, 2) the targets' points
+        (needed with an extractor); returns (B, 3, H, W) in [0, 1].
     """
     noise = sample_post(images, genes, generator)
     out = images  # a Laplacian blend may overshoot [0, 1] slightly; the operators need it in range
@@ -219,6 +276,19 @@ def evade_and_post(
             int(genes["evasion_steps"]),
             mask,
             mode=str(genes["evasion"]),
+            transform=lambda x: apply_post(x, genes, noise),
+            generator=generator,
+        )
+    if genes.get("extractor_attack", "off") != "off" and extractor is not None:
+        if landmarks is None:
+            raise ValueError("an extractor attack needs the faces' true landmarks")
+        out = guided_perturbation(
+            out.clamp(0, 1),
+            landmark_displacement(extractor, landmarks),
+            float(genes["extractor_budget"]),
+            int(genes["extractor_steps"]),
+            torch.ones_like(mask),
+            mode=str(genes["extractor_attack"]),
             transform=lambda x: apply_post(x, genes, noise),
             generator=generator,
         )

@@ -26,6 +26,9 @@ from generators.genome import GeneSpace, Genome
 # A surrogate detector as a generator sees it: (B, 3, H, W) in [0, 1] -> (B,) P(fake). It may be
 # differentiable (white-box evasion) or not (black-box evasion uses its scores only).
 Scorer = Callable[[torch.Tensor], torch.Tensor]
+# The defence's face extractor as a generator sees it: (B, 3, H, W) in [0, 1] -> (B, 5, 2) landmark
+# pixels. Differentiable for a white-box extractor attack; black-box uses its outputs only.
+Landmarker = Callable[[torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,7 @@ class GeneratorFamily(Protocol):
         *,
         weights: StrainWeights | None = None,
         surrogate: Scorer | None = None,
+        extractor: Landmarker | None = None,
     ) -> FakeBatch:
         """Fake i shows target i's head and background with source i's inner face."""
         ...

@@ -1,5 +1,8 @@
 """Shared test settings: a tiny simulation for the end-to-end tests, and repo paths."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,3 +30,16 @@ TINY = [
 @pytest.fixture
 def tiny_overrides() -> list[str]:
     return list(TINY)
+
+
+def arena_cli(*args: str, env: dict[str, str] | None = None, **kw) -> subprocess.CompletedProcess:
+    """`python -m arena.cli ARGS` from the repo root, output captured; `env` adds variables."""
+    return subprocess.run(
+        [sys.executable, "-m", "arena.cli", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **(env or {})},
+        **kw,
+    )

@@ -13,20 +13,10 @@ import pytest
 import arena.results
 from arena.results import ALL, KEY
 from tests.conftest import QUICKSTART, REPO, TINY
+from tests.conftest import arena_cli as _arena
 
 pytestmark = pytest.mark.slow
 METRICS = 8
-
-
-def _arena(*args: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "arena.cli", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        **kw,
-    )
 
 
 @pytest.fixture(scope="module")

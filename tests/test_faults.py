@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
@@ -16,21 +14,11 @@ import arena.results
 from arena.ledger import committed_rounds
 from arena.lock import RunLock
 from arena.results import KEY
-from tests.conftest import QUICKSTART, REPO, TINY
+from tests.conftest import QUICKSTART, TINY
+from tests.conftest import arena_cli as _arena
 
 pytestmark = pytest.mark.slow
 TWO = [*TINY, "rounds=2"]
-
-
-def _arena(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "arena.cli", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def _table(run_dir) -> pd.DataFrame:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -14,15 +13,10 @@ import arena.results
 from arena.faceset import Faceset
 from arena.ingest import IngestOptions, ingest
 from tests.arena.ingest_helpers import LONDON_CREDIT, copy_identities, needs_faces
-from tests.conftest import QUICKSTART, REPO, TINY
+from tests.conftest import QUICKSTART, TINY
+from tests.conftest import arena_cli as _arena
 
 pytestmark = [pytest.mark.slow, needs_faces]
-
-
-def _arena(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "arena.cli", *args], cwd=REPO, capture_output=True, text=True, timeout=600
-    )
 
 
 def test_ingest_then_run_on_real_faces(tmp_path):
@@ -56,3 +50,42 @@ def test_ingest_then_run_on_real_faces(tmp_path):
     bad = _arena("run", str(QUICKSTART), "world.kind=folder", f"world.path={tmp_path / 'nope'}",
                  "--runs-dir", str(runs))  # fmt: skip
     assert bad.returncode == 1 and "no faceset at" in bad.stderr and "arena ingest" in bad.stderr
+
+
+def test_faces_go_through_the_extractor_and_a_sealed_strain_attacks_it(tmp_path):
+    src, lm = copy_identities(tmp_path, 16)
+    faceset = tmp_path / "faceset"
+    ingest(src, faceset, IngestOptions(size=32, landmarks=lm, batch=8, progress=False))
+    runs = tmp_path / "runs"
+    spec = [
+        str(QUICKSTART), *TINY, "rounds=2", "world.kind=folder", f"world.path={faceset}",
+        "extractor={steps: 80, faces: 64, batch_size: 16}",
+        "vault.strains=[{family: blend, genes: {extractor_attack: whitebox, extractor_budget: 0.03, "
+        "extractor_steps: 4}}]",
+        "vault.reals=8", "vault.fakes_per_strain=8", "--runs-dir", str(runs),
+    ]  # fmt: skip
+    ref = _arena("run", *spec, "--name", "ref")
+    assert ref.returncode == 0, ref.stdout[-3000:] + ref.stderr[-3000:]
+    # Killed in round 2, then resumed: round 2 must read the extractor back from round 1's files.
+    killed = _arena("run", *spec, "--name", "ext", env={"ARENA_FAULT": "after_make:2"})
+    assert killed.returncode == 137, killed.stderr[-3000:]
+    resumed = _arena("resume", str(runs / "ext"))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    run = runs / "ext"
+    df = arena.results.load(run)
+    key = ["round", "detector", "detector_round", "strain", "generation", "phase", "metric"]
+    both = [arena.results.load(runs / n).drop(columns="run").sort_values(key).reset_index(drop=True)
+            for n in ("ext", "ref")]  # fmt: skip
+    pd.testing.assert_frame_equal(both[0], both[1], check_exact=True)
+    miss = df[df.metric == "extractor_miss"]
+    assert set(miss.phase) == {"zero_day", "post", "past", "sealed"}
+    assert miss.value.between(0, 1).all() and (miss.ci_low <= miss.value).all()
+    pooled = miss[(miss.strain == "all") & (miss.phase == "post")]
+    assert (pooled.n == 3 * 8).all()  # every eval fake of the 3 strains went through the extractor
+    assert len(df[df.metric == "extractor_miss_real"]) > 0
+    report = json.loads((run / "rounds" / "r0001" / "extractor.json").read_text())
+    assert report["mean_error_px"] > 0 and 0 <= report["eval_real_miss_rate"] <= 1
+    assert (run / "rounds" / "r0001" / "extractor.safetensors").is_file()
+    assert not (run / "rounds" / "r0002" / "extractor.safetensors").exists()
+    sealed = miss[(miss.phase == "sealed") & (miss.strain != "all")]
+    assert set(sealed.family) == {"blend"} and (sealed.n == 8).all()
