@@ -33,6 +33,7 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
         ["--archs", "meso4", "spectrum", "--sizes", "32", "--steps", "2", "--repeats", "1"],
     ),
     ("ingest_benchmark.py", [], ["--faces", "8", "--sizes", "32"]),
+    ("extractor_attack.py", [], ["--size", "32", "--faces", "8", "--steps", "20", "--budgets", "0.03"]),
     ("scale_rounds.py", [], ["--rounds", "3", "--smoke"]),
     ("ray_overhead.py", [], ["--rounds", "2", "--smoke"]),
 ]
