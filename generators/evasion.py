@@ -48,6 +48,7 @@ EVASION_GENES = (
         choices=("off", *GUIDED),
         fmt="{} extractor attack",
         hide_at="off",
+        added_later=True,
     ),
     GeneSpec(
         "extractor_budget",
@@ -57,9 +58,17 @@ EVASION_GENES = (
         0.03,
         fmt="extractor L-inf {:.3f}",
         show_if=("extractor_attack", GUIDED),
+        added_later=True,
     ),  # fmt: skip
     GeneSpec(
-        "extractor_steps", "int", 3, 1, 6, fmt="{} extractor steps", show_if=("extractor_attack", GUIDED)
+        "extractor_steps",
+        "int",
+        3,
+        1,
+        6,
+        fmt="{} extractor steps",
+        show_if=("extractor_attack", GUIDED),
+        added_later=True,
     ),
 )
 

@@ -26,7 +26,9 @@ class GeneSpec:
     `fmt` renders the value for `Genome.describe` (str.format with the value); `show_if` names
     another gene and the value (or a tuple of values) it must have for this one to matter (e.g.
     JPEG quality only when JPEG is on), and `hide_at` a value at which the gene is a no-op and
-    goes unmentioned, so descriptions stay short.
+    goes unmentioned, so descriptions stay short. `added_later` marks a gene added after runs
+    were already saved: a saved genome without it reads back with its default, which must be the
+    behaviour from before the gene existed (a no-op), so old runs resume unchanged.
     """
 
     name: str
@@ -38,6 +40,7 @@ class GeneSpec:
     fmt: str = ""
     show_if: tuple[str, GeneValue | tuple[GeneValue, ...]] | None = None
     hide_at: GeneValue | None = None
+    added_later: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -139,6 +142,8 @@ class Genome:
         if space is not None:
             if space.family != data["family"]:
                 raise ValueError(f"genome of family {data['family']!r} given the {space.family!r} gene space")
+            # A genome saved before a gene existed: that gene takes its (no-op) default.
+            genes |= {g.name: g.default for g in space if g.added_later and g.name not in genes}
             genes = space.validate(genes)
         return cls(str(data["family"]), genes)
 

@@ -107,3 +107,16 @@ def test_dict_round_trip_and_describe():
     assert "jpeg" not in text and "blur" not in text  # off stages stay quiet
     on = Genome("blend", {**default_genome(SPACE).genes, "jpeg": "on", "jpeg_quality": 82})
     assert on.describe().endswith("jpeg, q82")
+
+
+def test_a_genome_saved_before_later_genes_existed_reads_back_with_them_off():
+    old = dict(default_genome(SPACE).genes)
+    for name in ("extractor_attack", "extractor_budget", "extractor_steps"):
+        assert SPACE[name].added_later
+        old.pop(name)
+    old["mask_scale"] = 1.1
+    back = Genome.from_dict({"family": "blend", "genes": old}, SPACE)
+    assert back.genes["extractor_attack"] == "off" and back.genes["mask_scale"] == 1.1
+    old.pop("resize")  # a gene that was always there is still required
+    with pytest.raises(ValueError, match=r"missing gene\(s\) \['resize'\]"):
+        Genome.from_dict({"family": "blend", "genes": old}, SPACE)
