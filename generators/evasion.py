@@ -59,7 +59,7 @@ EVASION_GENES = (
         fmt="extractor L-inf {:.3f}",
         show_if=("extractor_attack", GUIDED),
         added_later=True,
-    ),  # fmt: skip
+    ),
     GeneSpec(
         "extractor_steps",
         "int",
