@@ -34,7 +34,8 @@ def _check_mask(mask: torch.Tensor, images: torch.Tensor, name: str = "mask") ->
     if not isinstance(mask, torch.Tensor) or mask.shape != (b, 1, h, w):
         got = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
         raise ValueError(f"{name} must have shape ({b}, 1, {h}, {w}) to match the images, got {got}")
-    if not bool(torch.isfinite(mask).all()) or float(mask.min()) < 0 or float(mask.max()) > 1:
+    lo, hi = (float(v) for v in torch.aminmax(mask.detach()))  # one pass; NaN propagates
+    if not (lo >= 0 and hi <= 1):
         raise ValueError(f"{name} must be finite with values in [0, 1] (1 = foreground)")
 
 
