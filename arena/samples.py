@@ -10,6 +10,20 @@ import numpy as np
 CREDIT_SYNTHETIC = "Synthetic faces rendered by deepfake-arena"
 
 
+def mosaic(rows: list[list[np.ndarray]], cols: int, gap: int = 2, band: int = 0) -> np.ndarray:
+    """Tiles (3, S, S) uint8 images into one (H, W, 3) image, row by row, each row under a white
+    band of `band` px (room for its label); empty cells are white."""
+    size = next(img for row in rows for img in row).shape[-1]
+    step = band + size + gap
+    out = np.full((len(rows) * step - gap, cols * (size + gap) - gap, 3), 255, np.uint8)
+    for i, row in enumerate(rows):
+        top = i * step + band
+        for j, img in enumerate(row[:cols]):
+            x = j * (size + gap)
+            out[top : top + size, x : x + size] = img.transpose(1, 2, 0)
+    return out
+
+
 def save_sample_grid(
     path: Path,
     r: int,
@@ -19,30 +33,38 @@ def save_sample_grid(
     credit: str = CREDIT_SYNTHETIC,
     per_strain: int = 3,
 ) -> None:
+    """One PNG per round: a row of real eval faces, then per strain `per_strain` target | fake pairs.
+
+    The faces are tiled into one mosaic drawn with a single imshow (a subplot per face made this
+    the slowest part of a round's commit); the credit line of the faces is printed under it.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = len(strains) + 1
     cols = per_strain * 2
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.25), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for c in range(min(cols, len(reals))):
-        axes[0, c].imshow(reals[c].transpose(1, 2, 0))
-    axes[0, 0].set_title("reals (eval)", fontsize=7, loc="left")
-    for i, (s, f) in enumerate(zip(strains, fakes, strict=True)):
+    rows: list[list[np.ndarray]] = [list(reals[:cols])]
+    labels = ["reals (eval)"]
+    for s, f in zip(strains, fakes, strict=True):
         shown = f["shown"] if "shown" in f else f["eval"]  # fakes made onto `targets` (eval or vault)
         n = min(per_strain, len(f["targets"]), len(shown))
-        for k in range(n):
-            axes[i + 1, 2 * k].imshow(f["targets"][k].transpose(1, 2, 0))
-            axes[i + 1, 2 * k + 1].imshow(shown[k].transpose(1, 2, 0))
+        rows.append([img for k in range(n) for img in (f["targets"][k], shown[k])])
         family = s.get("genome", {}).get("family", "?")
         tag = "[sealed] " if s.get("sealed") else ""
-        axes[i + 1, 0].set_title(f"{tag}{s['id']} ({family}): target | fake", fontsize=7, loc="left")
+        labels.append(f"{tag}{s['id']} ({family}): target | fake")
+    size = reals.shape[-1]
+    band = max(6, size // 4)  # a label line above each row, in image pixels
+    grid = mosaic(rows, cols, band=band)
+    width = cols * 1.1  # inches; the height follows the mosaic's aspect, plus title and credit
+    fig = plt.figure(figsize=(width, width * grid.shape[0] / grid.shape[1] + 0.5))
+    ax = fig.add_axes((0.01, 0.25 / fig.get_figheight(), 0.98, 1 - 0.5 / fig.get_figheight()))
+    ax.imshow(grid, interpolation="nearest")
+    ax.axis("off")
+    step = band + size + 2
+    for i, label in enumerate(labels):
+        ax.text(0, i * step + band - 1, label, fontsize=7, va="bottom", ha="left")
     fig.suptitle(f"round {r}: targets and fakes per strain", fontsize=9)
     fig.text(0.01, 0.005, credit, fontsize=6)
-    fig.tight_layout(rect=(0, 0.02, 1, 0.97))
     fig.savefig(path, dpi=90)
     plt.close(fig)

@@ -1,0 +1,23 @@
+"""The per-round sample grid: faces tiled where they belong, under a label band, as one PNG."""
+
+import numpy as np
+
+from arena.samples import mosaic, save_sample_grid
+
+
+def test_mosaic_puts_each_face_in_its_cell_under_its_band():
+    a = np.full((3, 4, 4), 10, np.uint8)
+    b = np.full((3, 4, 4), 20, np.uint8)
+    grid = mosaic([[a, b], [b]], cols=2, gap=1, band=2)
+    assert grid.shape == (2 * (2 + 4 + 1) - 1, 2 * 5 - 1, 3)
+    assert (grid[2:6, 0:4] == 10).all() and (grid[2:6, 5:9] == 20).all()  # row 0 under its band
+    assert (grid[9:13, 0:4] == 20).all() and (grid[9:13, 5:9] == 255).all()  # row 1, an empty cell
+    assert (grid[0:2] == 255).all() and (grid[:, 4] == 255).all()  # band and gap stay white
+
+
+def test_sample_grid_is_a_png(tmp_path):
+    rng = np.random.default_rng(0)
+    faces = rng.integers(0, 255, (4, 3, 32, 32), dtype=np.uint8)
+    strains = [{"id": "blend-0001", "genome": {"family": "blend"}}]
+    save_sample_grid(tmp_path / "s.png", 1, strains, [{"targets": faces, "shown": faces}], faces, credit="c")
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
