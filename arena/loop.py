@@ -266,8 +266,8 @@ class RoundRunner:
         scored = [ev] + [p for _, p in past] + ([sealed] if sealed is not None else [])
         scored_refs, misses = self._extracted(ext_ref, [e.images for e in scored])
         eval_ref, past_refs = scored_refs[0], scored_refs[1:]  # the vault rides last, if any
-        if ext_ref is not None:
-            timings["extract"] = time.perf_counter() - t
+        # Without an extractor this is only reading the kept past sets: post's work, as it always was.
+        timings["extract" if ext_ref is not None else "post"] = time.perf_counter() - t
         driver_fault("after_make", r)
 
         rows: list[dict[str, Any]] = []
@@ -388,7 +388,7 @@ class RoundRunner:
                     (spec.seed, r, d.name, "sealed", r),
                     misses[-1],
                 )
-        timings["post"] = time.perf_counter() - t
+        timings["post"] = timings.get("post", 0.0) + time.perf_counter() - t
 
         # 5. Evolve -----------------------------------------------------------------------
         self.progress.phase(r, "evolve")
