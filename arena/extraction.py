@@ -70,7 +70,8 @@ def train_task(
         points = net(held_out.images.to(dev)).cpu()
     error = (points - held_out.landmarks.to(points.dtype)).norm(dim=-1)
     eye = (held_out.landmarks[:, 1] - held_out.landmarks[:, 0]).norm(dim=-1)
-    _, miss, residual = extract(payload, spec.miss_threshold, held_out.images)
+    template = torch.as_tensor(payload["template"], device=dev)
+    _, miss, residual = fit_to_template(net, template, spec.miss_threshold, held_out.images.to(dev))
     payload["report"] = {
         "faces": spec.faces,
         "steps": spec.steps,
@@ -84,8 +85,9 @@ def train_task(
     return payload
 
 
-def build_net(payload: ExtractorPayload, device: str | torch.device = "cpu") -> Any:
-    """The LandmarkNet of a payload, on `device`, in eval mode with frozen parameters."""
+def landmark_function(payload: ExtractorPayload, device: str | torch.device = "cpu") -> Any:
+    """The payload's LandmarkNet on `device`, in eval mode with frozen parameters: the extractor
+    as a generator sees it, (B, 3, H, W) in [0, 1] -> (B, 5, 2), differentiable to its input."""
     from detectors.landmarker import LandmarkNet
 
     net = LandmarkNet(int(payload["width"]))
@@ -95,36 +97,38 @@ def build_net(payload: ExtractorPayload, device: str | torch.device = "cpu") -> 
     return net
 
 
-def landmark_function(payload: ExtractorPayload, device: str) -> Any:
-    """The extractor as a generator sees it: (B, 3, H, W) in [0, 1] -> (B, 5, 2), differentiable."""
-    return build_net(payload, device)
-
-
 def extract(
     payload: ExtractorPayload, miss_threshold: float, images: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Re-aligned crops, miss flags and fit residuals for a batch of float images.
+    """Re-aligned crops, miss flags and fit residuals for a batch of float images (see
+    `fit_to_template`); builds the payload's network on the images' device."""
+    template = torch.as_tensor(payload["template"], device=images.device)
+    return fit_to_template(landmark_function(payload, images.device), template, miss_threshold, images)
+
+
+def fit_to_template(
+    net: Any, template: torch.Tensor, miss_threshold: float, images: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Landmarks by `net`, fitted to `template` by a similarity: the re-aligned crops, the miss
+    flags and the fit residuals.
 
     Shape:
-        images: (B, 3, H, W) in [0, 1] -> aligned (B, 3, H, W) in [0, 1], miss (B,) bool,
-        residual (B,) float64 in eye distances of the template.
+        template: (5, 2) pixels; images: (B, 3, H, W) in [0, 1] -> aligned (B, 3, H, W) in
+        [0, 1], miss (B,) bool, residual (B,) float64 in eye distances of the template.
     """
     from arena.face_ops import estimate_similarity, transform_points, warp_to
 
-    net = build_net(payload, images.device)
-    template = torch.as_tensor(payload["template"], dtype=torch.float64, device=images.device)
+    template = template.to(torch.float64)
     with torch.no_grad():
         points = net(images).to(torch.float64)
     target = template.expand_as(points).contiguous()
+    eye = (template[1] - template[0]).norm()
     # Points bunched into one spot admit no similarity (and are no face): fit the template there.
-    collapsed = (points - points.mean(1, keepdim=True)).norm(dim=-1).amax(1) < 1e-3 * (
-        template[1] - template[0]
-    ).norm()
+    collapsed = (points - points.mean(1, keepdim=True)).norm(dim=-1).amax(1) < 1e-3 * eye
     collapsed = collapsed | ~torch.isfinite(points).flatten(1).all(1)
     points = torch.where(collapsed.view(-1, 1, 1), target, points)
     matrix = estimate_similarity(points, target)
     fitted = transform_points(points, matrix)
-    eye = (template[1] - template[0]).norm()
     residual = (fitted - target).norm(dim=-1).pow(2).mean(1).sqrt() / eye
     scale = matrix[:, :, 0].norm(dim=-1)  # |(a, b)| of [[a, -b, tx], [b, a, ty]]
     bad = collapsed | ~torch.isfinite(residual) | ~torch.isfinite(scale)
@@ -144,12 +148,14 @@ def extract_task(
     from arena.work import setup_worker
 
     dev = setup_worker(num_cpus, device)
+    net = landmark_function(payload, dev)  # built once for every set and chunk
+    template = torch.as_tensor(payload["template"], device=dev)
     out = []
     for images in image_sets:
         aligned, misses = [], []
         for start in range(0, len(images), 512):
             x = from_uint8(torch.from_numpy(np.array(images[start : start + 512], copy=True))).to(dev)
-            a, m, _ = extract(payload, spec.miss_threshold, x)
+            a, m, _ = fit_to_template(net, template, spec.miss_threshold, x)
             aligned.append(to_uint8(a).cpu().numpy())
             misses.append(m.cpu().numpy())
         out.append(
@@ -174,6 +180,8 @@ def miss_rows(
     missed) and one `extractor_miss_real` row (share of reals missed), with Wilson intervals."""
     from scipy.stats import binomtest
 
+    from arena.results import ALL
+
     def row(strain: str, family: str, metric: str, sel: np.ndarray) -> dict[str, Any]:
         n, k = int(sel.sum()), int(miss[sel].sum())
         low, high = (np.nan, np.nan)
@@ -184,8 +192,6 @@ def miss_rows(
         return {**base, "strain": strain, "family": family, "metric": metric, "value": float(value),
                 "ci_low": float(low), "ci_high": float(high), "n": n}  # fmt: skip
 
-    from arena.results import ALL
-
     rows = [row(s["id"], s["family"], "extractor_miss", strain_index == i) for i, s in enumerate(strains)]
     rows.append(row(ALL, ALL, "extractor_miss", labels == 1))
     rows.append(row(ALL, ALL, "extractor_miss_real", labels == 0))
@@ -193,13 +199,11 @@ def miss_rows(
 
 
 def save(path: Any, payload: ExtractorPayload) -> None:
-    """Weights, template and width in one safetensors file (no pickle)."""
-    from safetensors.numpy import save_file
+    """Weights, template and width in one safetensors file (no pickle), as detectors are saved."""
+    from arena.round_files import save_detector
 
-    # np.array(order="C"), not ascontiguousarray: that one turns 0-d counters into shape (1,)
-    tensors = {f"net.{k}": np.array(v, order="C") for k, v in payload["weights"].items()}
-    tensors["template"] = np.array(payload["template"], order="C")
-    save_file(tensors, str(path), metadata={"width": str(payload["width"])})
+    tensors = {f"net.{k}": v for k, v in payload["weights"].items()}
+    save_detector(path, {**tensors, "template": payload["template"]}, {"width": int(payload["width"])})
 
 
 def load(round1: Any) -> ExtractorPayload:
@@ -207,22 +211,19 @@ def load(round1: Any) -> ExtractorPayload:
     import json
     from pathlib import Path
 
-    from safetensors import safe_open
-
     from arena.atomic import sha256_file
     from arena.errors import ArenaUserError
+    from arena.ledger import MANIFEST
+    from arena.round_files import load_detector
 
     folder = Path(round1)
     path = folder / FILE
-    manifest = json.loads((folder / "manifest.json").read_text())
-    want = manifest.get("files", {}).get(FILE)
+    want = json.loads((folder / MANIFEST).read_text()).get("files", {}).get(FILE)
     if not path.is_file() or want is None or sha256_file(path) != want:
         raise ArenaUserError(
             f"{path}: the run's face extractor is missing or does not match round 1's manifest; "
             f"the run cannot score faces the way it did (start it again, or branch with --force)"
         )
-    with safe_open(str(path), framework="numpy") as fh:
-        meta = dict(fh.metadata() or {})
-        tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 (safe_open has no __iter__)
+    tensors, meta = load_detector(path)
     weights = {k.removeprefix("net."): v for k, v in tensors.items() if k.startswith("net.")}
     return {"weights": weights, "template": tensors["template"], "width": int(meta["width"])}

@@ -54,14 +54,14 @@ def save_sample_grid(
         tag = "[sealed] " if s.get("sealed") else ""
         labels.append(f"{tag}{s['id']} ({family}): target | fake")
     size = reals.shape[-1]
-    band = max(6, size // 4)  # a label line above each row, in image pixels
-    grid = mosaic(rows, cols, band=band)
+    band, gap = max(6, size // 4), 2  # a label line above each row; space between faces (px)
+    grid = mosaic(rows, cols, gap=gap, band=band)
     width = cols * 1.1  # inches; the height follows the mosaic's aspect, plus title and credit
     fig = plt.figure(figsize=(width, width * grid.shape[0] / grid.shape[1] + 0.5))
     ax = fig.add_axes((0.01, 0.25 / fig.get_figheight(), 0.98, 1 - 0.5 / fig.get_figheight()))
     ax.imshow(grid, interpolation="nearest")
     ax.axis("off")
-    step = band + size + 2
+    step = band + size + gap
     for i, label in enumerate(labels):
         ax.text(0, i * step + band - 1, label, fontsize=7, va="bottom", ha="left")
     fig.suptitle(f"round {r}: targets and fakes per strain", fontsize=9)

@@ -42,7 +42,6 @@ class LandmarkNet(nn.Module):
             ]
         self.features = nn.Sequential(*blocks)
         self.head = nn.Linear(chans[-1] * GRID * GRID, 2 * POINTS)
-        self.width = width
 
     def normalised(self, images: torch.Tensor) -> torch.Tensor:
         """Landmarks in [-1, 1] crop coordinates. Shape: (B, 3, H, W) -> (B, 5, 2)."""
