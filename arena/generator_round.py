@@ -86,6 +86,31 @@ def make_kwargs(
     return kw
 
 
+def make_cost(strain: dict[str, Any], counts: dict[str, int], kwargs: dict[str, Any]) -> float:
+    """A make task's expected cost in image passes, to submit the longest tasks first.
+
+    On a few CPUs the make phase lasts as long as its busiest worker; starting the longest tasks
+    first (LPT scheduling) keeps one slow evasion strain from starting last and running alone.
+    """
+    from generators.evasion import passes_per_fake
+
+    genes = strain["genome"]["genes"]
+    passes = passes_per_fake(
+        genes, surrogate=kwargs.get("surrogate") is not None, extractor=kwargs.get("extractor") is not None
+    )
+    cost = float(sum(counts.values()) * passes)
+    train = kwargs.get("train")
+    if train is not None and kwargs.get("weights") is None:  # trains its weights in the task
+        steps = train.finetune_steps if kwargs.get("parent_weights") is not None else train.steps
+        cost += 3.0 * steps * train.batch_size
+    return cost
+
+
+def longest_first(costs: list[float]) -> list[int]:
+    """Indices by decreasing cost; equal costs keep their order (a stable, deterministic sort)."""
+    return sorted(range(len(costs)), key=lambda i: -costs[i])
+
+
 def collect_weights(
     r: int, strains: list[dict[str, Any]], fakes: list[dict[str, Any]], old: GenWeights
 ) -> tuple[GenWeights, GenWeights]:

@@ -22,6 +22,8 @@ from arena.generator_round import (
     fitness_records,
     innovations,
     load_weights,
+    longest_first,
+    make_cost,
     make_kwargs,
     population_size,
     save_weights,
@@ -223,23 +225,20 @@ class RoundRunner:
             )
         surrogate = self._surrogate(state, r)
         ext_ref, new_extractor = self._extractor(r)
-        fake_refs = [
-            self.make_fakes.remote(
-                spec.world,
-                spec.seed,
-                r,
-                s,
-                split_counts,
-                self.gen_cpus,
-                spec.device,
-                **make_kwargs(spec, s, state.generator_weights, surrogate, ext_ref),
-            )
+        jobs = [
+            (s, split_counts, make_kwargs(spec, s, state.generator_weights, surrogate, ext_ref))
             for strains, split_counts in (
                 (state.strains, {"train": counts.train, "eval": counts.eval}),
                 (vault, {"vault": spec.vault.fakes_per_strain}),
             )
             for s in strains
         ]
+        fake_refs: list[Any] = [None] * len(jobs)
+        for i in longest_first([make_cost(*job) for job in jobs]):  # results keep the jobs' order
+            s, split_counts, kw = jobs[i]
+            fake_refs[i] = self.make_fakes.remote(
+                spec.world, spec.seed, r, s, split_counts, self.gen_cpus, spec.device, **kw
+            )
         reals_train, reals_eval = ray.get([reals_refs["train"], reals_refs["eval"]])
         made = ray.get(fake_refs)
         fakes, vault_fakes = made[: len(state.strains)], made[len(state.strains) :]
@@ -260,6 +259,11 @@ class RoundRunner:
         train_reals_ref = ray.put(reals_train)
         train_fakes_ref = ray.put(np.concatenate([f["train"] for f in fakes]))
         timings["make"] = time.perf_counter() - t
+        # Of make, the share spent inside the deployed detectors (evasion's score queries) and the
+        # extractor: measured in each task, apportioned to the phase's wall time.
+        task_s = sum(float(f["seconds"]) for f in made)
+        query_s = sum(float(f.get("query_seconds", 0.0)) for f in made)
+        timings["make_queries"] = timings["make"] * query_s / task_s if task_s > 0 else 0.0
         # Everything scored this round, as the detectors will see it (through the extractor, if any).
         t = time.perf_counter()
         past = [(j, self._past_set(j)) for j in range(1, r)]

@@ -16,6 +16,7 @@ import torch
 
 from arena.faces import to_uint8
 from arena.faults import worker_fault
+from arena.query_clock import QueryClock
 from arena.seeding import torch_generator
 from arena.spec import DetectorSpec, GeneratorTrainSpec, WorldSpec
 
@@ -62,7 +63,8 @@ def make_fakes(
     them as "weights" for the loop to store; `surrogate` (the deployed detectors) is given only
     to strains whose genome asks for detector-guided evasion, `extractor` (the run's face
     extractor, `arena.extraction`) to those that attack it. Also returns "quality" (scalar),
-    per-fake "ssim" and "psnr", "spectral", "targets"/"shown" (a few targets and their fakes).
+    per-fake "ssim" and "psnr", "spectral", "targets"/"shown" (a few targets and their fakes),
+    "seconds" (the task's wall time) and "query_seconds" (of it, inside the queried networks).
     """
     from arena import strain_work
     from arena.world import World
@@ -82,12 +84,13 @@ def make_fakes(
             family, s, w, list(counts), seed, r, train or GeneratorTrainSpec(), parent_weights, dev
         )
         out["weights"] = strain_work.to_payload(strain_weights)
-    scorer = strain_work.surrogate_scorer(surrogate, dev) if surrogate else None
+    clock = QueryClock()  # the time spent querying the deployed detectors and the extractor
+    scorer = clock.wrap(strain_work.surrogate_scorer(surrogate, dev)) if surrogate else None
     landmarker = None
     if extractor is not None:
         from arena.extraction import landmark_function
 
-        landmarker = landmark_function(extractor, dev)
+        landmarker = clock.wrap(landmark_function(extractor, dev))
     quality_split = "eval" if "eval" in counts else next(iter(counts))
     for split, n in counts.items():
         source, target = w.pairs(split, n, torch_generator(seed, r, "pairs", s.id, split))
@@ -106,6 +109,7 @@ def make_fakes(
             out["targets"] = to_uint8(target.images[:4]).cpu().numpy()
             out["shown"] = out[split][:4]
     out["seconds"] = time.perf_counter() - t0
+    out["query_seconds"] = clock.seconds
     return out
 
 

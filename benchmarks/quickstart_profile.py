@@ -46,6 +46,16 @@ def profile_run(spec: Path, overrides: list[str]) -> None:
         print(f"{phase:<10}{statistics.median(vals):>16.2f}{sum(vals) / total:>8.1%}")
     other = total - sum(t[p] for t in timings for p in PHASES)
     print(f"{'other':<10}{other / len(timings):>16.2f}{other / total:>8.1%}")
+    # make = generating + the evasion's queries of the deployed detectors (arena.query_clock)
+    queries = sum(t.get("make_queries", 0.0) for t in timings)
+    print(f"  of make, inside the deployed detectors (evasion queries): {queries / total:.1%} of the round")
+    training = sum(t["retrain"] for t in timings)
+    scoring = sum(t["zero_day"] + t["post"] for t in timings)
+    print(
+        f"neither training nor scoring: {(total - training - scoring - queries) / total:.1%} of the round "
+        f"(evasion queries counted as scoring; {(total - training - scoring) / total:.1%} if counted "
+        "as generation); goal < 25%"
+    )
 
 
 def blend_throughput(size: int, batch: int, repeats: int) -> None:

@@ -77,6 +77,24 @@ ES_PAIRS = 4  # antithetic direction pairs per black-box step
 ES_TILE = 4  # black-box directions are drawn at 1/ES_TILE resolution and upsampled (Ilyas et al.'s tiling)
 
 
+def passes_per_fake(genes: Mapping[str, GeneValue], *, surrogate: bool, extractor: bool) -> int:
+    """How often each fake is post-processed and shown to a network: 1 without guided operators.
+
+    Black-box: 2 * ES_PAIRS probes and the new iterate per step; white-box: one forward and one
+    backward (~2 forwards) and the new iterate per step; plus the unperturbed start. It orders
+    the loop's make tasks longest first, so it only needs to rank them, not time them.
+    """
+    n = 1
+    for mode_gene, steps_gene, present in (
+        ("evasion", "evasion_steps", surrogate),
+        ("extractor_attack", "extractor_steps", extractor),
+    ):
+        mode = genes.get(mode_gene, "off")
+        if present and mode in GUIDED:
+            n += 1 + int(genes[steps_gene]) * (2 * ES_PAIRS + 1 if mode == "blackbox" else 4)
+    return n
+
+
 def spectral_match(
     images: torch.Tensor, reference: torch.Tensor, strength: float, mask: torch.Tensor | None = None
 ) -> torch.Tensor:

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
-from kornia.filters import unsharp_mask
 
 from arena import face_ops
 from generators.genome import GeneSpec, GeneValue
@@ -85,7 +84,7 @@ def apply_post(images: torch.Tensor, g: Genes, noise: torch.Tensor | None) -> to
     if float(g["blur_sigma"]) > 0:
         out = face_ops.gaussian_blur(out, float(g["blur_sigma"]))
     if float(g["sharpen"]) > 0:
-        out = torch.lerp(out, unsharp_mask(out, 5, (1.0, 1.0)), float(g["sharpen"]))
+        out = torch.lerp(out, _unsharp(out), float(g["sharpen"]))
     if noise is not None:
         out = out + noise
     out = face_ops.resize_roundtrip(out, float(g["resize"]))
@@ -93,3 +92,10 @@ def apply_post(images: torch.Tensor, g: Genes, noise: torch.Tensor | None) -> to
         # An encoder sees an 8-bit frame: sharpening overshoot and noise are clipped first.
         out = face_ops.jpeg(out.clamp(0, 1), int(g["jpeg_quality"]))
     return out
+
+
+def _unsharp(images: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
+    """Unsharp mask, image + (image - blurred), through `face_ops.gaussian_blur`'s per-sample
+    kernels: on CPU that conv path runs ~5x faster than kornia.filters.unsharp_mask's shared one
+    (benchmarks/RESULTS.md, quickstart_profile)."""
+    return 2 * images - face_ops.gaussian_blur(images, sigma)

@@ -62,6 +62,25 @@ def arena_population(run_dir, r):
     return [s["id"] for s in data["strains"]]
 
 
+def test_every_round_records_where_its_time_went(reference_run):
+    import json
+
+    run_dir, _ = reference_run
+    for r in (1, 2, 3):
+        folder = run_dir / "rounds" / f"r{r:04d}"
+        t = json.loads((folder / "timings.json").read_text())
+        phases = ("make", "zero_day", "retrain", "post", "evolve", "commit")
+        assert all(t[p] >= 0 for p in phases)
+        assert sum(t[p] for p in phases) <= t["total"] + 1e-6
+        assert 0 <= t["make_queries"] <= t["make"]
+        strains = json.loads((folder / "population.json").read_text())["strains"]
+        guided = [s for s in strains if s["genome"]["genes"]["evasion"] != "off"]
+        if r == 1 or not guided:  # nothing deployed to query yet, or no strain queries it
+            assert t["make_queries"] == 0
+        else:
+            assert t["make_queries"] > 0
+
+
 def test_plots_are_png_files(reference_run):
     run_dir, proc = reference_run
     for name in ("cat_and_mouse_auc.png", "heatmap_auc.png"):

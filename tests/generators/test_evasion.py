@@ -128,3 +128,13 @@ def test_extractor_attack_gene_needs_an_extractor_and_is_bounded(extractor):
     # before post-processing; the default genome's post-processing is the identity.
     assert 0 < float((attacked - plain).abs().max()) <= 0.02 + 1e-6
     assert "whitebox extractor attack" in on.describe()
+
+
+def test_passes_per_fake_counts_every_query_of_the_guided_operators():
+    from generators.evasion import ES_PAIRS, passes_per_fake
+
+    genes = {"evasion": "blackbox", "evasion_steps": 3, "extractor_attack": "whitebox", "extractor_steps": 2}
+    assert passes_per_fake(genes, surrogate=False, extractor=False) == 1
+    assert passes_per_fake(genes, surrogate=True, extractor=False) == 1 + 1 + 3 * (2 * ES_PAIRS + 1)
+    assert passes_per_fake(genes, surrogate=False, extractor=True) == 1 + 1 + 2 * 4
+    assert passes_per_fake({"evasion": "off", "evasion_steps": 6}, surrogate=True, extractor=True) == 1
