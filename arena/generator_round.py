@@ -86,6 +86,15 @@ def make_kwargs(
     return kw
 
 
+def surrogate_detectors(spec: RunSpec, versions: dict[str, Any]) -> list[tuple[Any, Any]]:
+    """(spec, weights) of the detectors evasion may query: deployed (trained) and exposed."""
+    return [
+        (d, versions[d.name].weights)
+        for d in spec.detectors
+        if d.exposed and versions[d.name].trained_round > 0
+    ]
+
+
 def make_cost(strain: dict[str, Any], counts: dict[str, int], kwargs: dict[str, Any]) -> float:
     """A make task's expected cost in image passes, to submit the longest tasks first.
 
@@ -151,9 +160,10 @@ def fitness_records(
 ) -> tuple[dict[str, float], list[dict[str, Any]]]:
     """Fitness per strain = evasion x quality, and the population.json record of each strain.
 
-    evasion: mean over the strain's eval fakes of 1 - P(fake) (averaged over the detectors in
-    `probs`), where a fake below the quality floor (SSIM outside the face < quality_floor or
-    PSNR < psnr_floor) counts 0: a wrecked image is not an evasion. quality: 1 above the floors,
+    evasion: mean over the strain's eval fakes of 1 - P(fake) (averaged over the exposed
+    detectors in `probs`: a lab detector, `exposed: false`, selects nothing), where a fake below
+    the quality floor (SSIM outside the face < quality_floor or PSNR < psnr_floor) counts 0: a
+    wrecked image is not an evasion. quality: 1 above the floors,
     less for a mean SSIM under the floor or a spectral distance over the ceiling
     (`generators.population.strain_fitness`).
     """
@@ -161,11 +171,14 @@ def fitness_records(
     from generators.population import strain_fitness
 
     pop = spec.population
+    exposed = [d.name for d in spec.detectors if d.exposed and d.name in probs]
+    if not exposed:
+        raise ValueError(f"no exposed detector among the scores given ({', '.join(probs)})")
     fitness: dict[str, float] = {}
     records = []
     for i, (s, f) in enumerate(zip(strains, fakes, strict=True)):
         sel = strain_index == i
-        p = np.mean([probs[name][sel] for name in probs], axis=0)
+        p = np.mean([probs[name][sel] for name in exposed], axis=0)
         fit = strain_fitness(
             p,
             f["ssim"],

@@ -27,6 +27,7 @@ from arena.generator_round import (
     make_kwargs,
     population_size,
     save_weights,
+    surrogate_detectors,
     vault_strains,
 )
 from arena.metrics import compute_metrics
@@ -455,10 +456,7 @@ class RoundRunner:
 
         if not any(needs_surrogate(s) for s in state.strains + vault_strains(self.spec)):
             return None
-        versions = self._deployed_versions(state, r)
-        live = [
-            (d, versions[d.name].weights) for d in self.spec.detectors if versions[d.name].trained_round > 0
-        ]
+        live = surrogate_detectors(self.spec, self._deployed_versions(state, r))
         return self.ray.put(live) if live else None
 
     def _extractor(self, r: int) -> tuple[Any, dict[str, Any] | None]:
@@ -534,7 +532,8 @@ class RoundRunner:
         crossover and mutation; families whose innovation round is r + 1 join as new strains.
 
         `probs` are the zero-day scores of the deployed detectors (the ones the strains met in the
-        wild), or in round 1, before anything is deployed, the freshly trained versions' (`post`).
+        wild), or in round 1, before anything is deployed, the freshly trained versions' (`post`);
+        only the exposed detectors' count (a lab detector, `exposed: false`, selects nothing).
         """
         from generators.population import Strain, evolve
 

@@ -168,6 +168,11 @@ class DetectorSpec(_Strict):
     ensemble_k: int = Field(3, ge=1, le=32, description="ensemble: versions averaged")
     precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="autocast (the GPU path)")
     compile: bool = Field(False, description="torch.compile the forward passes (the GPU path)")
+    exposed: bool = Field(
+        True,
+        description="the generators meet it in the field: its scores drive selection and evasion "
+        "queries it; false: a lab detector the attackers never see (still scored every round)",
+    )
 
 
 class RoleResources(_Strict):
@@ -264,6 +269,15 @@ class RunSpec(_Strict):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"detector names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+    @model_validator(mode="after")
+    def _something_to_evolve_against(self) -> RunSpec:
+        if self.detectors and not any(d.exposed for d in self.detectors):
+            raise ValueError(
+                "at least one detector must be exposed (exposed: true): the generators evolve "
+                "against the detectors they meet in the field"
+            )
         return self
 
     @model_validator(mode="after")

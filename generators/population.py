@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 
 from generators.genome import Genome, crossover, default_genome, mutate, random_genome
@@ -207,6 +208,13 @@ class Fitness:
     value: float
 
 
+def _float64(values: Any) -> torch.Tensor:
+    """A float64 copy of a tensor, array or list: arrays may be read-only views of Ray's store."""
+    if isinstance(values, torch.Tensor):
+        return values.detach().to(torch.float64, copy=True)
+    return torch.tensor(np.asarray(values), dtype=torch.float64)
+
+
 def strain_fitness(
     p_fake: Any,
     ssim: Any,
@@ -219,9 +227,9 @@ def strain_fitness(
 ) -> Fitness:
     """Fitness of one strain from per-fake P(fake) (mean over the detectors), SSIM and PSNR (B,)
     outside the face, and the batch's spectral distance to real faces."""
-    p = torch.as_tensor(p_fake, dtype=torch.float64)
-    ssim_t = torch.as_tensor(ssim, dtype=torch.float64)
-    ok = (ssim_t >= ssim_floor) & (torch.as_tensor(psnr) >= psnr_floor)
+    p = _float64(p_fake)
+    ssim_t = _float64(ssim)
+    ok = (ssim_t >= ssim_floor) & (_float64(psnr) >= psnr_floor)
     if p.ndim != 1 or p.shape != ok.shape or len(p) == 0:
         raise ValueError(
             f"need matching non-empty (B,) scores and qualities, got {tuple(p.shape)}, {tuple(ok.shape)}"
