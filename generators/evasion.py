@@ -80,9 +80,10 @@ ES_TILE = 4  # black-box directions are drawn at 1/ES_TILE resolution and upsamp
 def passes_per_fake(genes: Mapping[str, GeneValue], *, surrogate: bool, extractor: bool) -> int:
     """How often each fake is post-processed and shown to a network: 1 without guided operators.
 
-    Black-box: 2 * ES_PAIRS probes and the new iterate per step; white-box: one forward and one
-    backward (~2 forwards) and the new iterate per step; plus the unperturbed start. It orders
-    the loop's make tasks longest first, so it only needs to rank them, not time them.
+    Black-box: 2 * ES_PAIRS probes and the new iterate per step, plus the unperturbed start;
+    white-box: one forward (which also scores the iterate) and one backward (~2 forwards) per
+    step, plus the last iterate's score. It orders the loop's make tasks longest first, so it
+    only needs to rank them, not time them.
     """
     n = 1
     for mode_gene, steps_gene, present in (
@@ -91,7 +92,7 @@ def passes_per_fake(genes: Mapping[str, GeneValue], *, surrogate: bool, extracto
     ):
         mode = genes.get(mode_gene, "off")
         if present and mode in GUIDED:
-            n += 1 + int(genes[steps_gene]) * (2 * ES_PAIRS + 1 if mode == "blackbox" else 4)
+            n += 1 + int(genes[steps_gene]) * (2 * ES_PAIRS + 1 if mode == "blackbox" else 3)
     return n
 
 
@@ -178,22 +179,34 @@ def guided_perturbation(
 
     alpha = 2.5 * budget / steps
     delta = torch.zeros_like(images)
-    with torch.no_grad():
-        best_score = score(images).detach()
     best = images.clone()
+    best_score = torch.full((images.shape[0],), torch.inf, device=images.device)
+
+    def keep_better(x: torch.Tensor, s: torch.Tensor) -> None:
+        nonlocal best, best_score
+        best = torch.where((s < best_score).view(-1, 1, 1, 1), x, best)
+        best_score = torch.minimum(s, best_score)
+
+    x = images
+    if mode == "blackbox":
+        with torch.no_grad():
+            keep_better(x, score(x).detach())
     for _ in range(steps):
         if mode == "whitebox":
-            grad = _whitebox_grad(score, images, delta, mask)
+            # The gradient's forward pass scores the current iterate too: no second forward.
+            grad, s = _whitebox_grad(score, images, delta, mask)
+            keep_better(x, s)
         else:
             assert generator is not None
             grad = _blackbox_grad(score, images, delta, mask, budget, generator)
         delta = (delta - alpha * grad.sign()).clamp(-budget, budget)
         x = _project(images, delta, mask)
+        if mode == "blackbox":
+            with torch.no_grad():
+                keep_better(x, score(x).detach())
+    if mode == "whitebox":
         with torch.no_grad():
-            s = score(x).detach()
-        better = s < best_score
-        best = torch.where(better.view(-1, 1, 1, 1), x, best)
-        best_score = torch.minimum(s, best_score)
+            keep_better(x, score(x).detach())
     return best
 
 
@@ -202,7 +215,8 @@ def _whitebox_grad(
     images: torch.Tensor,
     delta: torch.Tensor,
     mask: torch.Tensor,
-) -> torch.Tensor:
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """d P(fake) / d delta at the current iterate, and the iterate's P(fake) (B,)."""
     d = delta.clone().requires_grad_(True)
     with torch.enable_grad():
         p = score(_project(images, d, mask))
@@ -212,7 +226,7 @@ def _whitebox_grad(
                 "use evasion 'blackbox' for a score-only surrogate"
             )
         (grad,) = torch.autograd.grad(p.sum(), d)
-    return grad
+    return grad, p.detach()
 
 
 def _blackbox_grad(

@@ -136,5 +136,27 @@ def test_passes_per_fake_counts_every_query_of_the_guided_operators():
     genes = {"evasion": "blackbox", "evasion_steps": 3, "extractor_attack": "whitebox", "extractor_steps": 2}
     assert passes_per_fake(genes, surrogate=False, extractor=False) == 1
     assert passes_per_fake(genes, surrogate=True, extractor=False) == 1 + 1 + 3 * (2 * ES_PAIRS + 1)
-    assert passes_per_fake(genes, surrogate=False, extractor=True) == 1 + 1 + 2 * 4
+    assert passes_per_fake(genes, surrogate=False, extractor=True) == 1 + 1 + 2 * 3
     assert passes_per_fake({"evasion": "off", "evasion_steps": 6}, surrogate=True, extractor=True) == 1
+
+
+@pytest.mark.parametrize("mode, steps", [("whitebox", 3), ("blackbox", 2)])
+def test_each_query_is_made_once(mode, steps):
+    """White-box: the gradient's forward scores each iterate, so steps forwards + the last
+    iterate's; black-box: the start, then 2 * ES_PAIRS probes and the new iterate per step."""
+    from generators.evasion import ES_PAIRS
+
+    calls = []
+    weight = torch.linspace(-1, 1, 3 * 8 * 8).view(1, 3, 8, 8) / 10
+
+    def score(x):
+        calls.append(x.shape[0])
+        return torch.sigmoid((x * weight).sum((1, 2, 3)))
+
+    images = torch.rand(5, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    out = guided_perturbation(
+        images, score, 0.02, steps, torch.ones(5, 1, 8, 8), mode=mode, generator=torch.Generator()
+    )
+    expected = steps + 1 if mode == "whitebox" else 1 + steps * (2 * ES_PAIRS + 1)
+    assert calls == [5] * expected
+    assert score(out).le(score(images)).all() and score(out).mean() < score(images).mean()
