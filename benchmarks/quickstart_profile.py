@@ -2,8 +2,10 @@
 
 Runs the quickstart (or a spec given on the command line, with overrides) through the real
 Ray round loop, then prints each phase's share of the round wall time from the rounds'
-timings.json, and blend fakes/s at 64 and 128 px on one thread, with a per-image loop of the
-same batched code as the baseline measured in the same run. Not a timed test.
+timings.json (with the part of `make` spent inside the deployed detectors and the extractor
+that evasion queries, `arena.query_clock`), and blend fakes/s at 64 and 128 px on one thread,
+with a per-image loop of the same batched code as the baseline measured in the same run. Not a
+timed test.
 
     python benchmarks/quickstart_profile.py [SPEC] [key=value ...] [--smoke]
 """
@@ -48,7 +50,10 @@ def profile_run(spec: Path, overrides: list[str]) -> None:
     print(f"{'other':<10}{other / len(timings):>16.2f}{other / total:>8.1%}")
     # make = generating + the evasion's queries of the deployed detectors (arena.query_clock)
     queries = sum(t.get("make_queries", 0.0) for t in timings)
-    print(f"  of make, inside the deployed detectors (evasion queries): {queries / total:.1%} of the round")
+    print(
+        f"  of make, inside the deployed detectors and the extractor (evasion queries): "
+        f"{queries / total:.1%} of the round"
+    )
     training = sum(t["retrain"] for t in timings)
     scoring = sum(t["zero_day"] + t["post"] for t in timings)
     print(
