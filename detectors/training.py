@@ -203,9 +203,11 @@ def _augment(x: torch.Tensor, config: TrainConfig, generator: torch.Generator) -
 
 
 def _batch(
-    images: torch.Tensor, idx: torch.Tensor, device: torch.device, channels_last: bool
+    images: torch.Tensor, idx: torch.Tensor | None, device: torch.device, channels_last: bool
 ) -> torch.Tensor:
-    x = from_uint8(images[idx.to(images.device)].to(device, non_blocking=True))
+    """uint8 images (those at `idx`, or all) as a float batch on `device`."""
+    chosen = images if idx is None else images[idx.to(images.device)]
+    x = from_uint8(chosen.to(device, non_blocking=True))
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
@@ -301,13 +303,20 @@ def fit(
             ri = real_train[torch.randint(real_train.numel(), (half,), generator=gen)]
             fi = fake_train[torch.randint(fake_train.numel(), (half,), generator=gen)]
             if fakes_u8 is not None:
-                fake_x = _batch(fakes_u8, fi, device, channels_last)
+                # One uint8 gather and one conversion for the whole batch: a float cat would copy
+                # 4x the bytes, which shows on cheap models (spectrum).
+                x = _batch(
+                    torch.cat([reals_u8[ri.to(reals_u8.device)], fakes_u8[fi.to(fakes_u8.device)]]),
+                    None,
+                    device,
+                    channels_last,
+                )
             else:
                 assert pseudo_fakes is not None
                 fake_x = pseudo_fakes(_batch(reals_u8, fi, device, False), gen)
                 if channels_last:
                     fake_x = fake_x.contiguous(memory_format=torch.channels_last)
-            x = torch.cat([_batch(reals_u8, ri, device, channels_last), fake_x])
+                x = torch.cat([_batch(reals_u8, ri, device, channels_last), fake_x])
             if config.augment:
                 x = _augment(x, config, gen)
             with autocast(device, precision):
