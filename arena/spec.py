@@ -53,6 +53,12 @@ class WorldSpec(_Strict):
         None, description="folder: split the faceset's identities by fractions instead of `identities`"
     )
     reals_per_round: SplitCounts = SplitCounts(train=256, eval=128)
+    capture_drift: float = Field(
+        0.0,
+        ge=0.0,
+        le=2.0,
+        description="per-round step of the capture conditions' random walk (arena.capture); 0: fixed",
+    )
     credit: str | None = Field(None, description="folder: credit line for the faces (default: the faceset's)")
 
     @model_validator(mode="after")

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from arena.capture import apply_capture, capture_of_round
 from arena.faces import to_uint8
 from arena.faults import worker_fault
 from arena.query_clock import QueryClock
@@ -39,7 +40,7 @@ def make_reals(world: WorldSpec, seed: int, r: int, split: str, n: int, num_cpus
 
     setup_worker(num_cpus, "cpu")
     faces = World(world, seed).reals(split, n, torch_generator(seed, r, "reals", split))
-    return to_uint8(faces.images).numpy()
+    return to_uint8(apply_capture(faces.images, capture_of_round(seed, r, world.capture_drift))).numpy()
 
 
 def make_fakes(
@@ -92,6 +93,7 @@ def make_fakes(
 
         landmarker = clock.wrap(landmark_function(extractor, dev))
     quality_split = "eval" if "eval" in counts else next(iter(counts))
+    capture = capture_of_round(seed, r, world.capture_drift)
     for split, n in counts.items():
         source, target = w.pairs(split, n, torch_generator(seed, r, "pairs", s.id, split))
         fake = family.make(
@@ -103,10 +105,12 @@ def make_fakes(
             surrogate=scorer,
             extractor=landmarker,
         )
-        out[split] = to_uint8(fake.images).cpu().numpy()
+        # What the detectors get: the fakes through this round's capture (the quality measures
+        # stay on what the generator made).
+        out[split] = to_uint8(apply_capture(fake.images, capture)).cpu().numpy()
         if split == quality_split:
             out.update(strain_work.quality_summary(fake, target.images.to(dev)))
-            out["targets"] = to_uint8(target.images[:4]).cpu().numpy()
+            out["targets"] = to_uint8(apply_capture(target.images[:4], capture)).cpu().numpy()
             out["shown"] = out[split][:4]
     out["seconds"] = time.perf_counter() - t0
     out["query_seconds"] = clock.seconds

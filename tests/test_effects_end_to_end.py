@@ -1,7 +1,8 @@
-"""The effects spec (runs/effects/all.yaml): it validates at full and smoke size, its header's smoke
-overrides are the ones tested here, and at smoke size it runs through `arena run` (2 seeds, real
-Ray, every feature the five effects need: innovation, a diffusion vault, replay, frozen, sbi) and
-`arena effects` gives all five rows (any verdict: smoke size shows nothing reliably)."""
+"""The effects specs (runs/effects/all.yaml, and forgetting.yaml for effect 4 in a drifting world):
+they validate at full and smoke size, all.yaml's header's smoke overrides are the ones tested here,
+and at smoke size both run through `arena run` (2 seeds each, real Ray, every feature the effects
+need: innovation, a diffusion vault, replay, frozen, sbi, capture drift) and `arena effects` gives
+five rows per condition (any verdict: smoke size shows nothing reliably)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from arena.sweep import expand
 from tests.conftest import REPO
 
 SPEC = REPO / "runs" / "effects" / "all.yaml"
+FORGETTING_SPEC = REPO / "runs" / "effects" / "forgetting.yaml"
 EFFECTS_SMOKE = [
     "seeds=[0,1]",
     "rounds=3",
@@ -45,6 +47,8 @@ EFFECTS_SMOKE = [
     "metrics.bootstrap=10",
     "evaluation.past_budget=6",
 ]
+# forgetting.yaml has no vault and no lab detectors (detectors 2 and 3 of all.yaml).
+FORGETTING_SMOKE = [o for o in EFFECTS_SMOKE if not o.startswith(("vault.", "detectors.2.", "detectors.3."))]
 
 
 def _header_overrides() -> list[str]:
@@ -70,42 +74,47 @@ def test_effects_spec_validates_at_full_and_smoke_size():
     assert _header_overrides() == EFFECTS_SMOKE
 
 
+def test_forgetting_spec_is_all_yaml_in_a_drifting_world():
+    """Effect 4's spec changes the world's capture only: the same population and retrained detectors."""
+    base = expand(yaml.safe_load(SPEC.read_text()))[0].spec
+    raw = yaml.safe_load(FORGETTING_SPEC.read_text())
+    full = expand(raw)
+    assert [m.spec.seed for m in full] == [0, 1, 2, 3, 4]
+    spec = full[0].spec
+    assert spec.world.capture_drift > 0 and base.world.capture_drift == 0
+    assert spec.world.model_copy(update={"capture_drift": 0.0}) == base.world
+    assert spec.population == base.population and spec.rounds == base.rounds
+    assert spec.detectors == [d for d in base.detectors if d.strategy in ("finetune", "replay")]
+    smoke = expand(apply_overrides(raw, parse_overrides(FORGETTING_SMOKE)))
+    assert [m.spec.seed for m in smoke] == [0, 1] and smoke[0].spec.world.capture_drift > 0
+
+
+def _arena(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "arena.cli", *args], cwd=REPO, capture_output=True, text=True, timeout=400
+    )
+
+
 @pytest.mark.slow
-@pytest.mark.timeout(400)
-def test_effects_spec_runs_at_smoke_size_and_gives_five_rows(tmp_path):
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "arena.cli",
-            "run",
-            str(SPEC),
-            *EFFECTS_SMOKE,
-            "--name",
-            "eff",
-            "--runs-dir",
-            str(tmp_path),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=400,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+@pytest.mark.timeout(800)
+def test_effects_specs_run_at_smoke_size_and_give_five_rows(tmp_path):
+    runs = ((SPEC, EFFECTS_SMOKE, "eff"), (FORGETTING_SPEC, FORGETTING_SMOKE, "forget"))
+    for spec, overrides, name in runs:
+        proc = _arena("run", str(spec), *overrides, "--name", name, "--runs-dir", str(tmp_path))
+        assert proc.returncode == 0, proc.stderr[-3000:]
     out = tmp_path / "effects"
-    eff = subprocess.run(
-        [sys.executable, "-m", "arena.cli", "effects", str(tmp_path / "eff"), "--out", str(out)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    eff = _arena("effects", str(tmp_path / "eff"), str(tmp_path / "forget"), "--out", str(out))
     assert eff.returncode == 0, eff.stderr
-    t = pd.read_csv(out / "effects.csv")
-    assert list(t.effect) == [1, 2, 3, 4, 5]
-    assert set(t.verdict) <= {"shown", "not shown", "not measured"}
+    both = pd.read_csv(out / "effects.csv")
+    assert both.condition.nunique() == 2
+    t, drifting = (g for _, g in both.groupby(both.condition.str.startswith("forget"), sort=True))
+    assert list(t.effect) == [1, 2, 3, 4, 5] and list(drifting.effect) == [1, 2, 3, 4, 5]
+    assert set(both.verdict) <= {"shown", "not shown", "not measured"}
     # Every input is there at smoke size, so each effect is measured, over both seeds.
     assert (t.verdict != "not measured").all(), t[["name", "reason"]].to_string()
     assert (t.n_seeds == 2).all()
-    assert "meso4-sbi vs meso4-frozen on sealed diffusion" in t.detectors[2]
-    assert len(list(out.glob("effect*.png"))) == 5
+    assert "meso4-sbi vs meso4-frozen on sealed diffusion" in t.detectors.iloc[2]
+    # The drifting world measures 1 and 4 (its retrained pair); 2, 3, 5 need a vault or a frozen one.
+    measured = drifting[drifting.verdict != "not measured"]
+    assert set(measured.effect) == {1, 4} and (measured.n_seeds == 2).all()
+    assert len(list(out.glob("*effect*.png"))) >= 7

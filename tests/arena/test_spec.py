@@ -39,7 +39,7 @@ def test_overrides_are_applied_and_validated(tmp_path):
     [
         ("rounds=zero", "rounds: Input should be a valid integer"),
         ("bogus=1", "bogus: unknown key; valid keys here: detectors, device"),
-        ("world.colour=red", "world.colour: unknown key; valid keys here: credit, fractions, identities"),
+        ("world.colour=red", "world.colour: unknown key; valid keys here: capture_drift, credit, fractions"),
         ("world.kind=cartoon", "world.kind: Input should be 'synthetic'"),
         ("device=tpu", "device: Input should be 'cpu', 'cuda' or 'auto'"),
         (
