@@ -30,8 +30,13 @@ def _quiet():  # type: ignore[no-untyped-def]
     return Progress(0, 1, stream=open("/dev/null", "w"))  # noqa: SIM115
 
 
-def rounds_seconds(run_dir: Path) -> float:
-    return sum(json.loads(p.read_text())["total"] for p in (run_dir / "rounds").glob("r*/timings.json"))
+def rounds_seconds(run_dir: Path, first: int = 1) -> float:
+    """Sum of the rounds' wall times from round `first` on (timings.json of each round)."""
+    return sum(
+        json.loads(p.read_text())["total"]
+        for p in (run_dir / "rounds").glob("r*/timings.json")
+        if int(p.parent.name[1:]) >= first
+    )
 
 
 def in_process(overrides: list[str], tmp: Path) -> float:
@@ -77,6 +82,14 @@ def main() -> None:
             f"  Ray, 1 CPU: rounds {ray1_rounds:7.1f} s (+ start-up, plots {ray1_wall - ray1_rounds:.1f} s)"
             f"  ratio {ray1_rounds / local:.2f} (rounds), {ray1_wall / local:.2f} (whole run)"
         )
+        # Round 1 pays Ray's one-off costs (worker processes start and import torch, kornia,
+        # diffusers); from round 2 on is what every further round of a long run costs.
+        later_local, later_ray = rounds_seconds(tmp / "local", 2), rounds_seconds(tmp / "ray1", 2)
+        if later_local > 0:
+            print(
+                f"  rounds 2+ only: in-process {later_local:.1f} s, Ray 1 CPU {later_ray:.1f} s"
+                f"  ratio {later_ray / later_local:.2f} (steady state)"
+            )
         if not args.smoke:
             print(f"  Ray, all cores: rounds {rayn_rounds:7.1f} s  ratio {rayn_rounds / local:.2f}")
 

@@ -27,3 +27,4 @@ def test_run_all_smoke(tmp_path):
     for script in ("quickstart_profile.py", "blend_vs_opencv.py", "detector_benchmark.py", "ray_overhead.py"):
         assert f"## {script}" in text
     assert "ratio" in text and "- CPU:" in text
+    assert "(steady state)" in text  # ray_overhead separates round 1's one-off start-up
