@@ -115,6 +115,38 @@ def make_cost(strain: dict[str, Any], counts: dict[str, int], kwargs: dict[str, 
     return cost
 
 
+MakeJob = tuple[dict[str, Any], dict[str, int], dict[str, Any]]  # strain, split counts, make kwargs
+
+
+def make_tasks(jobs: list[MakeJob]) -> list[tuple[int, dict[str, int]]]:
+    """The make tasks of a round's jobs (strain, split counts, make kwargs): (job index, counts).
+
+    A strain's splits become separate tasks, so that one slow evasion strain's fakes are made on
+    two CPUs instead of one (its splits draw from their own seeded streams: same fakes). A strain
+    that trains its weights in the task keeps its splits together: the weights are trained once,
+    on all of them.
+    """
+    tasks: list[tuple[int, dict[str, int]]] = []
+    for i, (_, counts, kwargs) in enumerate(jobs):
+        if kwargs.get("train") is not None and kwargs.get("weights") is None:
+            tasks.append((i, dict(counts)))
+        else:
+            tasks += [(i, {split: n}) for split, n in counts.items()]
+    return tasks
+
+
+def merge_made(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One strain's make result from its tasks' results: the splits and measures side by side,
+    the seconds added up, the weights of whichever task trained them."""
+    out: dict[str, Any] = {"weights": None}
+    for part in parts:
+        out.update({k: v for k, v in part.items() if k not in ("weights", "seconds", "query_seconds")})
+        out["weights"] = part.get("weights") if part.get("weights") is not None else out["weights"]
+    out["seconds"] = sum(float(p["seconds"]) for p in parts)
+    out["query_seconds"] = sum(float(p.get("query_seconds", 0.0)) for p in parts)
+    return out
+
+
 def longest_first(costs: list[float]) -> list[int]:
     """Indices by decreasing cost; equal costs keep their order (a stable, deterministic sort)."""
     return sorted(range(len(costs)), key=lambda i: -costs[i])

@@ -25,6 +25,8 @@ from arena.generator_round import (
     longest_first,
     make_cost,
     make_kwargs,
+    make_tasks,
+    merge_made,
     population_size,
     save_weights,
     surrogate_detectors,
@@ -234,14 +236,21 @@ class RoundRunner:
             )
             for s in strains
         ]
-        fake_refs: list[Any] = [None] * len(jobs)
-        for i in longest_first([make_cost(*job) for job in jobs]):  # results keep the jobs' order
-            s, split_counts, kw = jobs[i]
+        tasks = make_tasks(jobs)
+        fake_refs: list[Any] = [None] * len(tasks)
+        costs = [make_cost(jobs[j][0], split_counts, jobs[j][2]) for j, split_counts in tasks]
+        for i in longest_first(costs):  # results keep the tasks' order
+            j, split_counts = tasks[i]
+            s, _, kw = jobs[j]
             fake_refs[i] = self.make_fakes.remote(
                 spec.world, spec.seed, r, s, split_counts, self.gen_cpus, spec.device, **kw
             )
         reals_train, reals_eval = ray.get([reals_refs["train"], reals_refs["eval"]])
-        made = ray.get(fake_refs)
+        parts = ray.get(fake_refs)
+        by_job: list[list[dict[str, Any]]] = [[] for _ in jobs]
+        for (j, _), part in zip(tasks, parts, strict=True):
+            by_job[j].append(part)
+        made = [merge_made(p) for p in by_job]
         fakes, vault_fakes = made[: len(state.strains)], made[len(state.strains) :]
         gen_weights, new_weights = collect_weights(r, state.strains + vault, made, state.generator_weights)
         sealed = self._sealed_set(ray.get(reals_refs["vault"]), vault, vault_fakes) if vault else None

@@ -22,6 +22,7 @@ from arena.seeding import torch_generator
 from arena.spec import DetectorSpec, GeneratorTrainSpec, WorldSpec
 
 Weights = dict[str, np.ndarray]
+QUALITY_SPLITS = ("eval", "vault")  # a strain's quality is measured on the fakes it is scored on
 
 
 def setup_worker(num_cpus: float, device: str) -> str:
@@ -60,11 +61,14 @@ def make_fakes(
 ) -> dict[str, Any]:
     """One strain's fakes for each split, and its measured quality on the first of eval/vault.
 
+    The loop may give a strain's splits to separate tasks (`arena.generator_round.make_tasks`):
+    each split draws from its own seeded streams, so the fakes do not depend on the split-up.
     A learning strain without `weights` trains them here (see `arena.strain_work`) and returns
     them as "weights" for the loop to store; `surrogate` (the deployed detectors) is given only
     to strains whose genome asks for detector-guided evasion, `extractor` (the run's face
     extractor, `arena.extraction`) to those that attack it. Also returns "quality" (scalar),
-    per-fake "ssim" and "psnr", "spectral", "targets"/"shown" (a few targets and their fakes),
+    per-fake "ssim" and "psnr", "spectral", "targets"/"shown" (a few targets and their fakes;
+    these only when an eval or vault split is asked for),
     "seconds" (the task's wall time) and "query_seconds" (of it, inside the queried networks).
     """
     from arena import strain_work
@@ -92,7 +96,7 @@ def make_fakes(
         from arena.extraction import landmark_function
 
         landmarker = clock.wrap(landmark_function(extractor, dev))
-    quality_split = "eval" if "eval" in counts else next(iter(counts))
+    quality_split = next((split for split in QUALITY_SPLITS if split in counts), None)
     capture = capture_of_round(seed, r, world.capture_drift)
     for split, n in counts.items():
         source, target = w.pairs(split, n, torch_generator(seed, r, "pairs", s.id, split))
