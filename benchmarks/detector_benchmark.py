@@ -12,8 +12,10 @@ For each architecture and size, measured in the same run on the same thread coun
   FlopCounterMode), and ``of peak`` its fraction of this machine's fp32 matmul rate, measured in
   the same run.
 
-Each figure is the best of ``--repeats`` timed runs after one warm-up, the runs of the four
-measurements alternating so that load on a shared machine hits them alike. Not a timed test.
+Each throughput is the best of ``--repeats`` timed runs after a short warm-up, the runs of the
+four measurements alternating so that load on a shared machine hits them alike; ``ratio`` is the
+median over the runs of the bare loop's time over the arena loop's in the same run (paired, so a
+burst of load that hits one run does not decide it). Not a timed test.
 
     python benchmarks/detector_benchmark.py [--archs meso4 xception] [--sizes 64 128] [--steps 20]
 """
@@ -21,6 +23,7 @@ measurements alternating so that load on a shared machine hits them alike. Not a
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 
 import torch
@@ -41,15 +44,27 @@ def _timed(fn) -> float:
 
 def _best(fns: list, repeats: int) -> list[float]:
     """Best time of each function over ``repeats`` rounds after one warm-up (allocator, oneDNN
-    kernel selection). The functions alternate within each round, so on a shared machine a
-    burst of load hits them alike and their ratio stays meaningful."""
-    for fn in fns:
-        fn()
-    best = [float("inf")] * len(fns)
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            best[i] = min(best[i], _timed(fn))
-    return best
+    kernel selection), the functions alternating within each round."""
+    return [min(times) for times in _rounds(fns, fns, repeats)]
+
+
+def _rounds(fns: list, warmups: list, repeats: int) -> list[list[float]]:
+    """Each function's time in each of ``repeats`` rounds, after one call of its warm-up.
+
+    The functions alternate within each round, so on a shared machine a burst of load hits
+    neighbours alike: the ratio of two functions' times within a round stays meaningful, and the
+    median of those ratios over rounds shrugs off a round that a burst hit unevenly. Each round
+    starts one function further on: the same order every round gave whichever ran after the
+    augmented fit a steady 5-10% handicap (caches), which read as overhead of the arena's loop.
+    """
+    for warm in warmups:
+        warm()
+    times: list[list[float]] = [[] for _ in fns]
+    for k in range(repeats):
+        for j in range(len(fns)):
+            i = (k + j) % len(fns)
+            times[i].append(_timed(fns[i]))
+    return times
 
 
 def bare_loop(
@@ -97,21 +112,23 @@ def bench(arch: str, size: int, steps: int, batch: int, repeats: int) -> dict[st
 
     reals, fakes = _data(128, size)
     config = TrainConfig(steps=steps, batch_size=batch, augment=False)
-    augmented = TrainConfig(steps=steps, batch_size=batch, augment=True)
     arena_det, bare_det = Detector(arch, seed=0), Detector(arch, seed=0)
     n_train = steps * batch
     images = torch.cat([reals, fakes])
-    t_arena, t_aug, t_bare, t_infer = _best(
-        [
-            lambda: arena_det.fit(reals, fakes, config, seed=0),
-            lambda: arena_det.fit(reals, fakes, augmented, seed=0),
-            lambda: bare_loop(
-                bare_det.network, reals, fakes, steps, batch, config.lr, bare_det.channels_last
-            ),
+
+    def fits(n: int) -> list:
+        short = [TrainConfig(steps=n, batch_size=batch, augment=a) for a in (False, True)]
+        return [
+            lambda: arena_det.fit(reals, fakes, short[0], seed=0),
+            lambda: arena_det.fit(reals, fakes, short[1], seed=0),
+            lambda: bare_loop(bare_det.network, reals, fakes, n, batch, config.lr, bare_det.channels_last),
             lambda: arena_det.score_uint8(images),
-        ],
-        repeats,
-    )
+        ]
+
+    # Warm-up: a 3-step fit of each (allocator, oneDNN kernel choice), then the timed rounds.
+    times = _rounds(fits(steps), fits(3), repeats)
+    t_arena, t_aug, t_bare, t_infer = (min(t) for t in times)
+    ratio = statistics.median(b / a for a, b in zip(times[0], times[2], strict=True))
     flops = step_flops(bare_det.network, size, batch) * steps / t_arena
     return {
         "params": float(arena_det.n_parameters),
@@ -119,7 +136,7 @@ def bench(arch: str, size: int, steps: int, batch: int, repeats: int) -> dict[st
         "train": n_train / t_arena,
         "train_aug": n_train / t_aug,
         "bare": n_train / t_bare,
-        "ratio": t_bare / t_arena,
+        "ratio": ratio,
         "infer": images.shape[0] / t_infer,
     }
 

@@ -28,3 +28,17 @@ def test_run_all_smoke(tmp_path):
         assert f"## {script}" in text
     assert "ratio" in text and "- CPU:" in text
     assert "(steady state)" in text  # ray_overhead separates round 1's one-off start-up
+
+
+def test_detector_benchmark_rounds_rotate_the_order_and_warm_up_once(monkeypatch):
+    """Each timed round starts one function further on (a fixed order handicaps whichever runs
+    after the costliest one), and each warm-up runs once, before any timed call."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import detector_benchmark
+
+    calls: list[str] = []
+    fns = [lambda name=name: calls.append(name) for name in "abc"]
+    warm = [lambda name=name: calls.append(name.upper()) for name in "abc"]
+    times = detector_benchmark._rounds(fns, warm, 3)
+    assert calls == list("ABC" + "abc" + "bca" + "cab")
+    assert [len(t) for t in times] == [3, 3, 3]
