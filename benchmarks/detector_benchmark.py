@@ -54,8 +54,9 @@ def _rounds(fns: list, warmups: list, repeats: int) -> list[list[float]]:
     The functions alternate within each round, so on a shared machine a burst of load hits
     neighbours alike: the ratio of two functions' times within a round stays meaningful, and the
     median of those ratios over rounds shrugs off a round that a burst hit unevenly. Each round
-    starts one function further on: the same order every round gave whichever ran after the
-    augmented fit a steady 5-10% handicap (caches), which read as overhead of the arena's loop.
+    starts one function further on: with the same order every round, the arena's fit always ran
+    right after the large inference batch and read 5-10% slower than the bare loop, and in the
+    opposite order it read 5% faster (caches and allocator state, not the loop).
     """
     for warm in warmups:
         warm()
