@@ -29,7 +29,7 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     ("generator_benchmark.py", [], ["--sizes", "32", "--batch", "4", "--repeats", "1"]),
     (
         "detector_benchmark.py",
-        ["--steps", "10", "--repeats", "3"],
+        ["--steps", "10", "--repeats", "2"],
         ["--archs", "meso4", "spectrum", "--sizes", "32", "--steps", "2", "--repeats", "1"],
     ),
     ("ingest_benchmark.py", [], ["--faces", "8", "--sizes", "32"]),
