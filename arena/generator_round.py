@@ -141,7 +141,8 @@ def merge_made(parts: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {"weights": None}
     for part in parts:
         out.update({k: v for k, v in part.items() if k not in ("weights", "seconds", "query_seconds")})
-        out["weights"] = part.get("weights") if part.get("weights") is not None else out["weights"]
+        if part.get("weights") is not None:
+            out["weights"] = part["weights"]
     out["seconds"] = sum(float(p["seconds"]) for p in parts)
     out["query_seconds"] = sum(float(p.get("query_seconds", 0.0)) for p in parts)
     return out

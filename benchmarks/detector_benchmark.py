@@ -112,7 +112,6 @@ def bench(arch: str, size: int, steps: int, batch: int, repeats: int) -> dict[st
     from detectors import Detector, TrainConfig
 
     reals, fakes = _data(128, size)
-    config = TrainConfig(steps=steps, batch_size=batch, augment=False)
     arena_det, bare_det = Detector(arch, seed=0), Detector(arch, seed=0)
     n_train = steps * batch
     images = torch.cat([reals, fakes])
@@ -122,7 +121,7 @@ def bench(arch: str, size: int, steps: int, batch: int, repeats: int) -> dict[st
         return [
             lambda: arena_det.fit(reals, fakes, short[0], seed=0),
             lambda: arena_det.fit(reals, fakes, short[1], seed=0),
-            lambda: bare_loop(bare_det.network, reals, fakes, n, batch, config.lr, bare_det.channels_last),
+            lambda: bare_loop(bare_det.network, reals, fakes, n, batch, short[0].lr, bare_det.channels_last),
             lambda: arena_det.score_uint8(images),
         ]
 

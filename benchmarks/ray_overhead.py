@@ -84,8 +84,8 @@ def main() -> None:
             f"  Ray, 1 CPU: rounds {ray1_rounds:7.1f} s (+ start-up, plots {ray1_wall - ray1_rounds:.1f} s)"
             f"  ratio {ray1_rounds / local:.2f} (rounds), {ray1_wall / local:.2f} (whole run)"
         )
-        # Round 1 pays Ray's one-off costs (worker processes start and import torch, kornia,
-        # diffusers); from round 2 on is what every further round of a long run costs.
+        # Round 1 pays Ray's one-off costs (worker processes start and import torch and kornia);
+        # from round 2 on is what every further round of a long run costs.
         later_local, later_ray = rounds_seconds(tmp / "local", 2), rounds_seconds(tmp / "ray1", 2)
         if later_local > 0:
             print(

@@ -31,8 +31,8 @@ def test_run_all_smoke(tmp_path):
 
 
 def test_detector_benchmark_rounds_rotate_the_order_and_warm_up_once(monkeypatch):
-    """Each timed round starts one function further on (a fixed order handicaps whichever runs
-    after the costliest one), and each warm-up runs once, before any timed call."""
+    """Each timed round starts one function further on (a fixed order gives each function the
+    same neighbour every round, and its cache state), and each warm-up runs once, first."""
     monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
     import detector_benchmark
 
