@@ -219,32 +219,41 @@ def _drive(
             where = str(sweep_dir or pairs[0][1].dir)
             try:
                 with ray_session(address, specs, num_cpus), interruptible():  # after ray.init's own handler
-                    _play_all(todo)
+                    _play_all(todo, None if sweep_dir else progress)
             except (RunInterrupted, KeyboardInterrupt):
                 raise RunInterrupted(where) from None
             except OSError as exc:
                 if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                     raise RunInterrupted(where, f"disk full while writing ({exc})") from None
                 raise
+    done = {id(store) for _, store, _, _ in todo}
     for _, store in pairs:
-        _final_plots(store, progress if not sweep_dir else None)
+        if id(store) not in done:  # committed before this call: its plots are redrawn here
+            _final_plots(store, progress if not sweep_dir else None)
     out = sweep_dir or pairs[0][1].dir
     print(f"{'sweep' if sweep_dir else 'run'} directory: {out}", flush=True)
     return out
 
 
-def _play_all(todo: list[tuple[RunSpec, RunStore, Progress, int]]) -> None:
+def _play_all(todo: list[tuple[RunSpec, RunStore, Progress, int]], progress: Progress | None) -> None:
+    """Play every run to its last round and draw its final plots.
+
+    A sweep's members each play in a thread of their own and plot as soon as they finish, so one
+    member's plotting overlaps the others' rounds instead of queueing after the slowest.
+    """
     from arena.loop import run_rounds
 
     if len(todo) == 1:
         spec, store, prog, last = todo[0]
         run_rounds(spec, store, store.dir.name, prog, last)
+        _final_plots(store, progress)
         return
     errors: list[BaseException] = []
 
     def member(spec: RunSpec, store: RunStore, prog: Progress, last: int) -> None:
         try:
             run_rounds(spec, store, store.dir.name, prog, last)
+            _final_plots(store, progress)
         except BaseException as exc:  # reported by the main thread
             errors.append(exc)
 

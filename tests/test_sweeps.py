@@ -68,6 +68,11 @@ def test_two_seed_sweep_runs_concurrently_and_loads_with_member_columns(tmp_path
     sweep = tmp_path / "sw"
     assert json.loads((sweep / "sweep.json").read_text())["members"][1]["name"] == "seed5"
     assert "seed0 [round 1/2] make" in proc.stdout and "seed5 [round 1/2] make" in proc.stdout
+    # Each member draws its final plots in its own thread as soon as its rounds are done.
+    assert proc.stdout.count("cat-and-mouse plot:") == 2
+    for m in ("seed0", "seed5"):
+        assert (sweep / m / "report" / "cat_and_mouse_auc.png").stat().st_size > 0
+        assert (sweep / m / "report" / "heatmap_auc.png").stat().st_size > 0
     df = arena.results.load(sweep)
     assert set(df.member) == {"seed0", "seed5"} and set(df.seed) == {0, 5}
     assert not df.duplicated(["member", *KEY]).any()
