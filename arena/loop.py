@@ -9,6 +9,7 @@ frees its CPUs between phases on small machines, and a retried task is idempoten
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -207,6 +208,29 @@ class RoundRunner:
         self.extract = ray.remote(extraction.extract_task).options(**opts_det)
         self.train_extractor = ray.remote(extraction.train_task).options(**opts_det)
         self.extractor_ref: Any = None  # the run's face extractor (object ref), once trained or read
+        # Work that needs no result of the retrain is started while it runs, to fill the cores a
+        # lone retraining detector leaves idle: the round's sample grid (drawn in a driver thread)
+        # and, on Ray, the next round's real faces (tasks; in-process they could only run serially).
+        self.drawing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sample-grid")
+        self.prefetch_reals = executor == "ray"
+        self.next_reals: dict[int, dict[str, Any]] = {}  # round -> refs of its reals, started early
+
+    def close(self) -> None:
+        self.drawing.shutdown(wait=True)
+
+    def _reals(self, r: int) -> dict[str, Any]:
+        """Refs of round r's real faces per split: started early by round r-1, else now."""
+        if r in self.next_reals:
+            return self.next_reals.pop(r)
+        spec = self.spec
+        wr = spec.world.reals_per_round
+        counts = {"train": wr.train, "eval": wr.eval}
+        if vault_strains(spec):
+            counts["vault"] = spec.vault.reals
+        return {
+            split: self.make_reals.remote(spec.world, spec.seed, r, split, n, self.gen_cpus)
+            for split, n in counts.items()
+        }
 
     def play(self, state: ArenaState, r: int) -> ArenaState:
         spec, ray = self.spec, self.ray
@@ -216,16 +240,9 @@ class RoundRunner:
         # 1. Make -------------------------------------------------------------------------
         self.progress.phase(r, "make", f"{len(state.strains)} strains")
         t = time.perf_counter()
-        wr, counts = spec.world.reals_per_round, spec.population.fakes_per_strain
-        reals_refs = {
-            split: self.make_reals.remote(spec.world, spec.seed, r, split, n, self.gen_cpus)
-            for split, n in (("train", wr.train), ("eval", wr.eval))
-        }
+        counts = spec.population.fakes_per_strain
+        reals_refs = self._reals(r)
         vault = vault_strains(spec)
-        if vault:
-            reals_refs["vault"] = self.make_reals.remote(
-                spec.world, spec.seed, r, "vault", spec.vault.reals, self.gen_cpus
-            )
         surrogate = self._surrogate(state, r)
         ext_ref, new_extractor = self._extractor(r)
         jobs = [
@@ -265,6 +282,13 @@ class RoundRunner:
                 + [np.full(len(f["eval"]), i, np.int32) for i, f in enumerate(fakes)]
             ),
             strains=strains_meta,
+        )
+        from arena.samples import sample_grid_png
+        from arena.world import world_credit
+
+        credit = world_credit(spec.world)  # real faces carry their dataset's credit line
+        grid_png = self.drawing.submit(
+            sample_grid_png, r, state.strains + vault, fakes + vault_fakes, reals_eval, credit
         )
         train_reals_ref = ray.put(reals_train)
         train_fakes_ref = ray.put(np.concatenate([f["train"] for f in fakes]))
@@ -342,6 +366,8 @@ class RoundRunner:
             )
             for d in spec.detectors
         ]
+        if self.prefetch_reals and r < spec.rounds:  # queued behind the retrains, run beside them
+            self.next_reals[r + 1] = self._reals(r + 1)
         new_detectors: dict[str, DetectorState] = {}
         reports: dict[str, Any] = {}
         for d, res in zip(spec.detectors, ray.get(rt_refs), strict=True):
@@ -446,13 +472,7 @@ class RoundRunner:
         if new_extractor is not None:  # trained this round (round 1): kept with it, verified on read
             extraction.save(tmp / extraction.FILE, new_extractor)
             save_json(tmp / extraction.REPORT, new_extractor["report"])
-        from arena.samples import save_sample_grid
-        from arena.world import world_credit
-
-        credit = world_credit(spec.world)  # real faces carry their dataset's credit line
-        save_sample_grid(
-            tmp / "samples.png", r, state.strains + vault, fakes + vault_fakes, reals_eval, credit=credit
-        )
+        (tmp / "samples.png").write_bytes(grid_png.result())
         timings["commit"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t_round
         save_json(tmp / "timings.json", timings)
@@ -578,9 +598,12 @@ def run_rounds(
     """Play rounds start+1..spec.rounds, committing each; returns the final state."""
     state = load_state(spec, store, start)
     runner = RoundRunner(spec, store, run_name, progress, executor)
-    for r in range(start + 1, spec.rounds + 1):
-        state = runner.play(state, r)
-        progress.round_done(r, runner.last_summary)
+    try:
+        for r in range(start + 1, spec.rounds + 1):
+            state = runner.play(state, r)
+            progress.round_done(r, runner.last_summary)
+    finally:
+        runner.close()
     return state
 
 

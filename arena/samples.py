@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import io
 from typing import Any
 
 import numpy as np
@@ -24,24 +24,22 @@ def mosaic(rows: list[list[np.ndarray]], cols: int, gap: int = 2, band: int = 0)
     return out
 
 
-def save_sample_grid(
-    path: Path,
+def sample_grid_png(
     r: int,
     strains: list[dict[str, Any]],
     fakes: list[dict[str, Any]],
     reals: np.ndarray,
     credit: str = CREDIT_SYNTHETIC,
     per_strain: int = 3,
-) -> None:
+) -> bytes:
     """One PNG per round: a row of real eval faces, then per strain `per_strain` target | fake pairs.
 
     The faces are tiled into one mosaic drawn with a single imshow (a subplot per face made this
     the slowest part of a round's commit); the credit line of the faces is printed under it.
+    Drawn on a bare `Figure`, not pyplot, so the round loop can draw it in a thread of its own
+    while the detectors train.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     cols = per_strain * 2
     rows: list[list[np.ndarray]] = [list(reals[:cols])]
@@ -57,7 +55,7 @@ def save_sample_grid(
     band, gap = max(6, size // 4), 2  # a label line above each row; space between faces (px)
     grid = mosaic(rows, cols, gap=gap, band=band)
     width = cols * 1.1  # inches; the height follows the mosaic's aspect, plus title and credit
-    fig = plt.figure(figsize=(width, width * grid.shape[0] / grid.shape[1] + 0.5))
+    fig = Figure(figsize=(width, width * grid.shape[0] / grid.shape[1] + 0.5))
     ax = fig.add_axes((0.01, 0.25 / fig.get_figheight(), 0.98, 1 - 0.5 / fig.get_figheight()))
     ax.imshow(grid, interpolation="nearest")
     ax.axis("off")
@@ -66,5 +64,6 @@ def save_sample_grid(
         ax.text(0, i * step + band - 1, label, fontsize=7, va="bottom", ha="left")
     fig.suptitle(f"round {r}: targets and fakes per strain", fontsize=9)
     fig.text(0.01, 0.005, credit, fontsize=6)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    return buf.getvalue()

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from arena.samples import mosaic, save_sample_grid
+from arena.samples import mosaic, sample_grid_png
 
 
 def test_mosaic_puts_each_face_in_its_cell_under_its_band():
@@ -15,9 +15,9 @@ def test_mosaic_puts_each_face_in_its_cell_under_its_band():
     assert (grid[0:2] == 255).all() and (grid[:, 4] == 255).all()  # band and gap stay white
 
 
-def test_sample_grid_is_a_png(tmp_path):
+def test_sample_grid_is_a_png():
     rng = np.random.default_rng(0)
     faces = rng.integers(0, 255, (4, 3, 32, 32), dtype=np.uint8)
     strains = [{"id": "blend-0001", "genome": {"family": "blend"}}]
-    save_sample_grid(tmp_path / "s.png", 1, strains, [{"targets": faces, "shown": faces}], faces, credit="c")
-    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+    png = sample_grid_png(1, strains, [{"targets": faces, "shown": faces}], faces, credit="c")
+    assert png[:4] == b"\x89PNG"
