@@ -118,6 +118,31 @@ def make_cost(strain: dict[str, Any], counts: dict[str, int], kwargs: dict[str, 
 MakeJob = tuple[dict[str, Any], dict[str, int], dict[str, Any]]  # strain, split counts, make kwargs
 
 
+def round_jobs(
+    spec: RunSpec,
+    strains: list[dict[str, Any]],
+    vault: list[dict[str, Any]],
+    weights: GenWeights,
+    surrogate: Any,
+    extractor: Any = None,
+) -> list[MakeJob]:
+    """A round's make jobs: every strain on train and eval, every vault strain on the vault."""
+    counts = spec.population.fakes_per_strain
+    return [
+        (s, split_counts, make_kwargs(spec, s, weights, surrogate, extractor))
+        for group, split_counts in (
+            (strains, {"train": counts.train, "eval": counts.eval}),
+            (vault, {"vault": spec.vault.fakes_per_strain}),
+        )
+        for s in group
+    ]
+
+
+def task_key(strain: dict[str, Any], split_counts: dict[str, int]) -> tuple[Any, ...]:
+    """Names a make task across rounds' code paths: the strain and the splits it makes."""
+    return (strain["id"], *split_counts.items())
+
+
 def make_tasks(jobs: list[MakeJob]) -> list[tuple[int, dict[str, int]]]:
     """The make tasks of a round's jobs (strain, split counts, make kwargs): (job index, counts).
 

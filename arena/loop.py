@@ -17,20 +17,25 @@ from typing import Any
 import numpy as np
 
 from arena import extraction, work
+from arena.early_work import start_beside
 from arena.faults import driver_fault
 from arena.generator_round import (
+    GenWeights,
+    MakeJob,
     collect_weights,
     fitness_records,
     innovations,
     load_weights,
     longest_first,
     make_cost,
-    make_kwargs,
     make_tasks,
     merge_made,
+    needs_surrogate,
     population_size,
+    round_jobs,
     save_weights,
     surrogate_detectors,
+    task_key,
     vault_strains,
 )
 from arena.metrics import compute_metrics
@@ -214,6 +219,7 @@ class RoundRunner:
         self.drawing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sample-grid")
         self.prefetch_reals = executor == "ray"
         self.next_reals: dict[int, dict[str, Any]] = {}  # round -> refs of its reals, started early
+        self.made_ahead: dict[int, dict[tuple[Any, ...], Any]] = {}  # round -> {task key: ref}
 
     def close(self) -> None:
         self.drawing.shutdown(wait=True)
@@ -240,28 +246,20 @@ class RoundRunner:
         # 1. Make -------------------------------------------------------------------------
         self.progress.phase(r, "make", f"{len(state.strains)} strains")
         t = time.perf_counter()
-        counts = spec.population.fakes_per_strain
         reals_refs = self._reals(r)
         vault = vault_strains(spec)
         surrogate = self._surrogate(state, r)
         ext_ref, new_extractor = self._extractor(r)
-        jobs = [
-            (s, split_counts, make_kwargs(spec, s, state.generator_weights, surrogate, ext_ref))
-            for strains, split_counts in (
-                (state.strains, {"train": counts.train, "eval": counts.eval}),
-                (vault, {"vault": spec.vault.fakes_per_strain}),
-            )
-            for s in strains
-        ]
+        jobs = round_jobs(spec, state.strains, vault, state.generator_weights, surrogate, ext_ref)
         tasks = make_tasks(jobs)
         fake_refs: list[Any] = [None] * len(tasks)
+        ahead = self.made_ahead.pop(r, {})  # tasks round r-1 started while its detectors retrained
         costs = [make_cost(jobs[j][0], split_counts, jobs[j][2]) for j, split_counts in tasks]
+        early = [task_key(jobs[j][0], split_counts) in ahead for j, split_counts in tasks]
         for i in longest_first(costs):  # results keep the tasks' order
             j, split_counts = tasks[i]
-            s, _, kw = jobs[j]
-            fake_refs[i] = self.make_fakes.remote(
-                spec.world, spec.seed, r, s, split_counts, self.gen_cpus, spec.device, **kw
-            )
+            key = task_key(jobs[j][0], split_counts)
+            fake_refs[i] = ahead[key] if early[i] else self._make(r, jobs[j], split_counts)
         reals_train, reals_eval = ray.get([reals_refs["train"], reals_refs["eval"]])
         parts = ray.get(fake_refs)
         by_job: list[list[dict[str, Any]]] = [[] for _ in jobs]
@@ -295,8 +293,9 @@ class RoundRunner:
         timings["make"] = time.perf_counter() - t
         # Of make, the share spent inside the deployed detectors (evasion's score queries) and the
         # extractor: measured in each task, apportioned to the phase's wall time.
-        task_s = sum(float(f["seconds"]) for f in made)
-        query_s = sum(float(f.get("query_seconds", 0.0)) for f in made)
+        here = [p for p, e in zip(parts, early, strict=True) if not e]  # made in this phase
+        task_s = sum(float(p["seconds"]) for p in here)
+        query_s = sum(float(p.get("query_seconds", 0.0)) for p in here)
         timings["make_queries"] = timings["make"] * query_s / task_s if task_s > 0 else 0.0
         # Everything scored this round, as the detectors will see it (through the extractor, if any).
         t = time.perf_counter()
@@ -348,6 +347,17 @@ class RoundRunner:
             )
         timings["zero_day"] = time.perf_counter() - t
 
+        # Evolve as soon as its scores exist: from round 2 on the zero-day ones (the detectors the
+        # strains met in the wild), so the next population is known before the retrain and its
+        # make tasks that query no detector can run beside it. Round 1 evolves on post scores.
+        evolved = None
+        if zd_probs:
+            t = time.perf_counter()
+            evolved = self._evolve_round(
+                state, r, ev, zd_probs, "zero_day", fakes, vault, vault_fakes, gen_weights
+            )
+            timings["evolve"] = time.perf_counter() - t
+
         # 3. Retrain ----------------------------------------------------------------------
         self.progress.phase(r, "retrain", ", ".join(f"{d.name}:{d.strategy}" for d in spec.detectors))
         t = time.perf_counter()
@@ -368,6 +378,17 @@ class RoundRunner:
         ]
         if self.prefetch_reals and r < spec.rounds:  # queued behind the retrains, run beside them
             self.next_reals[r + 1] = self._reals(r + 1)
+            if evolved is not None:
+                slots = max(
+                    1, int(ray.cluster_resources().get("CPU", 1) // self.gen_cpus) - len(spec.detectors)
+                )
+                self.made_ahead[r + 1], timings["make_ahead"] = start_beside(
+                    ray,
+                    rt_refs,
+                    round_jobs(spec, evolved[1], vault, gen_weights, None, ext_ref),
+                    lambda job, split_counts: self._make(r + 1, job, split_counts),
+                    slots,
+                )
         new_detectors: dict[str, DetectorState] = {}
         reports: dict[str, Any] = {}
         for d, res in zip(spec.detectors, ray.get(rt_refs), strict=True):
@@ -379,7 +400,7 @@ class RoundRunner:
             else:
                 new_detectors[d.name] = DetectorState(res["weights"], old.times_trained + 1, r, res["memory"])
             reports[d.name] = res["report"]
-        timings["retrain"] = time.perf_counter() - t
+        timings["retrain"] = time.perf_counter() - t - timings.get("make_ahead", 0.0)
 
         # 4. Post: the new versions on this generation and on every kept earlier one -------
         self.progress.phase(r, "post")
@@ -430,19 +451,14 @@ class RoundRunner:
                 )
         timings["post"] = timings.get("post", 0.0) + time.perf_counter() - t
 
-        # 5. Evolve -----------------------------------------------------------------------
-        self.progress.phase(r, "evolve")
-        t = time.perf_counter()
-        pop_record, next_strains, next_id = self._evolve(
-            state, r, ev, zd_probs or post_probs, fakes, "zero_day" if zd_probs else "post"
-        )
-        pop_record["vault"] = [
-            {**s, "seconds": float(f["seconds"]), "quality": float(f["quality"])}
-            for s, f in zip(vault, vault_fakes, strict=True)
-        ]
-        pop_record["evaded"] = "zero_day" if zd_probs else "post"
-        pop_record["generator_weights"] = {sid: w["round"] for sid, w in gen_weights.items()}
-        timings["evolve"] = time.perf_counter() - t
+        # 5. Evolve (round 1; later rounds evolved after zero-day) -------------------------
+        if evolved is None:
+            t = time.perf_counter()
+            evolved = self._evolve_round(
+                state, r, ev, post_probs, "post", fakes, vault, vault_fakes, gen_weights
+            )
+            timings["evolve"] = time.perf_counter() - t
+        pop_record, next_strains, next_id = evolved
 
         # 6. Commit -----------------------------------------------------------------------
         self.progress.phase(r, "commit")
@@ -479,10 +495,38 @@ class RoundRunner:
         self.store.commit_round(r, tmp)
         return ArenaState(r, next_strains, next_id, new_detectors, gen_weights)
 
+    def _make(self, r: int, job: MakeJob, split_counts: dict[str, int]) -> Any:
+        spec = self.spec
+        strain, _, kw = job
+        return self.make_fakes.remote(
+            spec.world, spec.seed, r, strain, split_counts, self.gen_cpus, spec.device, **kw
+        )
+
+    def _evolve_round(
+        self,
+        state: ArenaState,
+        r: int,
+        ev: EvalSet,
+        probs: dict[str, np.ndarray],
+        phase: str,
+        fakes: list[dict[str, Any]],
+        vault: list[dict[str, Any]],
+        vault_fakes: list[dict[str, Any]],
+        gen_weights: GenWeights,
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
+        """The population record of round r and the next population (`_evolve`)."""
+        self.progress.phase(r, "evolve")
+        pop_record, next_strains, next_id = self._evolve(state, r, ev, probs, fakes, phase)
+        pop_record["vault"] = [
+            {**s, "seconds": float(f["seconds"]), "quality": float(f["quality"])}
+            for s, f in zip(vault, vault_fakes, strict=True)
+        ]
+        pop_record["evaded"] = phase
+        pop_record["generator_weights"] = {sid: w["round"] for sid, w in gen_weights.items()}
+        return pop_record, next_strains, next_id
+
     def _surrogate(self, state: ArenaState, r: int) -> Any:
         """The deployed detectors' weights (an object ref) for strains with guided evasion, or None."""
-        from arena.generator_round import needs_surrogate
-
         if not any(needs_surrogate(s) for s in state.strains + vault_strains(self.spec)):
             return None
         live = surrogate_detectors(self.spec, self._deployed_versions(state, r))

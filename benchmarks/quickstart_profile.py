@@ -24,7 +24,8 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # tests.conftest's TINY sizes when run as a script
-PHASES = ("make", "zero_day", "retrain", "post", "evolve", "commit")
+# make_ahead: the wait, after the retrain, for next round's make tasks started beside it (arena.loop)
+PHASES = ("make", "make_ahead", "zero_day", "retrain", "post", "evolve", "commit")
 
 
 def profile_run(spec: Path, overrides: list[str]) -> None:
@@ -44,9 +45,9 @@ def profile_run(spec: Path, overrides: list[str]) -> None:
     )
     print(f"{'phase':<10}{'median s/round':>16}{'share':>8}")
     for phase in PHASES:
-        vals = [t[phase] for t in timings]
+        vals = [t.get(phase, 0.0) for t in timings]
         print(f"{phase:<10}{statistics.median(vals):>16.2f}{sum(vals) / total:>8.1%}")
-    other = total - sum(t[p] for t in timings for p in PHASES)
+    other = total - sum(t.get(p, 0.0) for t in timings for p in PHASES)
     print(f"{'other':<10}{other / len(timings):>16.2f}{other / total:>8.1%}")
     # make = generating + the evasion's queries of the deployed detectors (arena.query_clock)
     queries = sum(t.get("make_queries", 0.0) for t in timings)

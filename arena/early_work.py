@@ -1,0 +1,49 @@
+"""Next round's make tasks, started while this round's detectors retrain.
+
+From round 2 on the population evolves on zero-day scores, so the next strains are known before
+the retrain. Their make tasks that query no detector (no guided evasion) need nothing the retrain
+produces: started beside it, they fill the CPUs it leaves idle (a frozen detector's retrain is
+instant, a lone fine-tune uses one CPU). Fakes come from each task's own seeded streams, so a task
+started early makes exactly the fakes it would make in its own round (tests/test_end_to_end.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from arena.generator_round import MakeJob, longest_first, make_cost, make_tasks, needs_surrogate, task_key
+
+
+def start_beside(
+    ray: Any,
+    retraining: list[Any],
+    jobs: list[MakeJob],
+    submit: Callable[[MakeJob, dict[str, int]], Any],
+    slots: int,
+) -> tuple[dict[tuple[Any, ...], Any], float]:
+    """Run the detector-free tasks of `jobs` while the `retraining` refs are pending.
+
+    At most `slots` run at once, longest first, and none starts after the retrain ends, so post's
+    scoring waits for at most those few. Returns {task_key: ref} of the tasks started and the
+    seconds spent waiting for them after the retrain ended (generation time, not training).
+    """
+    jobs = [job for job in jobs if not needs_surrogate(job[0])]
+    tasks = make_tasks(jobs)
+    costs = [make_cost(jobs[j][0], split_counts, jobs[j][2]) for j, split_counts in tasks]
+    queue = [tasks[i] for i in longest_first(costs)]
+    started: dict[tuple[Any, ...], Any] = {}
+    pending, running = list(retraining), list[Any]()
+    while pending:
+        while queue and len(running) < slots:
+            j, split_counts = queue.pop(0)
+            ref = started[task_key(jobs[j][0], split_counts)] = submit(jobs[j], split_counts)
+            running.append(ref)
+        ready, _ = ray.wait(pending + running, num_returns=1)
+        pending = [x for x in pending if x not in ready]
+        running = [x for x in running if x not in ready]
+    t = time.perf_counter()
+    if running:
+        ray.wait(running, num_returns=len(running))
+    return started, time.perf_counter() - t

@@ -1,0 +1,56 @@
+"""Next round's detector-free make tasks, run beside the retrain on a real local Ray."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from arena.early_work import start_beside
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+    yield ray
+    ray.shutdown()
+
+
+def _job(i: int, evasion: str) -> tuple[dict, dict, dict]:
+    genes = {"evasion": evasion, "evasion_steps": 3}
+    return {"id": f"blend-{i:04d}", "genome": {"family": "blend", "genes": genes}}, {"train": 4, "eval": 2}, {}
+
+
+def test_only_detector_free_tasks_start_one_slot_at_a_time_and_none_after_the_retrain(ray_local):
+    ray = ray_local
+
+    @ray.remote(num_cpus=1)
+    def retrain() -> float:
+        time.sleep(1.5)
+        return time.time()
+
+    @ray.remote(num_cpus=1)
+    def make(name: str) -> tuple[str, float, float]:
+        t0 = time.time()
+        time.sleep(0.4)
+        return name, t0, time.time()
+
+    ray.get([make.remote("warm"), make.remote("warm")])  # both workers up before timing
+    jobs = [_job(0, "blackbox"), _job(1, "off"), _job(2, "off"), _job(3, "whitebox"), _job(4, "off")]
+    rt = [retrain.remote()]
+    started, waited = start_beside(ray, rt, jobs, lambda job, splits: make.remote(job[0]["id"]), slots=1)
+    retrain_end = ray.get(rt[0])
+    runs = ray.get(list(started.values()))
+
+    # The evading strains wait for the retrained detectors they will query.
+    assert {key[0] for key in started} <= {"blend-0001", "blend-0002", "blend-0004"}
+    assert all(key[1:] in ((("train", 4),), (("eval", 2),)) for key in started)  # one task per split
+    assert 2 <= len(started) < 6, "about 1.5 s / 0.4 s tasks start, not all six"
+    assert all(t0 < retrain_end for _, t0, _ in runs), "none starts after the retrain ends"
+    spans = sorted((t0, t1) for _, t0, t1 in runs)
+    assert all(b[0] >= a[1] - 0.05 for a, b in zip(spans, spans[1:])), "one slot: one at a time"
+    assert 0 <= waited < 0.5 and max(t1 for _, _, t1 in runs) <= retrain_end + waited + 0.1
