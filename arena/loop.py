@@ -1,5 +1,9 @@
 """The round loop (DESIGN.md "One round"): make, zero-day, retrain, post, evolve, commit.
 
+From round 2 evolve runs right after zero-day (its scores are evolve's only input), so the next
+round's real faces and make tasks that query no detector can run beside the retrain
+(`arena.early_work`); round 1, with nothing deployed, evolves on post scores after post.
+
 A round is a function of (state, spec) to (next state, files). The driver owns the loop, Ray
 and the files; the work itself runs as Ray tasks (`arena.work`). Detectors are Ray tasks, not
 long-lived actors: a detector version is small, so passing its weights costs little, a task

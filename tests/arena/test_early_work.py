@@ -21,8 +21,11 @@ def ray_local():
 
 
 def _job(i: int, evasion: str) -> tuple[dict, dict, dict]:
-    genes = {"evasion": evasion, "evasion_steps": 3}
-    return {"id": f"blend-{i:04d}", "genome": {"family": "blend", "genes": genes}}, {"train": 4, "eval": 2}, {}
+    strain = {
+        "id": f"blend-{i:04d}",
+        "genome": {"family": "blend", "genes": {"evasion": evasion, "evasion_steps": 3}},
+    }
+    return strain, {"train": 4, "eval": 2}, {}
 
 
 def test_only_detector_free_tasks_start_one_slot_at_a_time_and_none_after_the_retrain(ray_local):
@@ -52,5 +55,7 @@ def test_only_detector_free_tasks_start_one_slot_at_a_time_and_none_after_the_re
     assert 2 <= len(started) < 6, "about 1.5 s / 0.4 s tasks start, not all six"
     assert all(t0 < retrain_end for _, t0, _ in runs), "none starts after the retrain ends"
     spans = sorted((t0, t1) for _, t0, t1 in runs)
-    assert all(b[0] >= a[1] - 0.05 for a, b in zip(spans, spans[1:])), "one slot: one at a time"
+    assert all(b[0] >= a[1] - 0.05 for a, b in zip(spans[:-1], spans[1:], strict=True)), (
+        "one slot: one at a time"
+    )
     assert 0 <= waited < 0.5 and max(t1 for _, _, t1 in runs) <= retrain_end + waited + 0.1
