@@ -219,9 +219,11 @@ class RoundRunner:
         self.extractor_ref: Any = None  # the run's face extractor (object ref), once trained or read
         # Work that needs no result of the retrain is started while it runs, to fill the cores a
         # lone retraining detector leaves idle: the round's sample grid (drawn in a driver thread)
-        # and, on Ray, the next round's real faces (tasks; in-process they could only run serially).
+        # and, on Ray, the next round's real faces and detector-free make tasks (`arena.early_work`;
+        # in-process they could only run serially).
         self.drawing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sample-grid")
-        self.prefetch_reals = executor == "ray"
+        self.start_early = executor == "ray"
+        self.vault = vault_strains(spec)  # the sealed strains: the same in every round
         self.next_reals: dict[int, dict[str, Any]] = {}  # round -> refs of its reals, started early
         self.made_ahead: dict[int, dict[tuple[Any, ...], Any]] = {}  # round -> {task key: ref}
 
@@ -235,7 +237,7 @@ class RoundRunner:
         spec = self.spec
         wr = spec.world.reals_per_round
         counts = {"train": wr.train, "eval": wr.eval}
-        if vault_strains(spec):
+        if self.vault:
             counts["vault"] = spec.vault.reals
         return {
             split: self.make_reals.remote(spec.world, spec.seed, r, split, n, self.gen_cpus)
@@ -251,7 +253,7 @@ class RoundRunner:
         self.progress.phase(r, "make", f"{len(state.strains)} strains")
         t = time.perf_counter()
         reals_refs = self._reals(r)
-        vault = vault_strains(spec)
+        vault = self.vault
         surrogate = self._surrogate(state, r)
         ext_ref, new_extractor = self._extractor(r)
         jobs = round_jobs(spec, state.strains, vault, state.generator_weights, surrogate, ext_ref)
@@ -259,11 +261,11 @@ class RoundRunner:
         fake_refs: list[Any] = [None] * len(tasks)
         ahead = self.made_ahead.pop(r, {})  # tasks round r-1 started while its detectors retrained
         costs = [make_cost(jobs[j][0], split_counts, jobs[j][2]) for j, split_counts in tasks]
-        early = [task_key(jobs[j][0], split_counts) in ahead for j, split_counts in tasks]
+        keys = [task_key(jobs[j][0], split_counts) for j, split_counts in tasks]
+        early = [key in ahead for key in keys]
         for i in longest_first(costs):  # results keep the tasks' order
             j, split_counts = tasks[i]
-            key = task_key(jobs[j][0], split_counts)
-            fake_refs[i] = ahead[key] if early[i] else self._make(r, jobs[j], split_counts)
+            fake_refs[i] = ahead[keys[i]] if early[i] else self._make(r, jobs[j], split_counts)
         reals_train, reals_eval = ray.get([reals_refs["train"], reals_refs["eval"]])
         parts = ray.get(fake_refs)
         by_job: list[list[dict[str, Any]]] = [[] for _ in jobs]
@@ -357,9 +359,7 @@ class RoundRunner:
         evolved = None
         if zd_probs:
             t = time.perf_counter()
-            evolved = self._evolve_round(
-                state, r, ev, zd_probs, "zero_day", fakes, vault, vault_fakes, gen_weights
-            )
+            evolved = self._evolve(state, r, ev, zd_probs, "zero_day", fakes, vault_fakes, gen_weights)
             timings["evolve"] = time.perf_counter() - t
 
         # 3. Retrain ----------------------------------------------------------------------
@@ -380,7 +380,7 @@ class RoundRunner:
             )
             for d in spec.detectors
         ]
-        if self.prefetch_reals and r < spec.rounds:  # queued behind the retrains, run beside them
+        if self.start_early and r < spec.rounds:  # queued behind the retrains, run beside them
             self.next_reals[r + 1] = self._reals(r + 1)
             if evolved is not None:
                 slots = max(
@@ -458,9 +458,7 @@ class RoundRunner:
         # 5. Evolve (round 1; later rounds evolved after zero-day) -------------------------
         if evolved is None:
             t = time.perf_counter()
-            evolved = self._evolve_round(
-                state, r, ev, post_probs, "post", fakes, vault, vault_fakes, gen_weights
-            )
+            evolved = self._evolve(state, r, ev, post_probs, "post", fakes, vault_fakes, gen_weights)
             timings["evolve"] = time.perf_counter() - t
         pop_record, next_strains, next_id = evolved
 
@@ -506,32 +504,9 @@ class RoundRunner:
             spec.world, spec.seed, r, strain, split_counts, self.gen_cpus, spec.device, **kw
         )
 
-    def _evolve_round(
-        self,
-        state: ArenaState,
-        r: int,
-        ev: EvalSet,
-        probs: dict[str, np.ndarray],
-        phase: str,
-        fakes: list[dict[str, Any]],
-        vault: list[dict[str, Any]],
-        vault_fakes: list[dict[str, Any]],
-        gen_weights: GenWeights,
-    ) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
-        """The population record of round r and the next population (`_evolve`)."""
-        self.progress.phase(r, "evolve")
-        pop_record, next_strains, next_id = self._evolve(state, r, ev, probs, fakes, phase)
-        pop_record["vault"] = [
-            {**s, "seconds": float(f["seconds"]), "quality": float(f["quality"])}
-            for s, f in zip(vault, vault_fakes, strict=True)
-        ]
-        pop_record["evaded"] = phase
-        pop_record["generator_weights"] = {sid: w["round"] for sid, w in gen_weights.items()}
-        return pop_record, next_strains, next_id
-
     def _surrogate(self, state: ArenaState, r: int) -> Any:
         """The deployed detectors' weights (an object ref) for strains with guided evasion, or None."""
-        if not any(needs_surrogate(s) for s in state.strains + vault_strains(self.spec)):
+        if not any(needs_surrogate(s) for s in state.strains + self.vault):
             return None
         live = surrogate_detectors(self.spec, self._deployed_versions(state, r))
         return self.ray.put(live) if live else None
@@ -602,11 +577,14 @@ class RoundRunner:
         r: int,
         ev: EvalSet,
         probs: dict[str, np.ndarray],
-        fakes: list[dict[str, Any]],
         phase: str,
+        fakes: list[dict[str, Any]],
+        vault_fakes: list[dict[str, Any]],
+        gen_weights: GenWeights,
     ) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
         """Fitness = evasion x quality (arena.generator_round.fitness_records), then selection,
         crossover and mutation; families whose innovation round is r + 1 join as new strains.
+        Returns round r's population record, the next population and the next free strain id.
 
         `probs` are the zero-day scores of the deployed detectors (the ones the strains met in the
         wild), or in round 1, before anything is deployed, the freshly trained versions' (`post`);
@@ -614,6 +592,7 @@ class RoundRunner:
         """
         from generators.population import Strain, evolve
 
+        self.progress.phase(r, "evolve")
         pop = self.spec.population
         fitness, records = fitness_records(self.spec, state.strains, fakes, ev.strain_index, probs, phase)
         children = evolve(
@@ -633,7 +612,17 @@ class RoundRunner:
         next_id = state.next_strain_id + sum(1 for c in children if c.id not in known)
         newborn = innovations(self.spec, r + 1, next_id)
         nxt = [c.to_dict() for c in children] + newborn
-        return {"round": r, "strains": records}, nxt, next_id + len(newborn)
+        record = {
+            "round": r,
+            "strains": records,
+            "vault": [
+                {**s, "seconds": float(f["seconds"]), "quality": float(f["quality"])}
+                for s, f in zip(self.vault, vault_fakes, strict=True)
+            ],
+            "evaded": phase,
+            "generator_weights": {sid: w["round"] for sid, w in gen_weights.items()},
+        }
+        return record, nxt, next_id + len(newborn)
 
 
 def _det_cols(d: DetectorSpec) -> dict[str, Any]:
