@@ -1,10 +1,13 @@
-"""Next round's make tasks, started while this round's detectors retrain.
+"""Next round's make tasks, started while this round's detectors retrain and are scored.
 
 From round 2 on the population evolves on zero-day scores, so the next strains are known before
 the retrain. Their make tasks that query no detector (no guided evasion) need nothing the retrain
 produces: started beside it, they fill the CPUs it leaves idle (a frozen detector's retrain is
-instant, a lone fine-tune uses one CPU). Fakes come from each task's own seeded streams, so a task
-started early makes exactly the fakes it would make in its own round (tests/test_end_to_end.py).
+instant, a lone fine-tune uses one CPU). Those that query the deployed detectors need the
+retrained versions: the longest of them start as soon as those exist, behind post's scoring
+tasks, and run through post and commit on the cores the scoring frees. Fakes come from each
+task's own seeded streams, so a task started early makes exactly the fakes it would make in its
+own round (tests/test_end_to_end.py).
 """
 
 from __future__ import annotations
@@ -30,9 +33,7 @@ def start_beside(
     seconds spent waiting for them after the retrain ended (generation time, not training).
     """
     jobs = [job for job in jobs if not needs_surrogate(job[0])]
-    tasks = make_tasks(jobs)
-    costs = [make_cost(jobs[j][0], split_counts, jobs[j][2]) for j, split_counts in tasks]
-    queue = [tasks[i] for i in longest_first(costs)]
+    queue = _longest_first(jobs, set())
     started: dict[tuple[Any, ...], Any] = {}
     pending, running = list(retraining), list[Any]()
     while pending:
@@ -47,3 +48,27 @@ def start_beside(
     if running:
         ray.wait(running, num_returns=len(running))
     return started, time.perf_counter() - t
+
+
+def start_longest(
+    jobs: list[MakeJob],
+    submit: Callable[[MakeJob, dict[str, int]], Any],
+    n: int,
+    skip: set[tuple[Any, ...]],
+) -> dict[tuple[Any, ...], Any]:
+    """Submit now the `n` longest tasks of `jobs` whose keys are not in `skip`: {task_key: ref}.
+
+    Called once the retrained detectors exist, behind post's scoring tasks: Ray runs them as the
+    scoring frees cores. `n` should leave the driver a core for post's metrics and the commit.
+    """
+    return {
+        task_key(jobs[j][0], split_counts): submit(jobs[j], split_counts)
+        for j, split_counts in _longest_first(jobs, skip)[:n]
+    }
+
+
+def _longest_first(jobs: list[MakeJob], skip: set[tuple[Any, ...]]) -> list[tuple[int, dict[str, int]]]:
+    """The make tasks of `jobs` not in `skip`, as (job index, split counts), longest first."""
+    tasks = [(j, c) for j, c in make_tasks(jobs) if task_key(jobs[j][0], c) not in skip]
+    costs = [make_cost(jobs[j][0], split_counts, jobs[j][2]) for j, split_counts in tasks]
+    return [tasks[i] for i in longest_first(costs)]

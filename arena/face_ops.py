@@ -9,6 +9,8 @@ coordinates, the convention of `arena.faces`.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import kornia
 import torch
@@ -17,6 +19,28 @@ import torch.nn.functional as F
 from arena.faces import check_images
 
 Number = float | int | torch.Tensor
+
+
+@contextmanager
+def native_filters(device: torch.device) -> Iterator[None]:
+    """Run kornia's pyramid and JPEG filters on PyTorch's own CPU convolution, not oneDNN's.
+
+    kornia blurs a batch with one shared kernel as a grouped conv (groups = channels, batch B):
+    the Gaussian pyramids of `laplacian_blend` and the chroma resampling of its JPEG codec.
+    oneDNN's kernel for that shape is up to 15x slower on CPU than PyTorch's native one; with it
+    off those two ops run 1.2-2.5x faster (benchmarks/conv_paths.py). Elsewhere oneDNN wins (the
+    networks by 2-7x, per-sample blurs and the SSIM window by 1.2-1.5x), so it is switched off
+    only around these ops, and only for CPU tensors. The switch is process-wide: the arena runs
+    one task at a time per worker process.
+    """
+    if device.type != "cpu" or not torch.backends.mkldnn.enabled:
+        yield
+        return
+    torch.backends.mkldnn.enabled = False  # type: ignore[assignment]  # a ContextProp setter
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = True  # type: ignore[assignment]
 
 
 def _check_points(points: torch.Tensor, name: str, n: int | None = None) -> None:
@@ -322,13 +346,14 @@ def laplacian_blend(
     pad = (0, pw - w, 0, ph - h)
     pair = F.pad(torch.cat([fg, bg]), pad, mode="reflect") if pad != (0, 0, 0, 0) else torch.cat([fg, bg])
     m = F.pad(mask, pad, mode="reflect") if pad != (0, 0, 0, 0) else mask
-    bands = kornia.geometry.transform.build_laplacian_pyramid(pair, levels)
-    weights = kornia.geometry.transform.build_pyramid(m, levels)
-    b = fg.shape[0]
-    mixed = [torch.lerp(band[b:], band[:b], wt) for band, wt in zip(bands, weights, strict=True)]
-    out = mixed[-1]
-    for band in reversed(mixed[:-1]):
-        out = kornia.geometry.transform.pyrup(out) + band
+    with native_filters(fg.device):
+        bands = kornia.geometry.transform.build_laplacian_pyramid(pair, levels)
+        weights = kornia.geometry.transform.build_pyramid(m, levels)
+        b = fg.shape[0]
+        mixed = [torch.lerp(band[b:], band[:b], wt) for band, wt in zip(bands, weights, strict=True)]
+        out = mixed[-1]
+        for band in reversed(mixed[:-1]):
+            out = kornia.geometry.transform.pyrup(out) + band
     out = out[..., :h, :w]
     return torch.lerp(bg, out, 1 - (1 - mask) ** 4) if confine else out
 
@@ -399,4 +424,5 @@ def jpeg(images: torch.Tensor, quality: Number) -> torch.Tensor:
     q = _per_sample(quality, images.shape[0], images, "quality", low=1.0)
     if float(q.max()) > 100:
         raise ValueError(f"JPEG quality must lie in [1, 100], got max {float(q.max()):.4g}")
-    return kornia.enhance.jpeg_codec_differentiable(images, q)
+    with native_filters(images.device):
+        return kornia.enhance.jpeg_codec_differentiable(images, q)

@@ -1,8 +1,9 @@
 """The round loop (DESIGN.md "One round"): make, zero-day, retrain, post, evolve, commit.
 
 From round 2 evolve runs right after zero-day (its scores are evolve's only input), so the next
-round's real faces and make tasks that query no detector can run beside the retrain
-(`arena.early_work`); round 1, with nothing deployed, evolves on post scores after post.
+round's real faces and make tasks that query no detector can run beside the retrain, and the
+longest of the rest through post and commit (`arena.early_work`); round 1, with nothing
+deployed, evolves on post scores after post.
 
 A round is a function of (state, spec) to (next state, files). The driver owns the loop, Ray
 and the files; the work itself runs as Ray tasks (`arena.work`). Detectors are Ray tasks, not
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from arena import extraction, work
-from arena.early_work import start_beside
+from arena.early_work import start_beside, start_longest
 from arena.faults import driver_fault
 from arena.generator_round import (
     GenWeights,
@@ -226,6 +227,7 @@ class RoundRunner:
         self.vault = vault_strains(spec)  # the sealed strains: the same in every round
         self.next_reals: dict[int, dict[str, Any]] = {}  # round -> refs of its reals, started early
         self.made_ahead: dict[int, dict[tuple[Any, ...], Any]] = {}  # round -> {task key: ref}
+        self.surrogate_ahead: dict[int, Any] = {}  # round -> the surrogate its early tasks query
 
     def close(self) -> None:
         self.drawing.shutdown(wait=True)
@@ -254,7 +256,8 @@ class RoundRunner:
         t = time.perf_counter()
         reals_refs = self._reals(r)
         vault = self.vault
-        surrogate = self._surrogate(state, r)
+        # the same weights as round r-1's early tasks were given, if it started any
+        surrogate = self.surrogate_ahead.pop(r) if r in self.surrogate_ahead else self._surrogate(state, r)
         ext_ref, new_extractor = self._extractor(r)
         jobs = round_jobs(spec, state.strains, vault, state.generator_weights, surrogate, ext_ref)
         tasks = make_tasks(jobs)
@@ -383,15 +386,12 @@ class RoundRunner:
         if self.start_early and r < spec.rounds:  # queued behind the retrains, run beside them
             self.next_reals[r + 1] = self._reals(r + 1)
             if evolved is not None:
-                slots = max(
-                    1, int(ray.cluster_resources().get("CPU", 1) // self.gen_cpus) - len(spec.detectors)
-                )
                 self.made_ahead[r + 1], timings["make_ahead"] = start_beside(
                     ray,
                     rt_refs,
                     round_jobs(spec, evolved[1], vault, gen_weights, None, ext_ref),
                     lambda job, split_counts: self._make(r + 1, job, split_counts),
-                    slots,
+                    max(1, self._make_slots() - len(spec.detectors)),
                 )
         new_detectors: dict[str, DetectorState] = {}
         reports: dict[str, Any] = {}
@@ -421,6 +421,9 @@ class RoundRunner:
             )
             for d in spec.detectors
         ]
+        if self.start_early and evolved is not None and r < spec.rounds:  # queued behind the scoring
+            next_state = ArenaState(r, evolved[1], evolved[2], new_detectors, gen_weights)
+            self._start_querying(next_state, r + 1, ext_ref)
         post_probs: dict[str, np.ndarray] = {}
         for d, results in zip(spec.detectors, ray.get(post_refs), strict=True):
             results = [extraction.apply_misses(p, m) for p, m in zip(results, misses, strict=True)]
@@ -503,6 +506,20 @@ class RoundRunner:
         return self.make_fakes.remote(
             spec.world, spec.seed, r, strain, split_counts, self.gen_cpus, spec.device, **kw
         )
+
+    def _make_slots(self) -> int:
+        """How many make tasks the cluster runs at once."""
+        return max(1, int(self.ray.cluster_resources().get("CPU", 1) // self.gen_cpus))
+
+    def _start_querying(self, state: ArenaState, r: int, ext_ref: Any) -> None:
+        """Start the longest of round r's make tasks not yet started, now that the versions they
+        query exist (`state` is the state round r will start from): as many as leave the driver
+        a core for post's metrics and the commit. Their surrogate is kept for round r's own."""
+        surrogate = self.surrogate_ahead[r] = self._surrogate(state, r)
+        jobs = round_jobs(self.spec, state.strains, self.vault, state.generator_weights, surrogate, ext_ref)
+        ahead = self.made_ahead.setdefault(r, {})
+        submit = lambda job, split_counts: self._make(r, job, split_counts)  # noqa: E731
+        ahead.update(start_longest(jobs, submit, max(1, self._make_slots() - 1), set(ahead)))
 
     def _surrogate(self, state: ArenaState, r: int) -> Any:
         """The deployed detectors' weights (an object ref) for strains with guided evasion, or None."""

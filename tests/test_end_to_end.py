@@ -182,24 +182,39 @@ def test_gpus_the_cluster_lacks_fail_at_once(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
-def test_work_started_early_gives_the_rows_of_a_serial_run(reference_run, tmp_path):
-    """Ray runs start the next round's reals and detector-free make tasks beside the retrain; the
-    in-process executor (benchmarks/ray_overhead.py's baseline) starts nothing early. Same rows."""
+# A sealed strain with white-box evasion: every round from 2 has a make task that queries the
+# deployed detectors, which Ray runs start during the previous round's post.
+GUIDED_VAULT = [
+    "vault.strains=[{family: blend, genes: {evasion: whitebox, evasion_steps: 1}}]",
+    "vault.reals=8",
+    "vault.fakes_per_strain=8",
+]
+
+
+def test_work_started_early_gives_the_rows_of_a_serial_run(tmp_path):
+    """Ray runs start the next round's reals and detector-free make tasks beside the retrain, and
+    the guided ones as soon as the retrained versions exist; the in-process executor
+    (benchmarks/ray_overhead.py's baseline) starts nothing early. Same rows."""
     from arena.launch import environment
     from arena.loop import run_rounds
     from arena.progress import Progress
     from arena.spec import load_spec, resolved_json
     from arena.store import RunStore
 
-    run_dir, _ = reference_run
-    spec, text = load_spec(QUICKSTART, list(TINY))
+    overrides = [*TINY, *GUIDED_VAULT]
+    proc = _arena("run", str(QUICKSTART), *overrides, "--name", "ray", "--runs-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_dir = tmp_path / "ray"
+    spec, text = load_spec(QUICKSTART, overrides)
     store = RunStore.create(tmp_path / "serial", text, resolved_json(spec), environment())
     with store.lock, open(os.devnull, "w") as quiet:
-        run_rounds(spec, store, "ref", Progress(spec.rounds, 1, quiet), 0, executor="local")
+        run_rounds(spec, store, "ray", Progress(spec.rounds, 1, quiet), 0, executor="local")
+    ray_rows = arena.results.load(run_dir)
+    assert (ray_rows.phase == "sealed").any()
     pd.testing.assert_frame_equal(
-        _without_run(arena.results.load(tmp_path / "serial")),
-        _without_run(arena.results.load(run_dir)),
-        check_exact=True,
+        _without_run(arena.results.load(tmp_path / "serial")), _without_run(ray_rows), check_exact=True
     )
     pop = [json.loads((d / "population.json").read_text()) for d in sorted((run_dir / "rounds").glob("r*"))]
     assert any(s["genome"]["genes"]["evasion"] == "off" for p in pop[2:] for s in p["strains"])
+    vault = [v for p in pop for v in p["vault"]]
+    assert vault and all(v["genome"]["genes"]["evasion"] == "whitebox" for v in vault)

@@ -6,9 +6,7 @@ import time
 
 import pytest
 
-from arena.early_work import start_beside
-
-pytestmark = pytest.mark.slow
+from arena.early_work import start_beside, start_longest
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +26,7 @@ def _job(i: int, evasion: str) -> tuple[dict, dict, dict]:
     return strain, {"train": 4, "eval": 2}, {}
 
 
+@pytest.mark.slow
 def test_only_detector_free_tasks_start_one_slot_at_a_time_and_none_after_the_retrain(ray_local):
     ray = ray_local
 
@@ -59,3 +58,37 @@ def test_only_detector_free_tasks_start_one_slot_at_a_time_and_none_after_the_re
         "one slot: one at a time"
     )
     assert 0 <= waited < 0.5 and max(t1 for _, _, t1 in runs) <= retrain_end + waited + 0.1
+
+
+def test_once_the_retrained_versions_exist_the_longest_tasks_not_yet_started_start():
+    """Guided strains cost passes per fake: more steps, longer tasks; black-box probes cost more
+    than white-box gradients. Tasks started beside the retrain are not started twice."""
+    jobs = [_job(0, "off"), _job(1, "blackbox"), _job(2, "whitebox"), _job(3, "off")]
+    jobs = [
+        (s, c, {"surrogate": "deployed"} if s["genome"]["genes"]["evasion"] != "off" else {})
+        for s, c, _ in jobs
+    ]
+    submitted: list[tuple[str, tuple]] = []
+
+    def submit(job, split_counts):
+        submitted.append((job[0]["id"], tuple(split_counts.items())))
+        return f"ref-{len(submitted)}"
+
+    started = start_longest(jobs, submit, 3, set())
+    assert submitted == [
+        ("blend-0001", (("train", 4),)),  # black-box, 3 steps: 28 passes per fake, 4 fakes
+        ("blend-0001", (("eval", 2),)),  # 28 x 2
+        ("blend-0002", (("train", 4),)),  # white-box, 3 steps: 10 x 4
+    ]
+    assert started == {
+        ("blend-0001", ("train", 4)): "ref-1",
+        ("blend-0001", ("eval", 2)): "ref-2",
+        ("blend-0002", ("train", 4)): "ref-3",
+    }
+    submitted.clear()
+    skip = {("blend-0001", ("train", 4)), ("blend-0002", ("train", 4))}  # started beside the retrain
+    assert list(start_longest(jobs, submit, 2, skip)) == [
+        ("blend-0001", ("eval", 2)),
+        ("blend-0002", ("eval", 2)),
+    ]
+    assert start_longest(jobs, submit, 0, skip) == {}

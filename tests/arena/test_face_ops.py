@@ -1,3 +1,4 @@
+import contextlib
 import math
 
 import kornia
@@ -236,3 +237,45 @@ def test_blur_noise_resize_jpeg():
     assert err[0] < err[1] < err[2]
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         face_ops.jpeg(img + 0.5, 90)
+
+
+def test_jpeg_and_pyramids_run_without_onednn_and_give_the_same_images(monkeypatch):
+    """kornia's shared-kernel filters run on PyTorch's native conv (oneDNN is slow there, see
+    face_ops.native_filters); the switch only changes the kernel, and is restored afterwards."""
+    img, lm = drawn_faces(4, 32, seed=9)
+    bg, _ = drawn_faces(4, 32, seed=10)
+    mask = face_ops.face_mask(lm, 32, "ellipse", feather=2.0)
+    seen: list[bool] = []
+    for name, module in (
+        ("jpeg_codec_differentiable", kornia.enhance),
+        ("build_laplacian_pyramid", kornia.geometry.transform),
+    ):
+        real = getattr(module, name)
+        monkeypatch.setattr(
+            module,
+            name,
+            lambda *a, _real=real, **k: seen.append(torch.backends.mkldnn.enabled) or _real(*a, **k),
+        )
+    native = (face_ops.jpeg(img, 70.0), face_ops.laplacian_blend(img, bg, mask, 3))
+    assert seen == [False, False] and torch.backends.mkldnn.enabled
+    monkeypatch.setattr(face_ops, "native_filters", lambda device: contextlib.nullcontext())
+    onednn = (face_ops.jpeg(img, 70.0), face_ops.laplacian_blend(img, bg, mask, 3))
+    assert seen[2:] == [True, True]
+    for a, b in zip(native, onednn, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+
+
+def test_native_filters_restores_onednn_and_leaves_other_devices_and_choices_alone():
+    with pytest.raises(RuntimeError), face_ops.native_filters(torch.device("cpu")):
+        assert not torch.backends.mkldnn.enabled
+        raise RuntimeError("a failing op")
+    assert torch.backends.mkldnn.enabled
+    with face_ops.native_filters(torch.device("meta")):
+        assert torch.backends.mkldnn.enabled  # oneDNN is a CPU library: nothing to switch elsewhere
+    torch.backends.mkldnn.enabled = False  # a user's own choice is kept
+    try:
+        with face_ops.native_filters(torch.device("cpu")):
+            pass
+        assert not torch.backends.mkldnn.enabled
+    finally:
+        torch.backends.mkldnn.enabled = True
