@@ -3,7 +3,8 @@
 From round 2 evolve runs right after zero-day (its scores are evolve's only input), so the next
 round's real faces and make tasks that query no detector can run beside the retrain, and the
 longest of the rest through post and commit (`arena.early_work`); round 1, with nothing
-deployed, evolves on post scores after post.
+deployed, evolves on post scores after post. Each detector's post scoring starts as soon as its
+own retrain ends (a frozen detector is scored while the others still train).
 
 A round is a function of (state, spec) to (next state, files). The driver owns the loop, Ray
 and the files; the work itself runs as Ray tasks (`arena.work`). Detectors are Ray tasks, not
@@ -214,6 +215,7 @@ class RoundRunner:
         self.make_reals = ray.remote(work.make_reals).options(**opts_gen)
         self.make_fakes = ray.remote(work.make_fakes).options(**opts_gen)
         self.score = ray.remote(work.score).options(**opts_det)
+        self.score_retrained = ray.remote(work.score_retrained).options(**opts_det)
         self.retrain = ray.remote(work.retrain).options(**opts_det)
         self.extract = ray.remote(extraction.extract_task).options(**opts_det)
         self.train_extractor = ray.remote(extraction.train_task).options(**opts_det)
@@ -383,6 +385,12 @@ class RoundRunner:
             )
             for d in spec.detectors
         ]
+        post_refs = [  # each runs once its own detector's retrain ends
+            self.score_retrained.remote(
+                d, rt, state.detectors[d.name].weights, self.det_cpus, spec.device, eval_ref, *past_refs
+            )
+            for d, rt in zip(spec.detectors, rt_refs, strict=True)
+        ]
         if self.start_early and r < spec.rounds:  # queued behind the retrains, run beside them
             self.next_reals[r + 1] = self._reals(r + 1)
             if evolved is not None:
@@ -407,20 +415,9 @@ class RoundRunner:
         timings["retrain"] = time.perf_counter() - t - timings.get("make_ahead", 0.0)
 
         # 4. Post: the new versions on this generation and on every kept earlier one -------
+        # (each scoring task was submitted with its retrain task and started when that ended)
         self.progress.phase(r, "post")
         t = time.perf_counter()
-        post_refs = [
-            self.score.remote(
-                d,
-                new_detectors[d.name].weights,
-                work.scoring_memory(new_detectors[d.name].memory),
-                self.det_cpus,
-                spec.device,
-                eval_ref,
-                *past_refs,
-            )
-            for d in spec.detectors
-        ]
         if self.start_early and evolved is not None and r < spec.rounds:  # queued behind the scoring
             next_state = ArenaState(r, evolved[1], evolved[2], new_detectors, gen_weights)
             self._start_querying(next_state, r + 1, ext_ref)

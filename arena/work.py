@@ -159,6 +159,25 @@ def score(
     return [score_version(det, w, m, _tensor(s)).numpy().astype(np.float64) for s in image_sets]
 
 
+def score_retrained(
+    spec: DetectorSpec,
+    retrained: dict[str, Any],
+    old_weights: Weights | None,
+    num_cpus: float,
+    device: str,
+    *image_sets: np.ndarray,
+) -> list[np.ndarray]:
+    """`score` of the version a `retrain` task returned (`old_weights` where it kept them).
+
+    Given the retrain task's object ref, Ray starts it as soon as that detector's own retrain
+    ends: a frozen detector is scored while the others still train.
+    """
+    weights = retrained["weights"] if retrained["weights"] is not None else old_weights
+    if weights is None:
+        raise ValueError(f"detector {spec.name} was never trained: there is no version to score")
+    return score(spec, weights, scoring_memory(retrained["memory"]), num_cpus, device, *image_sets)
+
+
 def scoring_memory(memory: Weights) -> Weights:
     """The part of a detector's memory that scoring needs (not the replay buffer or optimiser)."""
     from detectors.strategies import SCORING_PARTS
