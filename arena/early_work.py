@@ -4,10 +4,11 @@ From round 2 on the population evolves on zero-day scores, so the next strains a
 the retrain. Their make tasks that query no detector (no guided evasion) need nothing the retrain
 produces: started beside it, they fill the CPUs it leaves idle (a frozen detector's retrain is
 instant, a lone fine-tune uses one CPU). Those that query the deployed detectors need the
-retrained versions: the longest of them start as soon as those exist, behind post's scoring
-tasks, and run through post and commit on the cores the scoring frees. Fakes come from each
-task's own seeded streams, so a task started early makes exactly the fakes it would make in its
-own round (tests/test_end_to_end.py).
+retrained versions only for their last stages: their swaps run beside the retrain too
+(`arena.fake_stages`), and the longest of them are finished as soon as those versions exist,
+behind post's scoring tasks, through post and commit on the cores the scoring frees. Fakes come
+from each task's own seeded streams, so a task started early makes exactly the fakes it would
+make in its own round (tests/test_end_to_end.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from arena.generator_round import MakeJob, longest_first, make_cost, make_tasks, needs_surrogate, task_key
+from arena.generator_round import (
+    MakeJob,
+    longest_first,
+    make_cost,
+    make_tasks,
+    needs_surrogate,
+    task_key,
+    trains_in_task,
+)
 
 
 def start_beside(
@@ -24,22 +33,32 @@ def start_beside(
     retraining: list[Any],
     jobs: list[MakeJob],
     submit: Callable[[MakeJob, dict[str, int]], Any],
+    swap: Callable[[MakeJob, dict[str, int]], Any],
     slots: int,
-) -> tuple[dict[tuple[Any, ...], Any], float]:
-    """Run the detector-free tasks of `jobs` while the `retraining` refs are pending.
+) -> tuple[dict[tuple[Any, ...], Any], dict[tuple[Any, ...], Any], float]:
+    """Run `jobs`' detector-free work while the `retraining` refs are pending.
 
-    At most `slots` run at once, longest first, and none starts after the retrain ends, so post's
-    scoring waits for at most those few. Returns {task_key: ref} of the tasks started and the
-    seconds spent waiting for them after the retrain ended (generation time, not training).
+    First the make tasks of the strains that query no detector (`submit`), then the swaps of
+    those that do (`swap`, `arena.fake_stages`): their last stages wait for the retrained
+    versions. At most `slots` run at once, each kind longest first, and none starts after the
+    retrain ends, so post's scoring waits for at most those few. Returns ({task_key: make ref},
+    {task_key: swap ref}, the seconds spent waiting for them after the retrain ended:
+    generation time, not training).
     """
-    jobs = [job for job in jobs if not needs_surrogate(job[0])]
-    queue = _longest_first(jobs, set())
-    started: dict[tuple[Any, ...], Any] = {}
+    made: dict[tuple[Any, ...], Any] = {}
+    swapped: dict[tuple[Any, ...], Any] = {}
+    free = [job for job in jobs if not needs_surrogate(job[0])]
+    guided = [job for job in jobs if needs_surrogate(job[0])]
+    queue = [(free[j], c, submit, made) for j, c in _longest_first(free, set())] + [
+        (guided[j], c, swap, swapped)
+        for j, c in _longest_first(guided, set())
+        if not trains_in_task(guided[j][2])  # its swap and training are one task
+    ]
     pending, running = list(retraining), list[Any]()
     while pending:
         while queue and len(running) < slots:
-            j, split_counts = queue.pop(0)
-            ref = started[task_key(jobs[j][0], split_counts)] = submit(jobs[j], split_counts)
+            job, split_counts, start, into = queue.pop(0)
+            ref = into[task_key(job[0], split_counts)] = start(job, split_counts)
             running.append(ref)
         ready, _ = ray.wait(pending + running, num_returns=1)
         pending = [x for x in pending if x not in ready]
@@ -47,7 +66,7 @@ def start_beside(
     t = time.perf_counter()
     if running:
         ray.wait(running, num_returns=len(running))
-    return started, time.perf_counter() - t
+    return made, swapped, time.perf_counter() - t
 
 
 def start_longest(

@@ -95,6 +95,11 @@ def surrogate_detectors(spec: RunSpec, versions: dict[str, Any]) -> list[tuple[A
     ]
 
 
+def trains_in_task(kwargs: dict[str, Any]) -> bool:
+    """Whether a make job's task trains the strain's weights (a learning strain without them)."""
+    return kwargs.get("train") is not None and kwargs.get("weights") is None
+
+
 def make_cost(strain: dict[str, Any], counts: dict[str, int], kwargs: dict[str, Any]) -> float:
     """A make task's expected cost in image passes, to submit the longest tasks first.
 
@@ -109,7 +114,7 @@ def make_cost(strain: dict[str, Any], counts: dict[str, int], kwargs: dict[str, 
     )
     cost = float(sum(counts.values()) * passes)
     train = kwargs.get("train")
-    if train is not None and kwargs.get("weights") is None:  # trains its weights in the task
+    if train is not None and trains_in_task(kwargs):
         steps = train.finetune_steps if kwargs.get("parent_weights") is not None else train.steps
         cost += 3.0 * steps * train.batch_size
     return cost
@@ -153,7 +158,7 @@ def make_tasks(jobs: list[MakeJob]) -> list[tuple[int, dict[str, int]]]:
     """
     tasks: list[tuple[int, dict[str, int]]] = []
     for i, (_, counts, kwargs) in enumerate(jobs):
-        if kwargs.get("train") is not None and kwargs.get("weights") is None:
+        if trains_in_task(kwargs):
             tasks.append((i, dict(counts)))
         else:
             tasks += [(i, {split: n}) for split, n in counts.items()]

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from arena import extraction, work
+from arena import extraction, fake_stages, work
 from arena.early_work import start_beside, start_longest
 from arena.faults import driver_fault
 from arena.generator_round import (
@@ -214,6 +214,8 @@ class RoundRunner:
         opts_det = {**det.ray_options(), "max_retries": 3}
         self.make_reals = ray.remote(work.make_reals).options(**opts_gen)
         self.make_fakes = ray.remote(work.make_fakes).options(**opts_gen)
+        self.swap_faces = ray.remote(fake_stages.swap_faces).options(**opts_gen)
+        self.finish_fakes = ray.remote(fake_stages.finish_fakes).options(**opts_gen)
         self.score = ray.remote(work.score).options(**opts_det)
         self.score_retrained = ray.remote(work.score_retrained).options(**opts_det)
         self.retrain = ray.remote(work.retrain).options(**opts_det)
@@ -229,6 +231,7 @@ class RoundRunner:
         self.vault = vault_strains(spec)  # the sealed strains: the same in every round
         self.next_reals: dict[int, dict[str, Any]] = {}  # round -> refs of its reals, started early
         self.made_ahead: dict[int, dict[tuple[Any, ...], Any]] = {}  # round -> {task key: ref}
+        self.swapped_ahead: dict[int, dict[tuple[Any, ...], Any]] = {}  # round -> {task key: swap ref}
         self.surrogate_ahead: dict[int, Any] = {}  # round -> the surrogate its early tasks query
 
     def close(self) -> None:
@@ -271,6 +274,7 @@ class RoundRunner:
         for i in longest_first(costs):  # results keep the tasks' order
             j, split_counts = tasks[i]
             fake_refs[i] = ahead[keys[i]] if early[i] else self._make(r, jobs[j], split_counts)
+        self.swapped_ahead.pop(r, None)  # every swap started early was finished just now
         reals_train, reals_eval = ray.get([reals_refs["train"], reals_refs["eval"]])
         parts = ray.get(fake_refs)
         by_job: list[list[dict[str, Any]]] = [[] for _ in jobs]
@@ -394,11 +398,12 @@ class RoundRunner:
         if self.start_early and r < spec.rounds:  # queued behind the retrains, run beside them
             self.next_reals[r + 1] = self._reals(r + 1)
             if evolved is not None:
-                self.made_ahead[r + 1], timings["make_ahead"] = start_beside(
+                self.made_ahead[r + 1], self.swapped_ahead[r + 1], timings["make_ahead"] = start_beside(
                     ray,
                     rt_refs,
                     round_jobs(spec, evolved[1], vault, gen_weights, None, ext_ref),
                     lambda job, split_counts: self._make(r + 1, job, split_counts),
+                    lambda job, split_counts: self._swap(r + 1, job, split_counts),
                     max(1, self._make_slots() - len(spec.detectors)),
                 )
         new_detectors: dict[str, DetectorState] = {}
@@ -498,10 +503,34 @@ class RoundRunner:
         return ArenaState(r, next_strains, next_id, new_detectors, gen_weights)
 
     def _make(self, r: int, job: MakeJob, split_counts: dict[str, int]) -> Any:
+        """A make task of round r: the last stages of its swap if that was started early, else whole."""
         spec = self.spec
         strain, _, kw = job
+        swap = self.swapped_ahead.get(r, {}).pop(task_key(strain, split_counts), None)
+        if swap is not None:
+            return self.finish_fakes.remote(
+                swap,
+                spec.world,
+                spec.seed,
+                r,
+                self.gen_cpus,
+                spec.device,
+                **{
+                    "surrogate": kw["surrogate"],
+                    "extractor": kw.get("extractor"),
+                },  # Ray's stubs: no keywords
+            )
         return self.make_fakes.remote(
             spec.world, spec.seed, r, strain, split_counts, self.gen_cpus, spec.device, **kw
+        )
+
+    def _swap(self, r: int, job: MakeJob, split_counts: dict[str, int]) -> Any:
+        """The swap of a round-r make task whose last stages query detectors still retraining."""
+        spec = self.spec
+        strain, _, kw = job
+        weights = {"weights": kw.get("weights")}  # Ray's typing stubs take no keyword arguments
+        return self.swap_faces.remote(
+            spec.world, spec.seed, r, strain, split_counts, self.gen_cpus, spec.device, **weights
         )
 
     def _make_slots(self) -> int:

@@ -17,12 +17,10 @@ import torch
 from arena.capture import apply_capture, capture_of_round
 from arena.faces import to_uint8
 from arena.faults import worker_fault
-from arena.query_clock import QueryClock
 from arena.seeding import torch_generator
 from arena.spec import DetectorSpec, GeneratorTrainSpec, WorldSpec
 
 Weights = dict[str, np.ndarray]
-QUALITY_SPLITS = ("eval", "vault")  # a strain's quality is measured on the fakes it is scored on
 
 
 def setup_worker(num_cpus: float, device: str) -> str:
@@ -72,6 +70,7 @@ def make_fakes(
     "seconds" (the task's wall time) and "query_seconds" (of it, inside the queried networks).
     """
     from arena import strain_work
+    from arena.fake_stages import finish_splits, queriers, swap_splits
     from arena.world import World
     from generators import FAMILIES
     from generators.population import Strain
@@ -89,33 +88,9 @@ def make_fakes(
             family, s, w, list(counts), seed, r, train or GeneratorTrainSpec(), parent_weights, dev
         )
         out["weights"] = strain_work.to_payload(strain_weights)
-    clock = QueryClock()  # the time spent querying the deployed detectors and the extractor
-    scorer = clock.wrap(strain_work.surrogate_scorer(surrogate, dev)) if surrogate else None
-    landmarker = None
-    if extractor is not None:
-        from arena.extraction import landmark_function
-
-        landmarker = clock.wrap(landmark_function(extractor, dev))
-    quality_split = next((split for split in QUALITY_SPLITS if split in counts), None)
-    capture = capture_of_round(seed, r, world.capture_drift)
-    for split, n in counts.items():
-        source, target = w.pairs(split, n, torch_generator(seed, r, "pairs", s.id, split))
-        fake = family.make(
-            source.to(dev),
-            target.to(dev),
-            s.genome,
-            torch_generator(seed, r, "make", s.id, split, device=dev),
-            weights=strain_weights,
-            surrogate=scorer,
-            extractor=landmarker,
-        )
-        # What the detectors get: the fakes through this round's capture (the quality measures
-        # stay on what the generator made).
-        out[split] = to_uint8(apply_capture(fake.images, capture)).cpu().numpy()
-        if split == quality_split:
-            out.update(strain_work.quality_summary(fake, target.images.to(dev)))
-            out["targets"] = to_uint8(apply_capture(target.images[:4], capture)).cpu().numpy()
-            out["shown"] = out[split][:4]
+    clock, scorer, landmarker = queriers(surrogate, extractor, dev)
+    splits = swap_splits(w, s, family, counts, seed, r, dev, strain_weights)
+    out.update(finish_splits(splits, world, seed, r, scorer, landmarker))
     out["seconds"] = time.perf_counter() - t0
     out["query_seconds"] = clock.seconds
     return out

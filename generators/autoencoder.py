@@ -24,7 +24,7 @@ from torch import nn
 from arena.faces import FaceBatch
 from generators import stages
 from generators.crops import from_crop, to_crop
-from generators.evasion import EVASION_GENES, evade_and_post
+from generators.evasion import EVASION_GENES
 from generators.genome import GeneSpace, GeneSpec, Genome
 from generators.learning import (
     draw_seed,
@@ -37,10 +37,9 @@ from generators.learning import (
 )
 from generators.registry import (
     FAMILIES,
-    FakeBatch,
-    Landmarker,
-    Scorer,
+    GeneratorFamily,
     StrainWeights,
+    Swapped,
     TrainBudget,
     check_pair,
 )
@@ -131,7 +130,7 @@ def reconstruction_loss(weights: StrainWeights, faces: FaceBatch) -> float:
 
 
 @FAMILIES.register("autoencoder")
-class AutoencoderFamily:
+class AutoencoderFamily(GeneratorFamily):
     """Shared-encoder face swap with trained weights per strain."""
 
     name = "autoencoder"
@@ -203,7 +202,7 @@ class AutoencoderFamily:
         return module_weights(net, meta, {IDS: ids.cpu()})
 
     @classmethod
-    def make(
+    def swap(
         cls,
         source: FaceBatch,
         target: FaceBatch,
@@ -211,14 +210,12 @@ class AutoencoderFamily:
         generator: torch.Generator,
         *,
         weights: StrainWeights | None = None,
-        surrogate: Scorer | None = None,
-        extractor: Landmarker | None = None,
-    ) -> FakeBatch:
+    ) -> Swapped:
         """Decode target i's aligned face with source i's identity and blend it in.
 
         Shape:
-            source, target: FaceBatch of B faces at (H, W); returns FakeBatch with images
-            (B, 3, H, W) in [0, 1] and masks (B, 1, H, W).
+            source, target: FaceBatch of B faces at (H, W); returns frames (B, 3, H, W) and
+            masks (B, 1, H, W).
         """
         g = check_pair(source, target, genome, SPACE)
         if not isinstance(weights, StrainWeights):
@@ -239,5 +236,4 @@ class AutoencoderFamily:
         face = from_crop(crop, points, hw).clamp(0, 1)
         mask = stages.face_mask(target.landmarks, hw, g)
         out = stages.paste(face, target.images, mask, g)
-        out = evade_and_post(out, target.images, mask, g, generator, surrogate, extractor, target.landmarks)
-        return FakeBatch(out, mask, Genome(SPACE.family, g))
+        return Swapped(out, mask, Genome(SPACE.family, g))

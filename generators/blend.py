@@ -14,9 +14,9 @@ import torch
 from arena import face_ops
 from arena.faces import FaceBatch
 from generators import stages
-from generators.evasion import EVASION_GENES, evade_and_post
+from generators.evasion import EVASION_GENES
 from generators.genome import GeneSpace, GeneSpec, Genome
-from generators.registry import FAMILIES, FakeBatch, Landmarker, Scorer, StrainWeights, check_pair
+from generators.registry import FAMILIES, GeneratorFamily, StrainWeights, Swapped, check_pair
 
 SPACE = GeneSpace(
     "blend",
@@ -55,7 +55,7 @@ def warp_swap(
 
 
 @FAMILIES.register("blend")
-class BlendFamily:
+class BlendFamily(GeneratorFamily):
     """Warp-and-blend face swap. Registered as the class itself; `make` needs no instance."""
 
     name = "blend"
@@ -63,7 +63,7 @@ class BlendFamily:
     learns = False
 
     @classmethod
-    def make(
+    def swap(
         cls,
         source: FaceBatch,
         target: FaceBatch,
@@ -71,19 +71,15 @@ class BlendFamily:
         generator: torch.Generator,
         *,
         weights: StrainWeights | None = None,
-        surrogate: Scorer | None = None,
-        extractor: Landmarker | None = None,
-    ) -> FakeBatch:
-        """Paste source i's inner face onto target i.
+    ) -> Swapped:
+        """Paste source i's inner face onto target i (`make` then evades and post-processes).
 
         Shape:
-            source, target: FaceBatch of B faces at (H, W); returns FakeBatch with images
-            (B, 3, H, W) in [0, 1] and masks (B, 1, H, W).
+            source, target: FaceBatch of B faces at (H, W); returns frames (B, 3, H, W) and
+            masks (B, 1, H, W).
         """
         g = check_pair(source, target, genome, SPACE)
         if weights is not None:
             raise ValueError("the blend family has no trained weights; pass weights=None")
         out, mask = warp_swap(source, target, g, generator)
-        # 5. Evasion, then post-process the whole frame, as re-encoding for upload would.
-        out = evade_and_post(out, target.images, mask, g, generator, surrogate, extractor, target.landmarks)
-        return FakeBatch(out, mask, Genome(SPACE.family, g))
+        return Swapped(out, mask, Genome(SPACE.family, g))

@@ -31,15 +31,14 @@ from arena.faces import FaceBatch, check_images
 from generators import stages
 from generators.blend import warp_swap
 from generators.crops import from_crop, to_crop
-from generators.evasion import EVASION_GENES, evade_and_post
+from generators.evasion import EVASION_GENES
 from generators.genome import GeneSpace, GeneSpec, Genome
 from generators.learning import draw_seed, load_module, meta_value, module_weights, seeded, training_crops
 from generators.registry import (
     FAMILIES,
-    FakeBatch,
-    Landmarker,
-    Scorer,
+    GeneratorFamily,
     StrainWeights,
+    Swapped,
     TrainBudget,
     check_pair,
 )
@@ -204,7 +203,7 @@ def boundary_energy(images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 @FAMILIES.register("diffusion")
-class DiffusionFamily:
+class DiffusionFamily(GeneratorFamily):
     """Warp-and-blend base swap refined by a (tiny, in-run trained or local pretrained) diffusion model."""
 
     name = "diffusion"
@@ -279,7 +278,7 @@ class DiffusionFamily:
         return module_weights(unet, meta)
 
     @classmethod
-    def make(
+    def swap(
         cls,
         source: FaceBatch,
         target: FaceBatch,
@@ -287,14 +286,12 @@ class DiffusionFamily:
         generator: torch.Generator,
         *,
         weights: StrainWeights | None = None,
-        surrogate: Scorer | None = None,
-        extractor: Landmarker | None = None,
-    ) -> FakeBatch:
+    ) -> Swapped:
         """Blend source i onto target i, then regenerate the face region with the diffusion model.
 
         Shape:
-            source, target: FaceBatch of B faces at (H, W); returns FakeBatch with images
-            (B, 3, H, W) in [0, 1] and masks (B, 1, H, W): where the frame was changed.
+            source, target: FaceBatch of B faces at (H, W); returns frames (B, 3, H, W) and
+            masks (B, 1, H, W): where the frame was changed.
         """
         g = check_pair(source, target, genome, SPACE)
         if not isinstance(weights, StrainWeights):
@@ -319,5 +316,4 @@ class DiffusionFamily:
             refined_frame, region_frame = back[:, :3], back[:, 3:]
             base = torch.lerp(base, refined_frame, region_frame)
             mask = torch.maximum(mask, region_frame)
-        out = evade_and_post(base, target.images, mask, g, generator, surrogate, extractor, target.landmarks)
-        return FakeBatch(out, mask, Genome(SPACE.family, g))
+        return Swapped(base, mask, Genome(SPACE.family, g))

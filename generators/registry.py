@@ -1,10 +1,10 @@
 """Generator families by stable name, and the contract every family meets.
 
 The registry holds the family classes themselves, used without instantiation: `name` and
-`gene_space` are class attributes and `make` is a classmethod, so `FAMILIES.get("blend").make(...)`
-works directly and a genome can be validated or described without building anything. Families
-are stateless: everything a fake depends on arrives as an argument (faces, genome, generator,
-and, for families that learn, the strain's weights).
+`gene_space` are class attributes and `swap` and `make` are classmethods, so
+`FAMILIES.get("blend").make(...)` works directly and a genome can be validated or described
+without building anything. Families are stateless: everything a fake depends on arrives as an
+argument (faces, genome, generator, and, for families that learn, the strain's weights).
 
 Families that learn (autoencoder, diffusion) also define a classmethod `prepare` that trains a
 strain's weights from real faces under a `TrainBudget`; `make` then takes those weights. The
@@ -46,6 +46,46 @@ class FakeBatch:
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
+
+
+@dataclass(frozen=True)
+class Swapped:
+    """A family's own swap, before the last stages every family shares (spectral matching,
+    guided evasion, extractor attack, post-processing: `generators.evasion.evade_and_post`).
+
+    Made apart from those stages, a swap needs no detector: the arena makes it while the
+    detectors that the evasion will query are still retraining (`arena.early_work`).
+
+    Shape:
+        frames: (B, 3, H, W) swapped frames; masks: (B, 1, H, W) in [0, 1], as in FakeBatch
+    """
+
+    frames: torch.Tensor
+    masks: torch.Tensor
+    genome: Genome  # with the validated genes
+
+    def finish(
+        self,
+        target_images: torch.Tensor,
+        target_landmarks: torch.Tensor,
+        generator: torch.Generator,
+        surrogate: Scorer | None = None,
+        extractor: Landmarker | None = None,
+    ) -> FakeBatch:
+        """The shared last stages, with the generator the swap drew from (in the state it left)."""
+        from generators.evasion import evade_and_post
+
+        out = evade_and_post(
+            self.frames,
+            target_images,
+            self.masks,
+            self.genome.genes,
+            generator,
+            surrogate,
+            extractor,
+            target_landmarks,
+        )
+        return FakeBatch(out, self.masks, self.genome)
 
 
 @dataclass(frozen=True)
@@ -92,14 +132,32 @@ class TrainBudget:
 
 
 class GeneratorFamily(Protocol):
-    """A face-swap technique: puts each source face onto the matching target image."""
+    """A face-swap technique: puts each source face onto the matching target image.
+
+    The families subclass it for its `make`, which every family shares: their own `swap`, then
+    the last stages (evasion, post-processing).
+    """
 
     name: str
     gene_space: GeneSpace
     learns: bool  # True when the family has trained weights (`prepare`)
 
+    @classmethod
+    def swap(
+        cls,
+        source: FaceBatch,
+        target: FaceBatch,
+        genome: Genome,
+        generator: torch.Generator,
+        *,
+        weights: StrainWeights | None = None,
+    ) -> Swapped:
+        """The family's own technique: `make` without the last stages every family shares."""
+        ...
+
+    @classmethod
     def make(
-        self,
+        cls,
         source: FaceBatch,
         target: FaceBatch,
         genome: Genome,
@@ -109,8 +167,15 @@ class GeneratorFamily(Protocol):
         surrogate: Scorer | None = None,
         extractor: Landmarker | None = None,
     ) -> FakeBatch:
-        """Fake i shows target i's head and background with source i's inner face."""
-        ...
+        """Fake i shows target i's head and background with source i's inner face: the family's
+        `swap`, then the last stages every family shares (`Swapped.finish`).
+
+        Shape:
+            source, target: FaceBatch of B faces at (H, W); returns FakeBatch with images
+            (B, 3, H, W) in [0, 1] and masks (B, 1, H, W).
+        """
+        swapped = cls.swap(source, target, genome, generator, weights=weights)
+        return swapped.finish(target.images, target.landmarks, generator, surrogate, extractor)
 
 
 class LearningFamily(GeneratorFamily, Protocol):

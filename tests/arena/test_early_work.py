@@ -7,6 +7,7 @@ import time
 import pytest
 
 from arena.early_work import start_beside, start_longest
+from arena.spec import GeneratorTrainSpec
 
 
 @pytest.fixture(scope="module")
@@ -27,37 +28,58 @@ def _job(i: int, evasion: str) -> tuple[dict, dict, dict]:
 
 
 @pytest.mark.slow
-def test_only_detector_free_tasks_start_one_slot_at_a_time_and_none_after_the_retrain(ray_local):
+def test_detector_free_tasks_then_swaps_start_one_slot_at_a_time_and_none_after_the_retrain(ray_local):
     ray = ray_local
 
     @ray.remote(num_cpus=1)
-    def retrain() -> float:
-        time.sleep(1.5)
+    def retrain(seconds: float) -> float:
+        time.sleep(seconds)
         return time.time()
 
     @ray.remote(num_cpus=1)
-    def make(name: str) -> tuple[str, float, float]:
+    def work(kind: str, name: str, seconds: float) -> tuple[str, str, float, float]:
         t0 = time.time()
-        time.sleep(0.4)
-        return name, t0, time.time()
+        time.sleep(seconds)
+        return kind, name, t0, time.time()
 
-    ray.get([make.remote("warm"), make.remote("warm")])  # both workers up before timing
-    jobs = [_job(0, "blackbox"), _job(1, "off"), _job(2, "off"), _job(3, "whitebox"), _job(4, "off")]
-    rt = [retrain.remote()]
-    started, waited = start_beside(ray, rt, jobs, lambda job, splits: make.remote(job[0]["id"]), slots=1)
-    retrain_end = ray.get(rt[0])
-    runs = ray.get(list(started.values()))
+    ray.get([work.remote("warm", "", 0.1), work.remote("warm", "", 0.1)])  # both workers up first
+    trains = (
+        _job(5, "whitebox")[0],
+        {"train": 4, "eval": 2},
+        {"train": GeneratorTrainSpec(), "weights": None},
+    )
+    jobs = [_job(0, "blackbox"), _job(1, "off"), _job(2, "off"), _job(3, "whitebox"), _job(4, "off"), trains]
 
-    # The evading strains wait for the retrained detectors they will query.
-    assert {key[0] for key in started} <= {"blend-0001", "blend-0002", "blend-0004"}
-    assert all(key[1:] in ((("train", 4),), (("eval", 2),)) for key in started)  # one task per split
-    assert 2 <= len(started) < 6, "about 1.5 s / 0.4 s tasks start, not all six"
-    assert all(t0 < retrain_end for _, t0, _ in runs), "none starts after the retrain ends"
-    spans = sorted((t0, t1) for _, t0, t1 in runs)
+    def run(seconds: float) -> tuple[dict, dict, float, float, list]:
+        rt = [retrain.remote(seconds)]
+        made, swapped, waited = start_beside(
+            ray,
+            rt,
+            jobs,
+            lambda job, splits: work.remote("make", job[0]["id"], 0.4),
+            lambda job, splits: work.remote("swap", job[0]["id"], 0.1),
+            slots=1,
+        )
+        end = ray.get(rt[0])
+        return made, swapped, waited, end, ray.get(list(made.values()) + list(swapped.values()))
+
+    # Long enough for everything: the six detector-free tasks (one per split), then the swaps of
+    # the guided strains, except the one whose task trains its weights (swap and training are one).
+    made, swapped, waited, end, runs = run(3.5)
+    assert {key[0] for key in made} == {"blend-0001", "blend-0002", "blend-0004"} and len(made) == 6
+    assert {key[0] for key in swapped} == {"blend-0000", "blend-0003"} and len(swapped) == 4
+    assert all(key[1:] in ((("train", 4),), (("eval", 2),)) for key in [*made, *swapped])
+    last_make = max(t0 for kind, _, t0, _ in runs if kind == "make")
+    assert all(t0 > last_make for kind, _, t0, _ in runs if kind == "swap"), "detector-free tasks first"
+    spans = sorted((t0, t1) for _, _, t0, t1 in runs)
     assert all(b[0] >= a[1] - 0.05 for a, b in zip(spans[:-1], spans[1:], strict=True)), (
         "one slot: one at a time"
     )
-    assert 0 <= waited < 0.5 and max(t1 for _, _, t1 in runs) <= retrain_end + waited + 0.1
+    # Short: only what fits starts, none after the retrain ends, and the wait covers the last one.
+    made, swapped, waited, end, runs = run(1.5)
+    assert 2 <= len(made) < 6 and not swapped, "about 1.5 s / 0.4 s tasks start, not all six"
+    assert all(t0 < end for _, _, t0, _ in runs), "none starts after the retrain ends"
+    assert 0 <= waited < 0.5 and max(t1 for _, _, _, t1 in runs) <= end + waited + 0.1
 
 
 def test_once_the_retrained_versions_exist_the_longest_tasks_not_yet_started_start():

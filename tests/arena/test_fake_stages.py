@@ -1,0 +1,47 @@
+"""A guided strain made in two tasks (arena.fake_stages: the swap beside the retrain, the rest
+once the detectors it queries exist) makes exactly the fakes of one make_fakes task."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from arena import fake_stages, work
+from arena.spec import DetectorSpec, IdentityCounts, WorldSpec
+from detectors import Detector
+from generators.population import initial_population
+
+WORLD = WorldSpec(resolution=32, identities=IdentityCounts(train=4, eval=3, vault=0))
+
+
+def _surrogate() -> list[tuple[DetectorSpec, dict[str, np.ndarray]]]:
+    spec = DetectorSpec(name="meso", arch="meso4", strategy="finetune")
+    net = Detector(spec.arch, {}, device="cpu", seed=4)
+    return [(spec, {k: v.numpy() for k, v in net.state_dict().items()})]
+
+
+@pytest.mark.parametrize("evasion", ["blackbox", "whitebox"])
+def test_swap_then_finish_makes_the_fakes_of_one_task(evasion):
+    strain = initial_population(["blend"], 2, torch.Generator().manual_seed(3))[1].to_dict()
+    # Draws from the make stream in the swap (jitter) and after it (noise, black-box directions).
+    strain["genome"]["genes"].update(
+        {"align_jitter": 1.0, "noise_std": 0.02, "jpeg": "on", "jpeg_quality": 70, "evasion": evasion}
+    )
+    counts = {"train": 6, "eval": 4}
+    surrogate = _surrogate()
+    whole = work.make_fakes(WORLD, 5, 2, strain, counts, 1, "cpu", surrogate=surrogate)
+    swapped = fake_stages.swap_faces(WORLD, 5, 2, strain, counts, 1, "cpu")
+    staged = fake_stages.finish_fakes(swapped, WORLD, 5, 2, 1, "cpu", surrogate=surrogate)
+    for key in ("train", "eval", "targets", "shown", "ssim", "psnr"):
+        np.testing.assert_array_equal(staged[key], whole[key])
+    assert staged["quality"] == whole["quality"] and staged["spectral"] == whole["spectral"]
+    assert staged["query_seconds"] > 0 and staged["seconds"] > swapped["seconds"] > 0
+    unguided = work.make_fakes(WORLD, 5, 2, strain, counts, 1, "cpu")
+    assert not np.array_equal(unguided["train"], whole["train"]), "the evasion changed the fakes"
+
+
+def test_a_strain_that_trains_its_weights_is_made_in_one_task():
+    strain = initial_population(["autoencoder"], 1, torch.Generator().manual_seed(3))[0].to_dict()
+    with pytest.raises(ValueError, match="trains its weights"):
+        fake_stages.swap_faces(WORLD, 5, 2, strain, {"train": 2}, 1, "cpu")
