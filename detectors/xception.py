@@ -57,6 +57,24 @@ class SeparableConv(nn.Sequential):
         )
 
 
+class StridedPointwise(nn.Conv2d):
+    """A 1x1 convolution with stride s, run as subsampling then a stride-1 1x1 convolution.
+
+    The same output (a 1x1 kernel only reads the pixels the stride keeps); the same weights and
+    state-dict keys as ``nn.Conv2d(c_in, c_out, 1, s)``. The stride is kept out of the conv
+    because torch 2.13's oneDNN backward of strided 1x1 channels-last convs with few channels
+    corrupts the heap on AVX-512 CPUs (a segfault training Xception at 128 px;
+    tests/detectors/test_xception_skip.py).
+    """
+
+    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
+        super().__init__(c_in, c_out, 1, bias=False)
+        self.step = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x[:, :, :: self.step, :: self.step])
+
+
 class _Block(nn.Module):
     """``reps`` x (ReLU, SepConv, BN), then a stride-2 3x3 max-pool if ``stride == 2``; the skip is a
     strided 1x1 conv + BN when the shape changes, the identity otherwise.
@@ -76,7 +94,7 @@ class _Block(nn.Module):
         self.body = nn.Sequential(*layers)
         self.skip: nn.Module = nn.Identity()
         if stride != 1 or c_in != c_out:
-            self.skip = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+            self.skip = nn.Sequential(StridedPointwise(c_in, c_out, stride), nn.BatchNorm2d(c_out))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x) + self.skip(x)
