@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from arena import fake_stages, work
-from arena.spec import DetectorSpec, IdentityCounts, WorldSpec
+from arena.spec import DetectorSpec, GeneratorTrainSpec, IdentityCounts, WorldSpec
 from detectors import Detector
 from generators.population import initial_population
 
@@ -39,6 +39,21 @@ def test_swap_then_finish_makes_the_fakes_of_one_task(evasion):
     assert staged["query_seconds"] > 0 and staged["seconds"] > swapped["seconds"] > 0
     unguided = work.make_fakes(WORLD, 5, 2, strain, counts, 1, "cpu")
     assert not np.array_equal(unguided["train"], whole["train"]), "the evasion changed the fakes"
+
+
+@pytest.mark.parametrize("family", ["autoencoder", "diffusion"])
+def test_a_learning_strain_with_its_weights_makes_the_same_fakes_in_two_tasks(family):
+    strain = initial_population([family], 1, torch.Generator().manual_seed(3))[0].to_dict()
+    strain["genome"]["genes"].update({"noise_std": 0.02, "evasion": "blackbox", "evasion_steps": 1})
+    budget = GeneratorTrainSpec(steps=2, resolution=16, batch_size=4)
+    # trained on the identities of both splits, as the loop trains a strain for all it makes
+    trained = work.make_fakes(WORLD, 5, 1, strain, {"train": 1, "eval": 1}, 1, "cpu", train=budget)["weights"]
+    counts, surrogate = {"train": 3, "eval": 2}, _surrogate()
+    whole = work.make_fakes(WORLD, 5, 2, strain, counts, 1, "cpu", weights=trained, surrogate=surrogate)
+    swapped = fake_stages.swap_faces(WORLD, 5, 2, strain, counts, 1, "cpu", weights=trained)
+    staged = fake_stages.finish_fakes(swapped, WORLD, 5, 2, 1, "cpu", surrogate=surrogate)
+    for key in ("train", "eval", "ssim", "psnr"):
+        np.testing.assert_array_equal(staged[key], whole[key])
 
 
 def test_a_strain_that_trains_its_weights_is_made_in_one_task():
