@@ -508,17 +508,9 @@ class RoundRunner:
         strain, _, kw = job
         swap = self.swapped_ahead.get(r, {}).pop(task_key(strain, split_counts), None)
         if swap is not None:
+            queried = {"surrogate": kw["surrogate"], "extractor": kw.get("extractor")}
             return self.finish_fakes.remote(
-                swap,
-                spec.world,
-                spec.seed,
-                r,
-                self.gen_cpus,
-                spec.device,
-                **{
-                    "surrogate": kw["surrogate"],
-                    "extractor": kw.get("extractor"),
-                },  # Ray's stubs: no keywords
+                swap, spec.world, spec.seed, r, self.gen_cpus, spec.device, **queried
             )
         return self.make_fakes.remote(
             spec.world, spec.seed, r, strain, split_counts, self.gen_cpus, spec.device, **kw
@@ -528,7 +520,7 @@ class RoundRunner:
         """The swap of a round-r make task whose last stages query detectors still retraining."""
         spec = self.spec
         strain, _, kw = job
-        weights = {"weights": kw.get("weights")}  # Ray's typing stubs take no keyword arguments
+        weights = {"weights": kw.get("weights")}  # keywords for Ray (its typing stubs take none)
         return self.swap_faces.remote(
             spec.world, spec.seed, r, strain, split_counts, self.gen_cpus, spec.device, **weights
         )
