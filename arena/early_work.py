@@ -14,7 +14,7 @@ make in its own round (tests/test_end_to_end.py).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from arena.generator_round import (
@@ -49,9 +49,9 @@ def start_beside(
     swapped: dict[tuple[Any, ...], Any] = {}
     free = [job for job in jobs if not needs_surrogate(job[0])]
     guided = [job for job in jobs if needs_surrogate(job[0])]
-    queue = [(free[j], c, submit, made) for j, c in _longest_first(free, set())] + [
+    queue = [(free[j], c, submit, made) for j, c in _longest_first(free)] + [
         (guided[j], c, swap, swapped)
-        for j, c in _longest_first(guided, set())
+        for j, c in _longest_first(guided)
         if not trains_in_task(guided[j][2])  # its swap and training are one task
     ]
     pending, running = list(retraining), list[Any]()
@@ -86,7 +86,9 @@ def start_longest(
     }
 
 
-def _longest_first(jobs: list[MakeJob], skip: set[tuple[Any, ...]]) -> list[tuple[int, dict[str, int]]]:
+def _longest_first(
+    jobs: list[MakeJob], skip: Collection[tuple[Any, ...]] = ()
+) -> list[tuple[int, dict[str, int]]]:
     """The make tasks of `jobs` not in `skip`, as (job index, split counts), longest first."""
     tasks = [(j, c) for j, c in make_tasks(jobs) if task_key(jobs[j][0], c) not in skip]
     costs = [make_cost(jobs[j][0], split_counts, jobs[j][2]) for j, split_counts in tasks]

@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 
 from arena.capture import apply_capture, capture_of_round
@@ -34,6 +33,46 @@ class SplitSwap:
     target_images: torch.Tensor
     target_landmarks: torch.Tensor
     generator: torch.Generator
+
+    def to_arrays(self) -> dict[str, Any]:
+        """Numpy arrays (and the genome) to cross to another Ray task; the generator as its state."""
+        return {
+            "frames": self.swapped.frames.cpu().numpy(),
+            "masks": self.swapped.masks.cpu().numpy(),
+            "genome": self.swapped.genome,
+            "target_images": self.target_images.cpu().numpy(),
+            "target_landmarks": self.target_landmarks.cpu().numpy(),
+            "generator_state": self.generator.get_state().numpy(),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, Any], dev: str) -> SplitSwap:
+        """`to_arrays` undone on `dev`: the generator continues exactly where the swap left it."""
+        from arena.work import writable_tensor
+        from generators.registry import Swapped
+
+        def tensor(name: str) -> torch.Tensor:
+            return writable_tensor(arrays[name]).to(dev)
+
+        gen = torch.Generator(device=dev)
+        gen.set_state(writable_tensor(arrays["generator_state"]))
+        swapped = Swapped(tensor("frames"), tensor("masks"), arrays["genome"])
+        return cls(swapped, tensor("target_images"), tensor("target_landmarks"), gen)
+
+
+def strain_task(
+    world: WorldSpec, seed: int, r: int, strain: dict[str, Any], num_cpus: float, device: str
+) -> tuple[str, Any, Any, Any]:
+    """The start of every task that makes a strain's fakes: (device, Strain, family, World)."""
+    from arena.work import setup_worker
+    from arena.world import World
+    from generators import FAMILIES
+    from generators.population import Strain
+
+    dev = setup_worker(num_cpus, device)
+    worker_fault("make", r)
+    s = Strain.from_dict(strain)
+    return dev, s, FAMILIES.get(s.genome.family), World(world, seed)
 
 
 def swap_splits(
@@ -106,32 +145,13 @@ def swap_faces(
     in one `make_fakes` task). Returns {"splits": {split: arrays}, "seconds": wall time}.
     """
     from arena import strain_work
-    from arena.work import setup_worker
-    from arena.world import World
-    from generators import FAMILIES
-    from generators.population import Strain
 
-    dev = setup_worker(num_cpus, device)
-    worker_fault("make", r)
     t0 = time.perf_counter()
-    s = Strain.from_dict(strain)
-    family = FAMILIES.get(s.genome.family)
+    dev, s, family, w = strain_task(world, seed, r, strain, num_cpus, device)
     if family.learns and weights is None:
         raise ValueError(f"strain {s.id} trains its weights: make its fakes in one make_fakes task")
-    splits = swap_splits(
-        World(world, seed), s, family, counts, seed, r, dev, strain_work.from_payload(weights, dev)
-    )
-    packed = {
-        split: {
-            "frames": p.swapped.frames.cpu().numpy(),
-            "masks": p.swapped.masks.cpu().numpy(),
-            "genome": p.swapped.genome,
-            "target_images": p.target_images.cpu().numpy(),
-            "target_landmarks": p.target_landmarks.cpu().numpy(),
-            "generator_state": p.generator.get_state().numpy(),
-        }
-        for split, p in splits.items()
-    }
+    splits = swap_splits(w, s, family, counts, seed, r, dev, strain_work.from_payload(weights, dev))
+    packed = {split: part.to_arrays() for split, part in splits.items()}
     return {"splits": packed, "seconds": time.perf_counter() - t0}
 
 
@@ -148,21 +168,11 @@ def finish_fakes(
 ) -> dict[str, Any]:
     """The second task: `swap_faces`'s result finished; returns what `make_fakes` returns."""
     from arena.work import setup_worker
-    from generators.registry import Swapped
 
+    t0 = time.perf_counter()
     dev = setup_worker(num_cpus, device)
     worker_fault("make", r)
-    t0 = time.perf_counter()
-
-    def tensor(a: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.array(a, copy=True)).to(dev)
-
-    splits = {}
-    for split, p in swapped["splits"].items():
-        gen = torch.Generator(device=dev)
-        gen.set_state(torch.from_numpy(np.array(p["generator_state"], copy=True)))
-        part = Swapped(tensor(p["frames"]), tensor(p["masks"]), p["genome"])
-        splits[split] = SplitSwap(part, tensor(p["target_images"]), tensor(p["target_landmarks"]), gen)
+    splits = {split: SplitSwap.from_arrays(arrays, dev) for split, arrays in swapped["splits"].items()}
     clock, scorer, landmarker = queriers(surrogate, extractor, dev)
     out: dict[str, Any] = {"weights": None, **finish_splits(splits, world, seed, r, scorer, landmarker)}
     out["seconds"] = float(swapped["seconds"]) + time.perf_counter() - t0

@@ -113,8 +113,8 @@ def make_cost(strain: dict[str, Any], counts: dict[str, int], kwargs: dict[str, 
         genes, surrogate=kwargs.get("surrogate") is not None, extractor=kwargs.get("extractor") is not None
     )
     cost = float(sum(counts.values()) * passes)
-    train = kwargs.get("train")
-    if train is not None and trains_in_task(kwargs):
+    if trains_in_task(kwargs):
+        train = kwargs["train"]
         steps = train.finetune_steps if kwargs.get("parent_weights") is not None else train.steps
         cost += 3.0 * steps * train.batch_size
     return cost

@@ -224,8 +224,8 @@ class RoundRunner:
         self.extractor_ref: Any = None  # the run's face extractor (object ref), once trained or read
         # Work that needs no result of the retrain is started while it runs, to fill the cores a
         # lone retraining detector leaves idle: the round's sample grid (drawn in a driver thread)
-        # and, on Ray, the next round's real faces and detector-free make tasks (`arena.early_work`;
-        # in-process they could only run serially).
+        # and, on Ray, the next round's real faces, detector-free make tasks and guided strains'
+        # swaps (`arena.early_work`; in-process they could only run serially).
         self.drawing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sample-grid")
         self.start_early = executor == "ray"
         self.vault = vault_strains(spec)  # the sealed strains: the same in every round
@@ -267,7 +267,7 @@ class RoundRunner:
         jobs = round_jobs(spec, state.strains, vault, state.generator_weights, surrogate, ext_ref)
         tasks = make_tasks(jobs)
         fake_refs: list[Any] = [None] * len(tasks)
-        ahead = self.made_ahead.pop(r, {})  # tasks round r-1 started while its detectors retrained
+        ahead = self.made_ahead.pop(r, {})  # tasks round r-1 started during its retrain and post
         costs = [make_cost(jobs[j][0], split_counts, jobs[j][2]) for j, split_counts in tasks]
         keys = [task_key(jobs[j][0], split_counts) for j, split_counts in tasks]
         early = [key in ahead for key in keys]

@@ -70,17 +70,10 @@ def make_fakes(
     "seconds" (the task's wall time) and "query_seconds" (of it, inside the queried networks).
     """
     from arena import strain_work
-    from arena.fake_stages import finish_splits, queriers, swap_splits
-    from arena.world import World
-    from generators import FAMILIES
-    from generators.population import Strain
+    from arena.fake_stages import finish_splits, queriers, strain_task, swap_splits
 
-    dev = setup_worker(num_cpus, device)
-    worker_fault("make", r)
     t0 = time.perf_counter()
-    s = Strain.from_dict(strain)
-    family = FAMILIES.get(s.genome.family)
-    w = World(world, seed)
+    dev, s, family, w = strain_task(world, seed, r, strain, num_cpus, device)
     out: dict[str, Any] = {"weights": None}
     strain_weights = strain_work.from_payload(weights, dev)
     if family.learns and strain_weights is None:
@@ -108,7 +101,7 @@ def _detector(spec: DetectorSpec, weights: Weights | None, device: str, seed: in
         compile=spec.compile,
     )
     if weights is not None:
-        det.load_state_dict({k: _tensor(v) for k, v in weights.items()})
+        det.load_state_dict({k: writable_tensor(v) for k, v in weights.items()})
     return det
 
 
@@ -129,9 +122,9 @@ def score(
 
     dev = setup_worker(num_cpus, device)
     det = _detector(spec, None, dev, seed=0)
-    w = {k: _tensor(v) for k, v in weights.items()}
-    m = {k: _tensor(v) for k, v in memory.items()}
-    return [score_version(det, w, m, _tensor(s)).numpy().astype(np.float64) for s in image_sets]
+    w = {k: writable_tensor(v) for k, v in weights.items()}
+    m = {k: writable_tensor(v) for k, v in memory.items()}
+    return [score_version(det, w, m, writable_tensor(s)).numpy().astype(np.float64) for s in image_sets]
 
 
 def score_retrained(
@@ -160,7 +153,7 @@ def scoring_memory(memory: Weights) -> Weights:
     return {k: v for k, v in memory.items() if k.split("/", 1)[0] in SCORING_PARTS}
 
 
-def _tensor(array: np.ndarray) -> torch.Tensor:
+def writable_tensor(array: np.ndarray) -> torch.Tensor:
     """A writable copy: arrays from Ray's object store are read-only views."""
     return torch.from_numpy(np.array(array, copy=True))
 
@@ -192,14 +185,14 @@ def retrain(
     result = run_strategy(
         spec.strategy,
         det,
-        _tensor(reals),
-        _tensor(fakes),
+        writable_tensor(reals),
+        writable_tensor(fakes),
         round=r,
         times_trained=times_trained,
         scratch=TrainConfig(**spec.scratch.model_dump()),
         finetune=TrainConfig(**spec.finetune.model_dump()),
         seed=seed,
-        memory={k: _tensor(v) for k, v in memory.items()},
+        memory={k: writable_tensor(v) for k, v in memory.items()},
         options=StrategyOptions(replay_size=spec.replay_size, ensemble_k=spec.ensemble_k),
         training=spec.training,
         training_config=spec.training_config,
