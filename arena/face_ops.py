@@ -159,19 +159,30 @@ def _face_frame(lm: torch.Tensor) -> tuple[torch.Tensor, ...]:
     return eye_mid, mouth_mid, u, v, d_eye, d_mouth
 
 
-def _ellipse_sdf(lm: torch.Tensor, scale: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
-    """Approximate signed distance (px, negative inside) to the face ellipse. Shape: (B, H*W)."""
+def _ellipse_sdf(lm: torch.Tensor, scale: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
+    """Approximate signed distance (px, negative inside) to the face ellipse. Shape: (B, H, W).
+
+    xs: (W,) column and ys: (H,) row coordinates. A rotated coordinate is a column term plus a
+    row term, so each plane is one broadcast add of (B, 1, W) and (B, H, 1) pieces, not a
+    (B, H*W, 2) grid product: the mask is a pass over the image per op, not three.
+    """
     eye_mid, mouth_mid, u, v, d_eye, d_mouth = _face_frame(lm)
     # Centre 40% of the way from eyes to mouth, half-axes chosen to reach the brows above each
     # eye, the outer eye corners and below the mouth (checked on the ArcFace 5-point template).
     centre = eye_mid + 0.4 * (mouth_mid - eye_mid)
-    a, b = (1.0 * d_eye * scale)[:, None], (1.05 * d_mouth * scale)[:, None]
-    rel = grid[None] - centre[:, None]
-    x, y = (rel * u[:, None]).sum(-1) / a, (rel * v[:, None]).sum(-1) / b
-    r = torch.sqrt(x**2 + y**2 + 1e-12)
+    a, b = (1.0 * d_eye * scale)[:, None, None], (1.05 * d_mouth * scale)[:, None, None]
+
+    def axis(direction: torch.Tensor, half: torch.Tensor) -> torch.Tensor:
+        """((x, y) - centre) . direction / half at every pixel, (B, H, W)."""
+        along_x = (xs[None] - centre[:, :1]) * direction[:, :1]  # (B, W)
+        along_y = (ys[None] - centre[:, 1:]) * direction[:, 1:]  # (B, H)
+        return (along_x[:, None, :] + along_y[:, :, None]) / half
+
+    x, y = axis(u, a), axis(v, b)
+    r = torch.hypot(x, y).clamp_min(1e-6)
     # First-order distance (r - 1) / |grad r|; |grad r| is bounded below by 1/max(a, b).
-    grad = torch.sqrt((x / a) ** 2 + (y / b) ** 2) / r
-    return (r - 1) / torch.maximum(grad, 1 / torch.maximum(a, b))
+    grad = torch.hypot(x / a, y / b) / r
+    return (r - 1) / grad.clamp_min(1 / torch.maximum(a, b))
 
 
 def _hull_outline(lm: torch.Tensor) -> torch.Tensor:
@@ -190,17 +201,32 @@ def _hull_outline(lm: torch.Tensor) -> torch.Tensor:
     )
 
 
-def _polygon_sdf(poly: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
-    """Signed distance (px, negative inside, even-odd rule) to closed polygons. Shape: (B, H*W)."""
-    p0, p1 = poly[:, None], poly.roll(-1, dims=1)[:, None]  # (B, 1, E, 2)
-    q = grid[None, :, None]  # (1, P, 1, 2)
-    edge = p1 - p0
-    t = (((q - p0) * edge).sum(-1) / (edge**2).sum(-1).clamp_min(1e-12)).clamp(0, 1)
-    dist = (q - (p0 + t[..., None] * edge)).norm(dim=-1).amin(-1)
-    y0, y1, x0, x1 = p0[..., 1], p1[..., 1], p0[..., 0], p1[..., 0]
-    qx, qy = q[..., 0], q[..., 1]
-    crosses = ((y0 > qy) != (y1 > qy)) & (qx < x0 + (x1 - x0) * (qy - y0) / (y1 - y0 + 1e-12))
-    inside = crosses.sum(-1) % 2 == 1
+def _polygon_sdf(poly: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
+    """Signed distance (px, negative inside, even-odd rule) to closed polygons. Shape: (B, H, W).
+
+    poly: (B, E, 2) vertices; xs: (W,) and ys: (H,) pixel coordinates. Each edge's planes are
+    built from a column term and a row term, (B, 1, W) and (B, H, 1), as in `_ellipse_sdf`, one
+    edge at a time so that the working set is one (B, H, W) plane, not E of them.
+    """
+    edges = poly.roll(-1, dims=1) - poly  # (B, E, 2)
+
+    def distance_and_crossing(e: int) -> tuple[torch.Tensor, torch.Tensor]:
+        dx0 = (xs - poly[:, e, :1])[:, None, :]  # x - x0: (B, 1, W)
+        dy0 = (ys - poly[:, e, 1:])[:, :, None]  # y - y0: (B, H, 1)
+        ex, ey = edges[:, e, 0, None, None], edges[:, e, 1, None, None]  # (B, 1, 1)
+        length2 = (ex**2 + ey**2).clamp_min(1e-12)
+        t = (dx0 * (ex / length2) + dy0 * (ey / length2)).clamp(0, 1)  # nearest point on the edge
+        # a rightward ray from the pixel crosses the edge when the edge's y-span holds the
+        # pixel's row and the edge passes that row right of the pixel (both are row terms)
+        spans = (dy0 < 0) != (dy0 - ey < 0)  # y0 > y differs from y1 > y
+        x_at_row = poly[:, e, 0, None, None] + ex * dy0 / (ey + 1e-12)  # (B, H, 1)
+        return torch.hypot(dx0 - t * ex, dy0 - t * ey), (xs < x_at_row) & spans
+
+    dist, inside = distance_and_crossing(0)
+    for e in range(1, poly.shape[1]):
+        d, crosses = distance_and_crossing(e)
+        dist = torch.minimum(dist, d)
+        inside ^= crosses  # even-odd rule
     return torch.where(inside, -dist, dist)
 
 
@@ -230,22 +256,19 @@ def face_mask(
     scale_t = _per_sample(scale, b, landmarks, "scale", low=1e-3)
     erosion_t = _per_sample(erosion, b, landmarks, "erosion")
     h, w = (size, size) if isinstance(size, int) else size
-    ys, xs = torch.meshgrid(
-        torch.arange(h, device=dev, dtype=dt), torch.arange(w, device=dev, dtype=dt), indexing="ij"
-    )
-    grid = torch.stack([xs, ys], -1).reshape(-1, 2)
+    xs, ys = torch.arange(w, device=dev, dtype=dt), torch.arange(h, device=dev, dtype=dt)
     if shape == "ellipse":
-        sdf = _ellipse_sdf(landmarks, scale_t, grid)
+        sdf = _ellipse_sdf(landmarks, scale_t, xs, ys)
     elif shape == "hull":
         poly = _hull_outline(landmarks)
         centre = poly.mean(1, keepdim=True)
         rel = poly - centre
         order = torch.atan2(rel[..., 1], rel[..., 0]).argsort(dim=1)
         poly = centre + scale_t[:, None, None] * rel.gather(1, order[..., None].expand(-1, -1, 2))
-        sdf = _polygon_sdf(poly, grid)
+        sdf = _polygon_sdf(poly, xs, ys)
     else:
         raise ValueError(f"unknown mask shape {shape!r}; valid choices: ellipse, hull")
-    hard = (0.5 - (sdf + erosion_t[:, None])).clamp(0, 1).reshape(b, 1, h, w)
+    hard = (0.5 - erosion_t[:, None, None] - sdf).clamp(0, 1).view(b, 1, h, w)
     return gaussian_blur(hard, feather).clamp(0, 1)
 
 
@@ -287,19 +310,26 @@ def color_transfer_lab(
     m, area = mask[box], mask[box].sum((2, 3), keepdim=True)
 
     def stats(lab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mean = (lab * m).sum((2, 3), keepdim=True) / area
-        var = (((lab - mean) ** 2) * m).sum((2, 3), keepdim=True) / area
+        flat, weights = lab.flatten(2), m.flatten(2).transpose(1, 2)  # (B, 3, P), (B, P, 1)
+        mean = torch.bmm(flat, weights).unsqueeze(-1) / area  # weighted sums as one product
+        centred = lab - mean
+        var = torch.bmm((centred * centred).flatten(2), weights).unsqueeze(-1) / area
         return mean, torch.sqrt(var + 1e-6)
 
     lab_s, lab_d = kornia.color.rgb_to_lab(src[box]), kornia.color.rgb_to_lab(dst[box])
     (mu_s, sd_s), (mu_d, sd_d) = stats(lab_s), stats(lab_d)
-    matched = (lab_s - mu_s) / sd_s * sd_d + mu_d
-    out_lab = torch.lerp(lab_s, matched, k.view(b, 1, 1, 1))
+    # lerp(lab_s, (lab_s - mu_s) / sd_s * sd_d + mu_d, k) is per channel an affine map of lab_s:
+    # one multiply-add over the box
+    kk = k.view(b, 1, 1, 1)
+    gain = sd_d / sd_s
+    out_lab = torch.addcmul(kk * (mu_d - mu_s * gain), lab_s, 1 - kk + kk * gain)
     # Clamp only in RGB: the sRGB gamut is not a box in LAB, so clamping L, a, b could not keep
     # RGB in range and would bias the matched statistics; out-of-gamut colours exist only in RGB.
     inner = kornia.color.lab_to_rgb(out_lab, clip=False).clamp(0, 1)
+    if bool((k == 0).any()):
+        inner = torch.where((k == 0).view(b, 1, 1, 1), src[box], inner)  # exact identity at strength 0
     out = src.clone()
-    out[box] = torch.where((k == 0).view(b, 1, 1, 1), src[box], inner)  # exact identity at strength 0
+    out[box] = inner
     return out
 
 

@@ -1,8 +1,9 @@
 """The units of work of a round, as plain functions of plain data (numpy arrays, dicts).
 
 The round loop runs them as Ray tasks; benchmarks can run them in-process. Each sets torch's
-thread count from the CPUs its task was given (Ray sets it to 1) and picks its device from the
-spec with a CPU fallback. Everything they return is numpy, so it crosses Ray cheaply.
+thread count from the CPUs its task was given (Ray sets it to 1), tunes glibc's allocator
+(`arena.allocator`) and picks its device from the spec with a CPU fallback. Everything they
+return is numpy, so it crosses Ray cheaply.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from arena.allocator import tune_malloc
 from arena.capture import apply_capture, capture_of_round
 from arena.faces import to_uint8
 from arena.faults import worker_fault
@@ -24,7 +26,9 @@ Weights = dict[str, np.ndarray]
 
 
 def setup_worker(num_cpus: float, device: str) -> str:
-    """Threads from the task's CPU share; 'auto'/'cuda' fall back to CPU where there is no GPU."""
+    """Threads from the task's CPU share, glibc's allocator tuned for op chains (arena.allocator);
+    'auto'/'cuda' fall back to CPU where there is no GPU."""
+    tune_malloc()
     torch.set_num_threads(max(1, int(num_cpus)))
     if device in ("auto", "cuda"):
         if torch.cuda.is_available():

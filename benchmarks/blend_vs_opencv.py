@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from arena import face_ops
+from arena.allocator import tune_malloc
 from arena.synthetic_world import SyntheticWorld
 
 ERODE, FEATHER, STRENGTH = 1.0, 2.0, 0.8
@@ -102,6 +103,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.smoke:
         args.batch, args.repeats = 8, 1
+    tune_malloc()  # as every round task runs (arena.allocator); OpenCV's loop runs under it too
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
     print(f"blend steps, {args.threads} thread(s), device {args.device}, batch {args.batch}")

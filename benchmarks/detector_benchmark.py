@@ -29,6 +29,8 @@ import time
 import torch
 import torch.nn.functional as F
 
+from arena.allocator import tune_malloc
+
 
 def _data(n: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
@@ -152,6 +154,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1, like a Ray task)")
     args = p.parse_args()
+    tune_malloc()  # as the arena's round tasks run (arena.allocator)
     torch.set_num_threads(args.threads)
     print(
         f"torch {torch.__version__}, {args.threads} thread(s), batch {args.batch}, {args.steps} steps per fit"

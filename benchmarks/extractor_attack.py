@@ -18,6 +18,8 @@ from pathlib import Path
 
 import torch
 
+from arena.allocator import tune_malloc
+
 REPO = Path(__file__).resolve().parents[1]
 FACES = REPO / ".." / "shared" / "faces" / "real"
 
@@ -39,6 +41,7 @@ def main() -> int:
     from arena.world import World
     from generators.evasion import guided_perturbation, landmark_displacement
 
+    tune_malloc()  # as the arena's round tasks run (arena.allocator)
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "faceset"

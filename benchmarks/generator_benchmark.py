@@ -16,6 +16,8 @@ import time
 
 import torch
 
+from arena.allocator import tune_malloc
+
 
 def faces(size: int, n: int, device: str):
     from arena.synthetic_world import SyntheticWorld
@@ -67,6 +69,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    tune_malloc()  # as the arena's round tasks run (arena.allocator)
     torch.set_num_threads(args.threads)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     names = ["blend"] + [n for n in generators.FAMILIES.names() if n != "blend"]

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from arena.allocator import tune_malloc
 from arena.face_ops import warp_to
 from arena.ingest.align import align_faces, similarity_to_template, template_px
 
@@ -96,6 +97,7 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[64, 128])
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
+    tune_malloc()  # as the arena's round tasks run (arena.allocator)
     torch.set_num_threads(args.threads)
     imgs, lm, what = photos(args.faces)
     for im in imgs:

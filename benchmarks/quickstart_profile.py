@@ -65,10 +65,12 @@ def profile_run(spec: Path, overrides: list[str]) -> None:
 
 
 def blend_throughput(size: int, batch: int, repeats: int) -> None:
+    from arena.allocator import tune_malloc
     from arena.synthetic_world import SyntheticWorld
     from generators import FAMILIES
     from generators.genome import default_genome
 
+    tune_malloc()  # as the arena's round tasks run (arena.allocator)
     torch.set_num_threads(1)
     family = FAMILIES.get("blend")
     genome = default_genome(family.gene_space)

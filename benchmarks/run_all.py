@@ -27,6 +27,7 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     ("quickstart_profile.py", [], ["--smoke"]),
     ("blend_vs_opencv.py", [], ["--smoke"]),
     ("conv_paths.py", [], ["--smoke"]),
+    ("malloc_tuning.py", [], ["--smoke"]),
     ("generator_benchmark.py", [], ["--sizes", "32", "--batch", "4", "--repeats", "1"]),
     (
         "detector_benchmark.py",

@@ -153,6 +153,52 @@ def test_face_mask_feather_erosion_shape_and_scale():
     torch.testing.assert_close(scaled[1], hull[1])
 
 
+def _pixels(size: int) -> torch.Tensor:
+    ys, xs = torch.meshgrid(torch.arange(float(size)), torch.arange(float(size)), indexing="ij")
+    return torch.stack([xs, ys], -1).double()  # (H, W, 2) as (x, y)
+
+
+def test_ellipse_sdf_matches_the_per_pixel_formula():
+    _, lm = drawn_faces(4, 40, seed=11)
+    scale = torch.tensor([0.8, 1.0, 1.1, 1.3])
+    axis = torch.arange(40.0)
+    sdf = face_ops._ellipse_sdf(lm, scale, axis, axis).double()
+    eyes, mouth = lm[:, :2].mean(1).double(), lm[:, 3:].mean(1).double()
+    u = (lm[:, 1] - lm[:, 0]).double()
+    u = u / u.norm(dim=-1, keepdim=True)
+    v = torch.stack([-u[:, 1], u[:, 0]], -1)
+    a = (lm[:, 1] - lm[:, 0]).double().norm(dim=-1) * scale
+    b = 1.05 * (mouth - eyes).norm(dim=-1) * scale
+    rel = _pixels(40)[None] - (eyes + 0.4 * (mouth - eyes))[:, None, None]
+    x = (rel * u[:, None, None]).sum(-1) / a[:, None, None]
+    y = (rel * v[:, None, None]).sum(-1) / b[:, None, None]
+    r = (x**2 + y**2).sqrt()
+    grad = ((x / a[:, None, None]) ** 2 + (y / b[:, None, None]) ** 2).sqrt() / r
+    ref = (r - 1) / torch.maximum(grad, 1 / torch.maximum(a, b)[:, None, None])
+    torch.testing.assert_close(sdf, ref, atol=1e-4, rtol=1e-5)
+
+
+def test_polygon_sdf_matches_brute_force_distance_and_even_odd_inside():
+    from matplotlib.path import Path
+
+    g = torch.Generator().manual_seed(12)
+    angles = (torch.rand(3, 7, generator=g) * 2 * math.pi).sort(dim=1).values
+    radii = 6 + 12 * torch.rand(3, 7, generator=g)  # star-shaped, often not convex
+    poly = 20 + radii[..., None] * torch.stack([angles.cos(), angles.sin()], -1)
+    axis = torch.arange(40.0)
+    sdf = face_ops._polygon_sdf(poly, axis, axis).double()
+    q = _pixels(40).reshape(-1, 2)
+    for i in range(3):
+        p0, p1 = poly[i].double(), poly[i].double().roll(-1, 0)
+        e = p1 - p0
+        t = (((q[:, None] - p0) * e).sum(-1) / (e**2).sum(-1)).clamp(0, 1)
+        dist = (q[:, None] - (p0 + t[..., None] * e)).norm(dim=-1).amin(1)
+        inside = torch.from_numpy(Path(poly[i].numpy()).contains_points(q.numpy()))
+        ref = torch.where(inside, -dist, dist).view(40, 40)
+        assert 100 < int(inside.sum()) < 1500  # the test polygons are neither tiny nor the frame
+        torch.testing.assert_close(sdf[i], ref, atol=1e-4, rtol=1e-5)
+
+
 def test_face_mask_rejects_bad_input():
     _, lm = drawn_faces(2, 32, seed=3)
     with pytest.raises(ValueError, match="valid choices: ellipse, hull"):
