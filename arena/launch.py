@@ -122,25 +122,35 @@ def start_run(
     num_cpus: int | None = None,
     progress: Progress | None = None,
 ) -> Path:
-    """Create the run (or the sweep and its members) and drive it to its last round."""
+    """Create the run (or the sweep and its members) and drive it to its last round.
+
+    Ray starts (and the cluster's resources are checked against the spec) before anything is
+    written: a spec the cluster cannot serve leaves no run directory behind to clear up.
+    """
     spec_path, runs_dir = Path(spec_path), Path(runs_dir)
     raw, text = read_spec_file(spec_path)
     raw = apply_overrides(raw, parse_overrides(overrides))
     run_dir = runs_dir / (name or default_run_name(spec_path, runs_dir))
     if not is_sweep(raw):
         spec = validate_spec(raw)
-        store = RunStore.create(run_dir, text, resolved_json(spec), environment())
-        return _drive([(spec, store)], address, num_cpus, progress)
+        RunStore.check_new(run_dir)  # fail at once, not after Ray's start-up
+        with ray_session(address, [spec], num_cpus):
+            store = RunStore.create(run_dir, text, resolved_json(spec), environment())
+            return _drive([(spec, store)], address, num_cpus, progress)
     members = expand(raw)
     if run_dir.exists() and any(run_dir.iterdir()):
         raise ArenaUserError(f"sweep directory {run_dir} already exists; use `arena resume {run_dir}`")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(run_dir / "spec.yaml", text)
-    index = {"members": [{"name": m.name, "settings": m.settings} for m in members], "overrides": overrides}
-    write_text_atomic(run_dir / SWEEP_FILE, json.dumps(index, indent=2, sort_keys=True))
-    env = environment()
-    pairs = [(m.spec, RunStore.create(run_dir / m.name, text, resolved_json(m.spec), env)) for m in members]
-    return _drive(pairs, address, num_cpus, progress, sweep_dir=run_dir)
+    with ray_session(address, [m.spec for m in members], num_cpus):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(run_dir / "spec.yaml", text)
+        listed = [{"name": m.name, "settings": m.settings} for m in members]
+        index = {"members": listed, "overrides": overrides}
+        write_text_atomic(run_dir / SWEEP_FILE, json.dumps(index, indent=2, sort_keys=True))
+        env = environment()
+        pairs = [
+            (m.spec, RunStore.create(run_dir / m.name, text, resolved_json(m.spec), env)) for m in members
+        ]
+        return _drive(pairs, address, num_cpus, progress, sweep_dir=run_dir)
 
 
 def resume_run(

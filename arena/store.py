@@ -38,10 +38,7 @@ class RunStore:
     # -- creation ----------------------------------------------------------------------------
     @classmethod
     def create(cls, run_dir: Path, spec_text: str, resolved: str, env: dict[str, object]) -> RunStore:
-        if run_dir.exists() and any(run_dir.iterdir()):
-            raise ArenaUserError(
-                f"run directory {run_dir} already exists; use `arena resume {run_dir}` or another --name"
-            )
+        cls.check_new(run_dir)
         (run_dir / "rounds").mkdir(parents=True, exist_ok=True)
         write_text_atomic(run_dir / "spec.yaml", spec_text)
         write_text_atomic(run_dir / "spec.resolved.json", resolved)
@@ -50,6 +47,14 @@ class RunStore:
         (run_dir / LEDGER).touch()
         fsync_dir(run_dir)
         return cls(run_dir)
+
+    @staticmethod
+    def check_new(run_dir: Path) -> None:
+        """A run starts only in a missing or empty directory (checked before Ray starts, too)."""
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise ArenaUserError(
+                f"run directory {run_dir} already exists; use `arena resume {run_dir}` or another --name"
+            )
 
     def check_exists(self) -> None:
         if not (self.dir / "spec.resolved.json").is_file():

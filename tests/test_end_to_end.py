@@ -175,11 +175,14 @@ def test_sigterm_exits_3_and_says_how_to_resume(tmp_path):
     assert sorted(arena.results.load(tmp_path / "t")["round"].unique()) == [1, 2]
 
 
-def test_gpus_the_cluster_lacks_fail_at_once(tmp_path):
-    proc = _arena("run", str(QUICKSTART), *TINY, "resources.detector.num_gpus=1", "--runs-dir", str(tmp_path))
+@pytest.mark.parametrize("sweep", [[], ["seeds=[0, 1]"]], ids=["run", "sweep"])
+def test_gpus_the_cluster_lacks_fail_at_once(tmp_path, sweep):
+    gpus = "resources.detector.num_gpus=1"
+    proc = _arena("run", str(QUICKSTART), *TINY, *sweep, gpus, "--runs-dir", str(tmp_path))
     assert proc.returncode == 1, proc.stderr
     assert "resources.detector.num_gpus=1.0 but the cluster has 0 GPUs" in proc.stderr
     assert "Traceback" not in proc.stderr
+    assert list(tmp_path.iterdir()) == []  # checked before the run directory is made
 
 
 # A sealed strain with white-box evasion: every round from 2 has a make task that queries the
