@@ -82,6 +82,9 @@ class BatchProcessor:
     """
 
     def __init__(self, src: Path, options: IngestOptions, landmarks: LandmarksFile | None) -> None:
+        from arena.allocator import tune_malloc
+
+        tune_malloc()  # in-process or in a Ray actor, the warps and resizes are op chains too
         self.src, self.opt, self.lmfile = src, options, landmarks
         self._fan: Any = None
         needs_fan = landmarks is None or landmarks.needs_fan

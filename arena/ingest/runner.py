@@ -71,9 +71,6 @@ class _Worker:
     def __init__(self, src: str, options: IngestOptions, num_cpus: float) -> None:
         import torch
 
-        from arena.allocator import tune_malloc
-
-        tune_malloc()
         torch.set_num_threads(max(1, int(num_cpus)))
         lm = LandmarksFile(options.landmarks) if options.landmarks is not None else None
         self.processor = BatchProcessor(Path(src), options, lm)
@@ -87,9 +84,6 @@ def _results(
 ):
     """Yield one BatchResult per batch, in order, in-process or from Ray actors."""
     if options.workers <= 1 or len(batches) <= 1:
-        from arena.allocator import tune_malloc
-
-        tune_malloc()
         processor = BatchProcessor(src, options, lmfile)
         for b in batches:
             yield processor(b)
