@@ -77,15 +77,31 @@ def ray_session(address: str | None, specs: list[RunSpec], num_cpus: int | None 
 
 
 def _check_resources(spec: RunSpec) -> None:
-    """A spec asking for more than the cluster has fails at once, not after hours of pending tasks."""
     import ray
 
-    total = ray.cluster_resources()
+    check_resources(spec, ray.cluster_resources())
+
+
+def check_resources(spec: RunSpec, total: dict[str, float]) -> None:
+    """A spec asking for more than the cluster has fails at once, not after hours of pending
+    tasks; so does one whose tasks would never see the cluster's GPUs.
+
+    Ray hides the GPUs from a task that reserves none (it sets CUDA_VISIBLE_DEVICES to empty), so
+    `device: cuda` or `auto` with `num_gpus: 0` would train and generate on the CPU of a GPU node,
+    each task only warning. On a cluster without GPUs `cuda` falls back to the CPU as documented.
+    """
+    gpus = total.get("GPU", 0)
     for role in ("generator", "detector"):
         res = getattr(spec.resources, role)
-        if res.num_gpus > 0 and total.get("GPU", 0) < res.num_gpus:
+        if res.num_gpus > 0 and gpus < res.num_gpus:
             raise ArenaUserError(
-                f"resources.{role}.num_gpus={res.num_gpus} but the cluster has {total.get('GPU', 0):g} GPUs"
+                f"resources.{role}.num_gpus={res.num_gpus} but the cluster has {gpus:g} GPUs"
+            )
+        if spec.device != "cpu" and res.num_gpus == 0 and gpus > 0:
+            raise ArenaUserError(
+                f"device: {spec.device} but resources.{role}.num_gpus is 0, and Ray hides the cluster's "
+                f"{gpus:g} GPUs from tasks that reserve none: set resources.{role}.num_gpus (a fraction "
+                "such as 0.25 lets four tasks share a GPU), or device: cpu"
             )
         if res.memory is not None and res.memory > total.get("memory", 0):
             raise ArenaUserError(

@@ -6,7 +6,7 @@ op with the switch (as the arena runs them) and without it (oneDNN, the baseline
 it is deliberately not used for (a per-sample blur, the SSIM window), to show that choice still
 holds. Medians of interleaved repeats on one thread. Not a timed test.
 
-    python benchmarks/conv_paths.py [--sizes 64 128] [--batch 48] [--repeats 15] [--smoke]
+    python benchmarks/conv_paths.py [--sizes 64 128] [--batch 48] [--repeats 15] [--smoke] [--device cpu]
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import torch
+from device_options import add_device_argument, cpu_only
 
 from arena import face_ops
 from arena.allocator import tune_malloc
@@ -75,7 +76,10 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=48)
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
+    add_device_argument(ap)
     args = ap.parse_args()
+    if cpu_only(args.device, "choosing between oneDNN and native convolution kernels"):
+        return
     if args.smoke:
         args.sizes, args.batch, args.repeats = [32], 4, 2
     tune_malloc()  # as the arena's round tasks run (arena.allocator)

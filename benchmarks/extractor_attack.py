@@ -6,17 +6,17 @@ real faces white-box and black-box at a few L-inf budgets and prints, beside the
 mean landmark error (eye distances), miss rate, and the seconds per face of the attack.
 Faces: Face Research Lab London Set, DeBruine & Jones (2017), CC BY 4.0.
 
-    python benchmarks/extractor_attack.py [--size 64] [--faces 128] [--steps 400]
+    python benchmarks/extractor_attack.py [--size 64] [--faces 128] [--steps 400] [--device cpu|cuda]
 """
 
 from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import torch
+from device_options import add_device_argument, checked, clock
 
 from arena.allocator import tune_malloc
 
@@ -30,7 +30,9 @@ def main() -> int:
     ap.add_argument("--faces", type=int, default=128, help="held-out faces attacked")
     ap.add_argument("--steps", type=int, default=400, help="extractor training steps")
     ap.add_argument("--budgets", type=float, nargs="+", default=[0.01, 0.03])
+    add_device_argument(ap)
     args = ap.parse_args()
+    device = checked(args.device)
     if not (FACES / "landmarks.jsonl").is_file():
         print(f"skipped: no shared faces at {FACES.resolve()}")
         return 0
@@ -51,12 +53,12 @@ def main() -> int:
             identities={"train": 60, "eval": 30, "vault": 10},
         )  # fmt: skip
         spec = ExtractorSpec(steps=args.steps)
-        payload = train_task(world, spec, 0, 1, "cpu")
-        faces = World(world, 0).reals("eval", args.faces, torch_generator(1, "attacked"))
+        payload = train_task(world, spec, 0, 1, device)
+        faces = World(world, 0).reals("eval", args.faces, torch_generator(1, "attacked")).to(device)
     report = payload["report"]
     error_px, seconds = report["mean_error_px"], report["seconds"]
     print(f"extractor: {error_px:.2f} px mean error on held-out reals, trained in {seconds:.1f} s")
-    objective = landmark_displacement(landmark_function(payload, "cpu"), faces.landmarks)
+    objective = landmark_displacement(landmark_function(payload, device), faces.landmarks)
 
     def measure(x: torch.Tensor) -> tuple[float, float]:
         with torch.no_grad():
@@ -69,12 +71,12 @@ def main() -> int:
     print(f"{'none (baseline)':<24}{clean_error:>18.3f}{1.0:>8.2f}{clean_miss:>11.1%}{0:>9.4f}")
     for mode in ("whitebox", "blackbox"):
         for budget in args.budgets:
-            t = time.perf_counter()
+            t = clock(device)
             x = guided_perturbation(
                 faces.images, objective, budget, 6, torch.ones_like(faces.images[:, :1]), mode=mode,
-                generator=torch.Generator().manual_seed(0),
+                generator=torch.Generator(device=device).manual_seed(0),
             )  # fmt: skip
-            seconds = (time.perf_counter() - t) / len(faces)
+            seconds = (clock(device) - t) / len(faces)
             error, miss = measure(x)
             name = f"{mode} L-inf {budget:g}, 6 steps"
             print(f"{name:<24}{error:>18.3f}{error / clean_error:>8.2f}{miss:>11.1%}{seconds:>9.4f}")

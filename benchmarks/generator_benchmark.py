@@ -3,18 +3,20 @@
 For each registered family and each size (64 and 128 px by default) the family's textbook
 (default) genome makes batches of synthetic faces; learning families first train tiny weights
 (not counted in fakes/s; their training time is printed apart). Each row prints fakes/s and the
-ratio to blend's fakes/s at the same size, measured in the same run on the same device. On a
-machine with a GPU the table is repeated on it. Not a timed test.
+ratio to blend's fakes/s at the same size, measured in the same run on the same device
+(`--device cuda`: the GPU; a batch of 32 leaves most of it idle, so `--batch` matters there). Not a
+timed test.
 
     python benchmarks/generator_benchmark.py [--sizes 64 128] [--batch 32] [--repeats 3] [--threads 1]
+        [--device cpu|cuda]
 """
 
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
+from device_options import add_device_argument, checked, clock, describe
 
 from arena.allocator import tune_malloc
 
@@ -46,18 +48,14 @@ def bench(name: str, size: int, batch: int, repeats: int, device: str) -> tuple[
             torch.cat([source.identity, target.identity]),
             torch.cat([source.source, target.source]),
         )
-        t = time.perf_counter()
+        t = clock(device)
         weights = family.prepare(both, genome, torch.Generator(device=device), TrainBudget(steps=20))
-        train_s = time.perf_counter() - t
+        train_s = clock(device) - t
     family.make(source, target, genome, torch.Generator(device=device), weights=weights)  # warm-up
-    if device == "cuda":
-        torch.cuda.synchronize()
-    t = time.perf_counter()
+    t = clock(device)
     for k in range(repeats):
         family.make(source, target, genome, torch.Generator(device=device).manual_seed(k), weights=weights)
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return batch * repeats / (time.perf_counter() - t), train_s
+    return batch * repeats / (clock(device) - t), train_s
 
 
 def main() -> None:
@@ -68,21 +66,20 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    add_device_argument(parser)
     args = parser.parse_args()
+    device = checked(args.device)
     tune_malloc()  # as the arena's round tasks run (arena.allocator)
     torch.set_num_threads(args.threads)
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     names = ["blend"] + [n for n in generators.FAMILIES.names() if n != "blend"]
-    for device in devices:
-        label = torch.cuda.get_device_name() if device == "cuda" else f"cpu, {args.threads} thread(s)"
-        print(f"device: {label}; batch {args.batch}, {args.repeats} repeats, default genomes")
-        print(f"{'family':<13}{'size':>5}{'fakes/s':>10}{'x blend':>9}{'train s':>9}")
-        for size in args.sizes:
-            base = None
-            for name in names:
-                rate, train_s = bench(name, size, args.batch, args.repeats, device)
-                base = base or rate
-                print(f"{name:<13}{size:>5}{rate:>10.1f}{rate / base:>9.3f}{train_s:>9.1f}")
+    print(f"device: {describe(device)}; batch {args.batch}, {args.repeats} repeats, default genomes")
+    print(f"{'family':<13}{'size':>5}{'fakes/s':>10}{'x blend':>9}{'train s':>9}")
+    for size in args.sizes:
+        base = None
+        for name in names:
+            rate, train_s = bench(name, size, args.batch, args.repeats, device)
+            base = base or rate
+            print(f"{name:<13}{size:>5}{rate:>10.1f}{rate / base:>9.3f}{train_s:>9.1f}")
 
 
 if __name__ == "__main__":

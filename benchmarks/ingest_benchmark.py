@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from device_options import add_device_argument, cpu_only
 from PIL import Image
 
 from arena.allocator import tune_malloc
@@ -96,7 +97,10 @@ def main() -> None:
     ap.add_argument("--faces", type=int, default=64)
     ap.add_argument("--sizes", type=int, nargs="+", default=[64, 128])
     ap.add_argument("--threads", type=int, default=1)
+    add_device_argument(ap)
     args = ap.parse_args()
+    if cpu_only(args.device, "ingest's alignment of decoded photos and its shard writing"):
+        return
     tune_malloc()  # as the arena's round tasks run (arena.allocator)
     torch.set_num_threads(args.threads)
     imgs, lm, what = photos(args.faces)

@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from device_options import add_device_argument, cpu_only  # imports no torch: the children decide
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -99,7 +101,10 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="child processes per side, alternating")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     ap.add_argument("--child", choices=["default", "tuned"], help=argparse.SUPPRESS)
+    add_device_argument(ap)
     args = ap.parse_args()
+    if cpu_only(args.device, "glibc's allocator (host memory)"):
+        return
     if args.smoke:
         args.repeats, args.rounds = 2, 1
     if args.child:

@@ -4,16 +4,18 @@ Runs the quickstart (or a spec given on the command line, with overrides) throug
 Ray round loop, then prints each phase's share of the round wall time from the rounds'
 timings.json (with the part of `make` spent inside the deployed detectors and the extractor
 that evasion queries, `arena.query_clock`), and blend fakes/s at 64 and 128 px on one thread,
-with a per-image loop of the same batched code as the baseline measured in the same run. Not a
-timed test.
+with a per-image loop of the same batched code as the baseline measured in the same run.
+`--device cuda` runs the round tasks on the GPU, each reserving a quarter of it
+(benchmarks/device_options.py), and blend there. Not a timed test.
 
-    python benchmarks/quickstart_profile.py [SPEC] [key=value ...] [--smoke]
+    python benchmarks/quickstart_profile.py [SPEC] [key=value ...] [--smoke] [--device cpu|cuda]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -24,6 +26,8 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # tests.conftest's TINY sizes when run as a script
+from device_options import add_device_argument, checked, clock, describe, run_overrides  # noqa: E402
+
 # make_ahead: the wait, after the retrain, for next round's make tasks started beside it (arena.loop)
 PHASES = ("make", "make_ahead", "zero_day", "retrain", "post", "evolve", "commit")
 
@@ -64,7 +68,7 @@ def profile_run(spec: Path, overrides: list[str]) -> None:
     )
 
 
-def blend_throughput(size: int, batch: int, repeats: int) -> None:
+def blend_throughput(size: int, batch: int, repeats: int, device: str) -> None:
     from arena.allocator import tune_malloc
     from arena.synthetic_world import SyntheticWorld
     from generators import FAMILIES
@@ -76,11 +80,11 @@ def blend_throughput(size: int, batch: int, repeats: int) -> None:
     genome = default_genome(family.gene_space)
     world = SyntheticWorld(16, size, seed=0)
     gen = torch.Generator().manual_seed(0)
-    src = world.render(torch.randint(16, (batch,), generator=gen), gen)
-    tgt = world.render(torch.randint(16, (batch,), generator=gen), gen)
+    src = world.render(torch.randint(16, (batch,), generator=gen), gen).to(device)
+    tgt = world.render(torch.randint(16, (batch,), generator=gen), gen).to(device)
 
     def batched() -> None:
-        family.make(src, tgt, genome, torch.Generator().manual_seed(1))
+        family.make(src, tgt, genome, torch.Generator(device=device).manual_seed(1))
 
     def per_image() -> None:
         for i in range(batch):
@@ -88,16 +92,16 @@ def blend_throughput(size: int, batch: int, repeats: int) -> None:
                 src.index(slice(i, i + 1)),
                 tgt.index(slice(i, i + 1)),
                 genome,
-                torch.Generator().manual_seed(1),
+                torch.Generator(device=device).manual_seed(1),
             )
 
     def median_time(fn) -> float:  # type: ignore[no-untyped-def]
         fn()  # warm-up
         times = []
         for _ in range(repeats):
-            t = time.perf_counter()
+            t = clock(device)
             fn()
-            times.append(time.perf_counter() - t)
+            times.append(clock(device) - t)
         return statistics.median(times)
 
     tb, tl = median_time(batched), median_time(per_image)
@@ -112,17 +116,19 @@ def main() -> None:
     ap.add_argument("spec", nargs="?", default=str(REPO / "runs" / "quickstart.yaml"))
     ap.add_argument("overrides", nargs="*")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
+    add_device_argument(ap)
     args = ap.parse_args()
-    overrides = list(args.overrides)
+    device = checked(args.device)
+    overrides = run_overrides(device) + list(args.overrides)
     if args.smoke:
         from tests.conftest import TINY
 
         overrides = TINY + overrides
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads available")
+    print(f"{describe(device)}; {os.cpu_count()} cores; overrides: {' '.join(overrides) or 'none'}")
     profile_run(Path(args.spec), overrides)
     batch, repeats = (8, 2) if args.smoke else (64, 5)
     for size in (64, 128):
-        blend_throughput(size, batch, repeats)
+        blend_throughput(size, batch, repeats, device)
 
 
 if __name__ == "__main__":

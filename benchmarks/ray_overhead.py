@@ -11,7 +11,9 @@
    the back-to-back runs already kept busy (CPU seconds of this process and its children / wall),
    and the best ratio their CPU seconds allow on this many cores.
 
-    python benchmarks/ray_overhead.py [--rounds 3] [--smoke] [--all-cores]
+`--device cuda` runs every task of both sides on the GPU (each reserving a quarter of it).
+
+    python benchmarks/ray_overhead.py [--rounds 3] [--smoke] [--all-cores] [--device cpu|cuda]
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # tests.conftest's TINY sizes when run as a script
+
+from device_options import add_device_argument, checked, describe, run_overrides  # noqa: E402
 
 QUICKSTART = REPO / "runs" / "quickstart.yaml"
 
@@ -88,10 +92,13 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--smoke", action="store_true", help="tiny sizes (CI)")
     ap.add_argument("--all-cores", action="store_true", help="also the round loop on every core (~40 s more)")
+    add_device_argument(ap)
     args = ap.parse_args()
+    on_device = run_overrides(checked(args.device))
     base = [o for o in TINY if not o.startswith("rounds=")] if args.smoke else []
-    quick = [*base, f"rounds={args.rounds}"]
-    sweep_size = [o for o in TINY if not o.startswith("rounds=")] + ["rounds=2"]
+    quick = [*base, f"rounds={args.rounds}", *on_device]
+    sweep_size = [o for o in TINY if not o.startswith("rounds=")] + ["rounds=2", *on_device]
+    print(f"{describe(args.device)}; {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
         local = in_process(quick, tmp)

@@ -3,9 +3,14 @@
 Each benchmark prints its figure, the baseline measured in the same run, and their ratio; this
 script only runs them one after another (never two at once, so they do not steal each other's
 cores) and records what they printed. `--smoke` runs each at a tiny size, as CI does, to prove
-they still work; its output goes to a temporary file unless --out is given.
+they still work; its output goes to a temporary file unless --out is given. Every benchmark takes
+`--device`: with `cuda` the measured work runs on the GPU (the CPU-only ones, oneDNN's kernels,
+glibc's allocator and ingest's photo alignment, say so and stop) and the figures go to
+RESULTS_cuda.md. The file is rewritten after each benchmark, so a run cut short keeps what it
+measured; `--timeout` bounds each benchmark.
 
     python benchmarks/run_all.py [--smoke] [--device cpu|cuda] [--out benchmarks/RESULTS.md]
+        [--only SCRIPT ...] [--timeout SECONDS]
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+sys.path.insert(0, str(REPO))
+from arena.atomic import write_text_atomic  # noqa: E402
 
 # (script, full-size arguments, smoke arguments)
 BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
@@ -39,7 +46,9 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     ("scale_rounds.py", [], ["--rounds", "3", "--smoke"]),
     ("ray_overhead.py", [], ["--rounds", "2", "--smoke"]),
 ]
-DEVICE_AWARE = {"blend_vs_opencv.py"}
+# Extra full-size arguments on a GPU: torch.compile's timing for one detector family (its one-off
+# compilation takes ~23 s per size on an H100; with xception too the benchmark passed 150 s there).
+GPU_EXTRA = {"detector_benchmark.py": ["--compile-archs", "meso4"]}
 
 
 def machine(device: str) -> str:
@@ -63,41 +72,64 @@ def machine(device: str) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, to check the benchmarks run (CI)")
-    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--only", nargs="*", help="run only these scripts")
+    ap.add_argument("--timeout", type=float, help="seconds per benchmark before it is stopped")
     args = ap.parse_args()
-    out = args.out or (Path(tempfile.mkdtemp()) / "RESULTS.md" if args.smoke else HERE / "RESULTS.md")
+    name = "RESULTS.md" if args.device == "cpu" else f"RESULTS_{args.device}.md"
+    out = args.out or (Path(tempfile.mkdtemp()) / name if args.smoke else HERE / name)
     sections = []
     failed = []
     for script, full, smoke in BENCHMARKS:
         if args.only and script not in args.only:
             continue
-        cmd = [sys.executable, str(HERE / script), *(smoke if args.smoke else full)]
-        if script in DEVICE_AWARE:
-            cmd += ["--device", args.device]
+        cmd = [sys.executable, str(HERE / script), *(smoke if args.smoke else full), "--device", args.device]
+        if args.device != "cpu" and not args.smoke:
+            cmd += GPU_EXTRA.get(script, [])
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+        stdout, stderr, code = _run(cmd, args.timeout)
         took = time.perf_counter() - t0
-        print(f"== {script} ({took:.0f} s, exit {proc.returncode})\n{proc.stdout}", flush=True)
-        if proc.returncode != 0:
+        print(f"== {script} ({took:.0f} s, exit {code})\n{stdout}", flush=True)
+        if code != 0:
             failed.append(script)
-            print(proc.stderr[-3000:], file=sys.stderr)
-        body = proc.stdout.strip() or "(no output)"
+            print(stderr[-3000:], file=sys.stderr)
+        body = stdout.strip() or "(no output)"
+        if code != 0:
+            body += f"\n(exit {code}; the end of its stderr:)\n{stderr.strip()[-1500:]}"
         sections.append(
             f"## {script}\n\n`{' '.join(cmd[1:]).replace(str(REPO) + '/', '')}` — {took:.0f} s\n\n"
             f"```\n{body}\n```\n"
         )
+        _write(out, args, sections)
+    _write(out, args, sections)
+    print(f"wrote {out}")
+    return 1 if failed else 0
+
+
+def _run(cmd: list[str], timeout: float | None) -> tuple[str, str, int]:
+    """(stdout, stderr, exit code) of one benchmark; a timeout is exit 124 with what it printed."""
+    try:
+        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        text = [
+            x.decode(errors="replace") if isinstance(x, bytes) else (x or "")
+            for x in (exc.stdout, exc.stderr)
+        ]
+        return text[0], text[1] + f"\nstopped after --timeout {timeout:g} s", 124
+    return proc.stdout, proc.stderr, proc.returncode
+
+
+def _write(out: Path, args: argparse.Namespace, sections: list[str]) -> None:
     text = (
         "# Benchmark results\n\n"
-        f"Written by `benchmarks/run_all.py{' --smoke' if args.smoke else ''}` on "
+        f"Written by `benchmarks/run_all.py{' --smoke' if args.smoke else ''}"
+        f"{' --device ' + args.device if args.device != 'cpu' else ''}` on "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Each benchmark states its baseline, "
         "measured in the same run; compare ratios, not absolute times (this machine is shared).\n\n"
         f"{machine(args.device)}\n" + "\n".join(sections)
     )
-    out.write_text(text)
-    print(f"wrote {out}")
-    return 1 if failed else 0
+    write_text_atomic(out, text)
 
 
 if __name__ == "__main__":

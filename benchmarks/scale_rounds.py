@@ -6,7 +6,9 @@ evaluation, which grows with the number of earlier generations but is bounded pe
 The baseline is the run's own first rounds: the figure is the ratio of the last five rounds'
 median time (and RSS) to that of rounds 2-6, measured in the same run.
 
-    python benchmarks/scale_rounds.py [--rounds 30] [--smoke] [key=value ...]
+`--device cuda` runs the tasks on the GPU, each reserving a quarter of it.
+
+    python benchmarks/scale_rounds.py [--rounds 30] [--smoke] [--device cpu|cuda] [key=value ...]
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # for tests.conftest's TINY sizes when run as a script
+
+from device_options import add_device_argument, checked, describe, run_overrides  # noqa: E402
 
 from arena.progress import Progress  # noqa: E402
 
@@ -54,8 +58,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("overrides", nargs="*")
+    add_device_argument(ap)
     args = ap.parse_args()
-    overrides = [o for o in TINY if not o.startswith("rounds=")] + [f"rounds={args.rounds}", *args.overrides]
+    overrides = [o for o in TINY if not o.startswith("rounds=")] + [f"rounds={args.rounds}"]
+    overrides += run_overrides(checked(args.device)) + args.overrides
+    print(describe(args.device))
     with tempfile.TemporaryDirectory() as tmp, open("/dev/null", "w") as quiet:
         prog = MemoryProgress(args.rounds, 1, stream=quiet)
         run = start_run(

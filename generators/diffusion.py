@@ -255,7 +255,9 @@ class DiffusionFamily(GeneratorFamily):
             )
             x0 = crops[idx.to(dev)]
             x0 = torch.where(
-                torch.rand((len(x0), 1, 1, 1), generator=generator).to(dev) < 0.5, x0, x0.flip(-1)
+                torch.rand((len(x0), 1, 1, 1), generator=generator, device=generator.device).to(dev) < 0.5,
+                x0,
+                x0.flip(-1),
             )
             noise = torch.randn(x0.shape, generator=generator, device=generator.device).to(x0)
             t = torch.randint(total, (len(x0),), generator=generator, device=generator.device).to(dev)

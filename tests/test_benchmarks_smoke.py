@@ -42,3 +42,44 @@ def test_detector_benchmark_rounds_rotate_the_order_and_warm_up_once(monkeypatch
     times = detector_benchmark._rounds(fns, warm, 3)
     assert calls == list("ABC" + "abc" + "bca" + "cab")
     assert [len(t) for t in times] == [3, 3, 3]
+
+
+def test_run_all_stops_a_benchmark_at_its_timeout_and_keeps_what_it_printed(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import run_all
+
+    slow = [sys.executable, "-c", "import time; print('first figure', flush=True); time.sleep(60)"]
+    stdout, stderr, code = run_all._run(slow, timeout=3)
+    assert code == 124 and "first figure" in stdout and "--timeout 3 s" in stderr
+
+
+def test_the_gpu_overrides_reserve_what_the_resource_check_asks_for(monkeypatch):
+    """The benchmarks' `--device cuda` runs pass the check that a bare `device=cuda` fails."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    from device_options import run_overrides
+
+    from arena.errors import ArenaUserError
+    from arena.launch import check_resources
+    from arena.spec import load_spec
+    from tests.conftest import QUICKSTART
+
+    gpu_node = {"CPU": 16.0, "GPU": 1.0}
+    check_resources(load_spec(QUICKSTART, run_overrides("cuda"))[0], gpu_node)
+    with pytest.raises(ArenaUserError):
+        check_resources(load_spec(QUICKSTART, ["device=cuda"])[0], gpu_node)
+    assert run_overrides("cpu") == []
+
+
+def test_device_cuda_without_a_gpu_exits_with_the_reason():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is visible here: the flag runs instead of refusing")
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/generator_benchmark.py", "--device", "cuda"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1 and "no GPU is visible to torch" in proc.stderr

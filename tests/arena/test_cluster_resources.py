@@ -1,0 +1,51 @@
+"""The resource check that runs before anything starts (arena.launch.check_resources), on the
+totals a Ray cluster reports, so GPU clusters are covered on a machine without one."""
+
+from __future__ import annotations
+
+import pytest
+
+from arena.errors import ArenaUserError
+from arena.launch import check_resources
+from arena.spec import load_spec
+from tests.conftest import QUICKSTART
+
+GPU_NODE = {"CPU": 16.0, "GPU": 1.0, "memory": 64e9}
+CPU_NODE = {"CPU": 2.0, "memory": 8e9}
+
+
+def _spec(*overrides: str):
+    return load_spec(QUICKSTART, list(overrides))[0]
+
+
+@pytest.mark.parametrize("device", ["cuda", "auto"])
+def test_a_gpu_device_without_reserved_gpus_fails_on_a_gpu_cluster(device):
+    """Ray hides the GPUs from tasks that reserve none: every task would run on the CPU."""
+    spec = _spec(f"device={device}", "resources.detector.num_gpus=0.5")
+    with pytest.raises(
+        ArenaUserError, match=r"resources.generator.num_gpus is 0.*hides the cluster's 1 GPUs"
+    ):
+        check_resources(spec, GPU_NODE)
+
+
+def test_reserved_gpu_fractions_pass_on_a_gpu_cluster():
+    spec = _spec("device=cuda", "resources.generator.num_gpus=0.25", "resources.detector.num_gpus=0.25")
+    check_resources(spec, GPU_NODE)
+
+
+def test_cpu_runs_and_cuda_fallback_pass_where_they_should():
+    check_resources(_spec("device=cpu"), GPU_NODE)  # the CPU on a GPU node, as asked
+    check_resources(_spec("device=cuda"), CPU_NODE)  # no GPU anywhere: the documented CPU fallback
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("resources.detector.num_gpus=2", "resources.detector.num_gpus=2.0 but the cluster has 1 GPUs"),
+        ("resources.generator.num_cpus=32", "resources.generator.num_cpus=32.0 but the cluster has 16 CPUs"),
+        ("resources.detector.memory=100000000000", "resources.detector.memory=100000000000 bytes"),
+    ],
+)
+def test_more_than_the_cluster_has_fails(override, message):
+    with pytest.raises(ArenaUserError, match=message):
+        check_resources(_spec(override), GPU_NODE)
