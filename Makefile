@@ -13,7 +13,7 @@ endif
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.deepfake-arena-installed
 
-.PHONY: demo test lint bench env
+.PHONY: demo test lint bench gpu-check env
 env: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -33,3 +33,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
+
+# On a machine with a CUDA GPU (and a CUDA build of torch): the GPU tests, then every benchmark on
+# the GPU, figures to benchmarks/RESULTS_cuda.md.
+gpu-check: $(STAMP)
+	$(PY) -m pytest tests/gpu
+	$(PY) benchmarks/run_all.py --device cuda
