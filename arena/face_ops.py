@@ -9,12 +9,14 @@ coordinates, the convention of `arena.faces`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import kornia
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
 from arena.faces import check_images
 
@@ -454,5 +456,35 @@ def jpeg(images: torch.Tensor, quality: Number) -> torch.Tensor:
     q = _per_sample(quality, images.shape[0], images, "quality", low=1.0)
     if float(q.max()) > 100:
         raise ValueError(f"JPEG quality must lie in [1, 100], got max {float(q.max()):.4g}")
+    if images.device.type == "cpu" and torch.is_grad_enabled() and images.requires_grad:
+        return _NativeBackward.apply(images, lambda x: kornia.enhance.jpeg_codec_differentiable(x, q))
     with native_filters(images.device):
         return kornia.enhance.jpeg_codec_differentiable(images, q)
+
+
+class _NativeBackward(torch.autograd.Function):
+    """`fn(x)` whose backward, like its forward, runs with oneDNN off (`native_filters`).
+
+    The switch is a process-wide flag read when each convolution runs, and autograd runs a
+    backward after the forward's `with` block has closed: without this, the white-box evasion's
+    gradient through the JPEG codec took oneDNN's slow grouped-conv backward (its forward and
+    backward took 81 ms instead of 64 ms for 48 faces at 64 px on one thread), while the
+    detector's own backward in the same pass must keep oneDNN. So `fn`'s graph is built inside
+    the forward and differentiated, inside the switch, by the backward.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        with torch.enable_grad(), native_filters(x.device):
+            inner = x.detach().requires_grad_()
+            out = fn(inner)
+        ctx.inner, ctx.out = inner, out
+        return out.detach()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        with native_filters(grad.device):
+            (dx,) = torch.autograd.grad(ctx.out, ctx.inner, grad)
+        del ctx.inner, ctx.out
+        return dx, None

@@ -2,7 +2,8 @@
 
 `arena.face_ops.native_filters` switches oneDNN off around the two ops whose shared-kernel
 grouped convs it runs slowly on CPU. This measures, in the same run and on the same batch, each
-op with the switch (as the arena runs them) and without it (oneDNN, the baseline), plus the ops
+op with the switch (as the arena runs them) and without it (oneDNN, the baseline), the JPEG codec
+also with its gradient (the white-box evasion's backward, which face_ops keeps off oneDNN too), plus the ops
 it is deliberately not used for (a per-sample blur, the SSIM window), to show that choice still
 holds. Medians of interleaved repeats on one thread. Not a timed test.
 
@@ -62,8 +63,15 @@ def size_ops(size: int, batch: int) -> list[tuple[str, bool, Callable[[], object
     x, y = (torch.rand(batch, 3, size, size, generator=gen) for _ in range(2))
     mask = torch.rand(batch, 1, size, size, generator=gen)
     quality, sigma = torch.full((batch,), 85.0), torch.full((batch,), 1.0)
+    weights = torch.rand(batch, 3, size, size, generator=gen)
+
+    def jpeg_gradient() -> object:  # what the white-box evasion does through the post-processing
+        xg = x.clone().requires_grad_()
+        return torch.autograd.grad((face_ops.jpeg(xg, quality) * weights).sum(), xg)
+
     return [
         ("jpeg", True, lambda: face_ops.jpeg(x, quality)),
+        ("jpeg + gradient", True, jpeg_gradient),
         ("laplacian blend", True, lambda: face_ops.laplacian_blend(x, y, mask, 4)),
         ("per-sample blur", False, lambda: face_ops.gaussian_blur(x, sigma)),
         ("ssim window", False, lambda: swap_quality(x, y, mask)),

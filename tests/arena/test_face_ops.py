@@ -325,3 +325,37 @@ def test_native_filters_restores_onednn_and_leaves_other_devices_and_choices_alo
         assert not torch.backends.mkldnn.enabled
     finally:
         torch.backends.mkldnn.enabled = True
+
+
+def test_jpeg_gradient_is_computed_without_onednn_and_equals_the_plain_one():
+    """The white-box evasion differentiates through the JPEG codec: its backward must run with
+    oneDNN off too (the flag is read when each conv runs, after the forward's switch closed),
+    give the gradient of the plain kornia call, and leave oneDNN on for everything else."""
+    img, _ = drawn_faces(4, 32, seed=11)
+    weights = torch.randn(img.shape, generator=torch.Generator().manual_seed(0))
+    x = img.clone().requires_grad_()
+    out = face_ops.jpeg(x, 60.0)
+    with torch.no_grad():
+        torch.testing.assert_close(out, face_ops.jpeg(img, 60.0), atol=0, rtol=0)
+    seen: list[bool] = []
+    out.register_hook(lambda g: seen.append(torch.backends.mkldnn.enabled))
+    (grad,) = torch.autograd.grad((out * weights).sum(), x)
+    reference = img.clone().requires_grad_()
+    (expected,) = torch.autograd.grad(
+        (kornia.enhance.jpeg_codec_differentiable(reference, torch.full((4,), 60.0)) * weights).sum(),
+        reference,
+    )
+    torch.testing.assert_close(grad, expected, atol=1e-5, rtol=0)
+    assert seen == [True] and torch.backends.mkldnn.enabled  # the caller's graph keeps oneDNN
+
+    inside: list[bool] = []
+
+    def recorded(t: torch.Tensor) -> torch.Tensor:
+        y = t * 2
+        y.register_hook(lambda g: inside.append(torch.backends.mkldnn.enabled))
+        return y
+
+    t = torch.ones(3, requires_grad=True)
+    face_ops._NativeBackward.apply(t, recorded).sum().backward()
+    assert inside == [False] and torch.backends.mkldnn.enabled
+    torch.testing.assert_close(t.grad, torch.full((3,), 2.0))
