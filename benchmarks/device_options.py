@@ -39,7 +39,7 @@ def describe(device: str) -> str:
 
     if device == "cuda":
         return f"cuda ({torch.cuda.get_device_name()}, torch {torch.__version__})"
-    return f"cpu ({torch.get_num_threads()} threads, torch {torch.__version__})"
+    return f"cpu ({torch.get_num_threads()} thread(s), torch {torch.__version__})"
 
 
 def run_overrides(device: str) -> list[str]:

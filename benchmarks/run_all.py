@@ -49,6 +49,7 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
 # Extra full-size arguments on a GPU: torch.compile's timing for one detector family (its one-off
 # compilation takes ~23 s per size on an H100; with xception too the benchmark passed 150 s there).
 GPU_EXTRA = {"detector_benchmark.py": ["--compile-archs", "meso4"]}
+GPU_NOTE = " The figures of `--device cuda` on a GPU are in RESULTS_cuda.md."
 
 
 def machine(device: str) -> str:
@@ -126,7 +127,8 @@ def _write(out: Path, args: argparse.Namespace, sections: list[str]) -> None:
         f"Written by `benchmarks/run_all.py{' --smoke' if args.smoke else ''}"
         f"{' --device ' + args.device if args.device != 'cpu' else ''}` on "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Each benchmark states its baseline, "
-        "measured in the same run; compare ratios, not absolute times (this machine is shared).\n\n"
+        "measured in the same run; compare ratios, not absolute times (this machine is shared)."
+        f"{GPU_NOTE if args.device == 'cpu' and (HERE / 'RESULTS_cuda.md').is_file() else ''}\n\n"
         f"{machine(args.device)}\n" + "\n".join(sections)
     )
     write_text_atomic(out, text)
