@@ -14,13 +14,11 @@ not depend on the batch. Not a timed test.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import cv2
 import numpy as np
 import torch
-from device_options import add_device_argument, checked, synchronize
+from device_options import add_device_argument, checked, median_seconds
 
 from arena import face_ops
 from arena.allocator import tune_malloc
@@ -62,16 +60,6 @@ def opencv_one(src: np.ndarray, src_lm: np.ndarray, tgt: np.ndarray, tgt_lm: np.
     return face * mask + tgt * (1 - mask)
 
 
-def median_time(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
 def faces(size: int, batch: int):  # type: ignore[no-untyped-def]
     world = SyntheticWorld(16, size, seed=0)
     gen = torch.Generator().manual_seed(0)
@@ -84,11 +72,7 @@ def kornia_rate(size: int, batch: int, repeats: int, device: str) -> float:
     s, t = faces(size, batch)
     sd, sld, td, tld = (x.to(device) for x in (s.images, s.landmarks, t.images, t.landmarks))
 
-    def kornia_batch() -> None:
-        batched(sd, sld, td, tld)
-        synchronize(device)
-
-    return batch / median_time(kornia_batch, repeats)
+    return batch / median_seconds(lambda: batched(sd, sld, td, tld), repeats, device)
 
 
 def run(size: int, batch: int, repeats: int, device: str) -> tuple[float, float]:
@@ -101,7 +85,7 @@ def run(size: int, batch: int, repeats: int, device: str) -> tuple[float, float]
         for i in range(batch):
             opencv_one(src_np[i], slm[i], tgt_np[i], tlm[i])
 
-    return kornia_rate(size, batch, repeats, device), batch / median_time(opencv_loop, repeats)
+    return kornia_rate(size, batch, repeats, device), batch / median_seconds(opencv_loop, repeats)
 
 
 def main() -> None:

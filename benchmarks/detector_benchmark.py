@@ -159,10 +159,10 @@ def bench(arch: str, size: int, steps: int, batch: int, repeats: int) -> dict[st
 
 def gpu_options(
     arch: str, size: int, steps: int, batch: int, repeats: int, compile: bool
-) -> dict[str, tuple[float, float]]:
+) -> tuple[dict[str, tuple[float, float]], float]:
     """Train images/s of the spec's GPU options and their ratio to the fp32 eager fit, timed in
-    the same rounds: {option: (images/s, ratio)}. Compilation is left out (the warm-up compiles)
-    and returned as ("compile_s", (seconds, 0))."""
+    the same rounds, ({option: (images/s, ratio)}, seconds of compilation): the compilation
+    (the first compiled fit) is left out of the timed fits."""
     from detectors import Detector, TrainConfig
 
     reals, fakes = _data(128, size)
@@ -179,12 +179,11 @@ def gpu_options(
     warms = [lambda d=d: d.fit(reals, fakes, warm, seed=0) for d in dets.values()]
     times = dict(zip(dets, _rounds(fits, warms, repeats), strict=True))
     n = steps * batch
-    out = {
+    rates = {
         name: (n / min(t), statistics.median(a / b for a, b in zip(times["fp32"], t, strict=True)))
         for name, t in times.items()
     }
-    out["compile_s"] = (compile_s, 0.0)
-    return out
+    return rates, compile_s
 
 
 def main() -> None:
@@ -234,8 +233,8 @@ def print_gpu_options(args: argparse.Namespace, peak: float) -> None:
     )
     for arch, size in itertools.product(args.archs, args.sizes):
         c = arch in args.compile_archs
-        r = gpu_options(arch, size, args.steps, args.batch, args.repeats, c)
-        comp = f"{r['compile'][0]:>11.0f}{r['compile'][1]:>6.2f}{r['compile_s'][0]:>11.1f}" if c else ""
+        r, compile_s = gpu_options(arch, size, args.steps, args.batch, args.repeats, c)
+        comp = f"{r['compile'][0]:>11.0f}{r['compile'][1]:>6.2f}{compile_s:>11.1f}" if c else ""
         print(
             f"{arch:<16}{size:>5}{r['fp32'][0]:>9.0f}{r['bf16'][0]:>9.0f}{r['bf16'][1]:>6.2f}"
             f"{r['fp16'][0]:>9.0f}{r['fp16'][1]:>6.2f}{comp}"

@@ -9,7 +9,9 @@ share one GPU, as a single-GPU workstation would run the arena.
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -65,6 +67,18 @@ def clock(device: str | torch.device) -> float:
     """perf_counter after the device's queued work is done."""
     synchronize(device)
     return time.perf_counter()
+
+
+def median_seconds(fn: Callable[[], object], repeats: int, device: str = "cpu") -> float:
+    """Median wall time of `fn` over `repeats` calls after one warm-up, each call timed with
+    `clock` so that queued GPU work is counted."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = clock(device)
+        fn()
+        times.append(clock(device) - t)
+    return statistics.median(times)
 
 
 def cpu_only(device: str, what: str) -> bool:

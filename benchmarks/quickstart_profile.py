@@ -26,7 +26,7 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # tests.conftest's TINY sizes when run as a script
-from device_options import add_device_argument, checked, clock, describe, run_overrides  # noqa: E402
+from device_options import add_device_argument, checked, describe, median_seconds, run_overrides  # noqa: E402
 
 # make_ahead: the wait, after the retrain, for next round's make tasks started beside it (arena.loop)
 PHASES = ("make", "make_ahead", "zero_day", "retrain", "post", "evolve", "commit")
@@ -95,16 +95,7 @@ def blend_throughput(size: int, batch: int, repeats: int, device: str) -> None:
                 torch.Generator(device=device).manual_seed(1),
             )
 
-    def median_time(fn) -> float:  # type: ignore[no-untyped-def]
-        fn()  # warm-up
-        times = []
-        for _ in range(repeats):
-            t = clock(device)
-            fn()
-            times.append(clock(device) - t)
-        return statistics.median(times)
-
-    tb, tl = median_time(batched), median_time(per_image)
+    tb, tl = median_seconds(batched, repeats, device), median_seconds(per_image, repeats, device)
     print(
         f"blend {size:>3} px: {batch / tb:8.0f} fakes/s batched (B={batch}) vs {batch / tl:8.0f} "
         f"fakes/s one image at a time; ratio {tl / tb:.2f}x"

@@ -102,8 +102,9 @@ def main() -> int:
             f"## {script}\n\n`{' '.join(cmd[1:]).replace(str(REPO) + '/', '')}` — {took:.0f} s\n\n"
             f"```\n{body}\n```\n"
         )
+        _write(out, args, sections)  # after each one, so a run cut short keeps what it measured
+    if not sections:
         _write(out, args, sections)
-    _write(out, args, sections)
     print(f"wrote {out}")
     return 1 if failed else 0
 

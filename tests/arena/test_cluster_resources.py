@@ -28,14 +28,23 @@ def test_a_gpu_device_without_reserved_gpus_fails_on_a_gpu_cluster(device):
         check_resources(spec, GPU_NODE)
 
 
+def _refusal(spec, total) -> str | None:
+    """The check's message for this spec on a cluster with these totals, None when it passes."""
+    try:
+        check_resources(spec, total)
+    except ArenaUserError as exc:
+        return str(exc)
+    return None
+
+
 def test_reserved_gpu_fractions_pass_on_a_gpu_cluster():
     spec = _spec("device=cuda", "resources.generator.num_gpus=0.25", "resources.detector.num_gpus=0.25")
-    check_resources(spec, GPU_NODE)
+    assert _refusal(spec, GPU_NODE) is None
 
 
 def test_cpu_runs_and_cuda_fallback_pass_where_they_should():
-    check_resources(_spec("device=cpu"), GPU_NODE)  # the CPU on a GPU node, as asked
-    check_resources(_spec("device=cuda"), CPU_NODE)  # no GPU anywhere: the documented CPU fallback
+    assert _refusal(_spec("device=cpu"), GPU_NODE) is None  # the CPU on a GPU node, as asked
+    assert _refusal(_spec("device=cuda"), CPU_NODE) is None  # no GPU anywhere: the documented fallback
 
 
 @pytest.mark.parametrize(

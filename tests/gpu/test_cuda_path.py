@@ -30,10 +30,6 @@ SIZE = 64
 ATOL = 3e-3
 
 
-def _both(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    return x, x.cuda()
-
-
 def test_face_ops_on_cuda_match_the_cpu():
     src, dst = faces(4, seed=1, size=SIZE), faces(4, seed=2, size=SIZE)
     results = {}
