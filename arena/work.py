@@ -26,16 +26,32 @@ Weights = dict[str, np.ndarray]
 
 
 def setup_worker(num_cpus: float, device: str) -> str:
-    """Threads from the task's CPU share, glibc's allocator tuned for op chains (arena.allocator);
-    'auto'/'cuda' fall back to CPU where there is no GPU."""
+    """Threads from the task's CPU share, glibc's allocator tuned for op chains (arena.allocator),
+    on a GPU the optimisers' lazy import done (`warm_imports`); 'auto'/'cuda' fall back to CPU
+    where there is no GPU."""
     tune_malloc()
     torch.set_num_threads(max(1, int(num_cpus)))
     if device in ("auto", "cuda"):
         if torch.cuda.is_available():
+            warm_imports()
             return "cuda"
         if device == "cuda":
             warnings.warn("device 'cuda' asked for but no GPU is visible; running on CPU", stacklevel=2)
     return "cpu"
+
+
+def warm_imports() -> None:
+    """Import torch._dynamo now: torch.optim imports it at an optimiser's first step.
+
+    On the H100 machine that import is a GPU worker's largest one-off cost (5.8 s; a worker's
+    first retrain took 5.6-8.7 s against ~1 s later: benchmarks/quickstart_profile.py's task
+    table). Done at a worker's first GPU task, it is paid by the workers side by side while
+    round 1 makes its fakes, not by whichever retrain first lands on each of them, alone on the
+    round's critical path, rounds later. Not on the CPU: there it costs 1.1 s, and with as many
+    workers as cores the round-1 retrains meet it on every worker at once anyway (moved to the
+    first task it lengthened the 2-core quickstart's make phase instead: paired passes).
+    """
+    import torch._dynamo  # noqa: F401
 
 
 def make_reals(world: WorldSpec, seed: int, r: int, split: str, n: int, num_cpus: float) -> np.ndarray:

@@ -3,12 +3,16 @@
 Runs the quickstart (or a spec given on the command line, with overrides) through the real
 Ray round loop, then prints each phase's share of the round wall time from the rounds'
 timings.json (with the part of `make` spent inside the deployed detectors and the extractor
-that evasion queries, `arena.query_clock`), and blend fakes/s at 64 and 128 px on one thread,
+that evasion queries, `arena.query_clock`), then each Ray task's time from Ray's timeline: how
+many ran, on how many worker processes, a task's first call on its worker against its later calls
+(a worker's one-off start-up: imports, CUDA's context) and, for the retrain, the time inside the
+detectors' fits (training.json) against the whole task; and blend fakes/s at 64 and 128 px on one thread,
 with a per-image loop of the same batched code as the baseline measured in the same run.
 `--device cuda` runs the round tasks on the GPU, each reserving a quarter of it
 (benchmarks/device_options.py), and blend there. Not a timed test.
 
     python benchmarks/quickstart_profile.py [SPEC] [key=value ...] [--smoke] [--device cpu|cuda]
+                                            [--timeline trace.json]
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -32,16 +37,29 @@ from device_options import add_device_argument, checked, describe, median_second
 PHASES = ("make", "make_ahead", "zero_day", "retrain", "post", "evolve", "commit")
 
 
-def profile_run(spec: Path, overrides: list[str]) -> None:
+def profile_run(spec: Path, overrides: list[str], timeline: Path | None = None) -> None:
+    import logging
+
+    import ray
+
     from arena.launch import start_run
     from arena.progress import Progress
 
+    # Our own local Ray, as `arena run` starts it, kept open after the run for its timeline.
+    ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, logging_level=logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         devnull = open("/dev/null", "w")  # noqa: SIM115
         run_dir = start_run(spec, overrides, name="bench", runs_dir=tmp, progress=Progress(0, 1, devnull))
         wall = time.perf_counter() - t0
-        timings = [json.loads(p.read_text()) for p in sorted((run_dir / "rounds").glob("r*/timings.json"))]
+        rounds = sorted((run_dir / "rounds").glob("r*"))
+        timings = [json.loads((r / "timings.json").read_text()) for r in rounds]
+        fits = [json.loads((r / "training.json").read_text()) for r in rounds]
+    events = ray.timeline()
+    ray.shutdown()
+    if timeline is not None:  # Chrome's trace format: chrome://tracing or ui.perfetto.dev opens it
+        timeline.write_text(json.dumps(events))
+        print(f"Ray timeline: {timeline}")
     total = sum(t["total"] for t in timings)
     print(
         f"run wall time {wall:.1f} s for {len(timings)} rounds (rounds {total:.1f} s, "
@@ -59,13 +77,65 @@ def profile_run(spec: Path, overrides: list[str]) -> None:
         f"  of make, inside the deployed detectors and the extractor (evasion queries): "
         f"{queries / total:.1%} of the round"
     )
+    plain, generating = neither_share(timings)
+    print(
+        f"neither training nor scoring: {plain:.1%} of the round (evasion queries counted as scoring; "
+        f"{generating:.1%} if counted as generation); goal < 25%"
+    )
+    if len(timings) > 1:  # round 1 also pays each worker's one-off start-up (the task table below)
+        print(f"  rounds 2+ only: {neither_share(timings[1:])[0]:.1%}")
+    print_task_table(task_times(events), fit_seconds(fits))
+
+
+def neither_share(timings: list[dict[str, float]]) -> tuple[float, float]:
+    """Share of these rounds' wall time neither training nor scoring: (evasion's queries of the
+    detectors counted as scoring, counted as generation)."""
+    total = sum(t["total"] for t in timings)
     training = sum(t["retrain"] for t in timings)
     scoring = sum(t["zero_day"] + t["post"] for t in timings)
+    queries = sum(t.get("make_queries", 0.0) for t in timings)
+    return (total - training - scoring - queries) / total, (total - training - scoring) / total
+
+
+def task_times(events: list[dict[str, Any]]) -> dict[str, list[tuple[str, float, float]]]:
+    """(worker, start µs, seconds) of each call of each Ray task, from ray.timeline()'s events."""
+    calls: dict[str, list[tuple[str, float, float]]] = {}
+    for e in events:
+        cat = str(e.get("cat", ""))
+        if cat.startswith("task::") and e.get("ph") == "X":
+            calls.setdefault(cat[len("task::") :], []).append((str(e["tid"]), float(e["ts"]), e["dur"] / 1e6))
+    return calls
+
+
+def fit_seconds(reports: list[dict[str, Any]]) -> list[float]:
+    """Seconds inside each detector fit of the run (training.json of each round; None: no fit)."""
+    return [float(rep["seconds"]) for per_round in reports for rep in per_round.values() if rep]
+
+
+def print_task_table(calls: dict[str, list[tuple[str, float, float]]], fits: list[float]) -> None:
+    """Per task: calls, workers, total and median seconds, first call on a worker vs later ones."""
     print(
-        f"neither training nor scoring: {(total - training - scoring - queries) / total:.1%} of the round "
-        f"(evasion queries counted as scoring; {(total - training - scoring) / total:.1%} if counted "
-        "as generation); goal < 25%"
+        f"{'ray task':<18}{'calls':>6}{'workers':>8}{'total s':>9}{'median':>8}{'1st/worker':>11}{'later':>7}"
     )
+    for name, runs in sorted(calls.items(), key=lambda kv: -sum(c[2] for c in kv[1])):
+        seen: set[str] = set()
+        first: list[float] = []
+        later: list[float] = []
+        for worker, _, sec in sorted(runs, key=lambda c: c[1]):
+            (later if worker in seen else first).append(sec)
+            seen.add(worker)
+        secs = [c[2] for c in runs]
+        print(
+            f"{name:<18}{len(runs):>6}{len(seen):>8}{sum(secs):>9.2f}{statistics.median(secs):>8.2f}"
+            f"{statistics.median(first):>11.2f}{statistics.median(later) if later else float('nan'):>7.2f}"
+        )
+    retrain = sum(c[2] for c in calls.get("retrain", []))
+    if retrain > 0:
+        print(
+            f"inside the detectors' fits: {sum(fits):.2f} s of the retrain tasks' {retrain:.2f} s "
+            f"({sum(fits) / retrain:.0%}; the rest: loading weights and memory, building the model, "
+            "the replay set, returning the weights)"
+        )
 
 
 def blend_throughput(size: int, batch: int, repeats: int, device: str) -> None:
@@ -107,6 +177,7 @@ def main() -> None:
     ap.add_argument("spec", nargs="?", default=str(REPO / "runs" / "quickstart.yaml"))
     ap.add_argument("overrides", nargs="*")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
+    ap.add_argument("--timeline", type=Path, help="also write the run's Ray timeline (a Chrome trace) here")
     add_device_argument(ap)
     args = ap.parse_args()
     device = checked(args.device)
@@ -116,7 +187,7 @@ def main() -> None:
 
         overrides = TINY + overrides
     print(f"{describe(device)}; {os.cpu_count()} cores; overrides: {' '.join(overrides) or 'none'}")
-    profile_run(Path(args.spec), overrides)
+    profile_run(Path(args.spec), overrides, args.timeline)
     batch, repeats = (8, 2) if args.smoke else (64, 5)
     for size in (64, 128):
         blend_throughput(size, batch, repeats, device)

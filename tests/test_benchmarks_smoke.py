@@ -28,6 +28,34 @@ def test_run_all_smoke(tmp_path):
         assert f"## {script}" in text
     assert "ratio" in text and "- CPU:" in text
     assert "(steady state)" in text  # ray_overhead separates round 1's one-off start-up
+    assert "inside the detectors' fits" in text  # quickstart_profile's table of the Ray tasks
+
+
+def test_task_table_splits_each_workers_first_call_from_its_later_ones(monkeypatch, capsys):
+    """Ray's timeline events -> per task: calls, workers, and a worker's first call (its one-off
+    start-up) apart from its later ones; events that are not whole tasks are left out."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    from quickstart_profile import print_task_table, task_times
+
+    def event(task: str, worker: str, start_s: float, dur_s: float) -> dict:
+        return {"cat": f"task::{task}", "ph": "X", "tid": worker, "ts": start_s * 1e6, "dur": dur_s * 1e6}
+
+    events = [
+        event("retrain", "w1", 0, 6.0),  # w1's first call
+        event("retrain", "w1", 10, 1.0),
+        event("retrain", "w2", 20, 5.0),  # w2's first call
+        event("retrain", "w2", 30, 1.2),
+        event("retrain", "w1", 40, 0.8),
+        event("score", "w2", 7, 0.1),
+        {"cat": "task:execute", "ph": "X", "tid": "w1", "ts": 0, "dur": 6e6},  # a part of a task
+    ]
+    calls = task_times(events)
+    assert sorted(calls) == ["retrain", "score"] and len(calls["retrain"]) == 5
+    print_task_table(calls, [2.0, 1.0])
+    rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()[1:3]}
+    # calls, workers, total s, median, median of first calls (6.0, 5.0), median of later (1.0, 1.2, 0.8)
+    assert rows["retrain"] == ["5", "2", "14.00", "1.20", "5.50", "1.00"]
+    assert rows["score"][:2] == ["1", "1"] and rows["score"][-1] == "nan"
 
 
 def test_detector_benchmark_rounds_rotate_the_order_and_warm_up_once(monkeypatch):
