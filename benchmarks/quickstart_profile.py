@@ -45,10 +45,10 @@ def profile_run(spec: Path, overrides: list[str], timeline: Path | None = None) 
     from arena.launch import start_run
     from arena.progress import Progress
 
+    t0 = time.perf_counter()
     # Our own local Ray, as `arena run` starts it, kept open after the run for its timeline.
     ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, logging_level=logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
         devnull = open("/dev/null", "w")  # noqa: SIM115
         run_dir = start_run(spec, overrides, name="bench", runs_dir=tmp, progress=Progress(0, 1, devnull))
         wall = time.perf_counter() - t0
