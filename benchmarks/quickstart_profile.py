@@ -9,7 +9,8 @@ many ran, on how many worker processes, a task's first call on its worker agains
 detectors' fits (training.json) against the whole task; and blend fakes/s at 64 and 128 px on one thread,
 with a per-image loop of the same batched code as the baseline measured in the same run.
 `--device cuda` runs the round tasks on the GPU, each reserving a quarter of it
-(benchmarks/device_options.py), and blend there. Not a timed test.
+(benchmarks/device_options.py), and blend there. With RAY_ADDRESS set the run and its
+timeline are the cluster's there. Not a timed test.
 
     python benchmarks/quickstart_profile.py [SPEC] [key=value ...] [--smoke] [--device cpu|cuda]
                                             [--timeline trace.json]
@@ -46,8 +47,15 @@ def profile_run(spec: Path, overrides: list[str], timeline: Path | None = None) 
     from arena.progress import Progress
 
     t0 = time.perf_counter()
-    # Our own local Ray, as `arena run` starts it, kept open after the run for its timeline.
-    ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, logging_level=logging.WARNING)
+    # The cluster at RAY_ADDRESS, else a local Ray as `arena run` starts it; opened here so that
+    # it stays open after the run for its timeline.
+    if os.environ.get("RAY_ADDRESS"):
+        ray.init(address=os.environ["RAY_ADDRESS"], logging_level=logging.WARNING)
+    else:
+        ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, logging_level=logging.WARNING)
+    total = ray.cluster_resources()
+    where = os.environ.get("RAY_ADDRESS") or "local"
+    print(f"Ray ({where}): {total.get('CPU', 0):g} CPUs, {total.get('GPU', 0):g} GPUs")
     with tempfile.TemporaryDirectory() as tmp:
         devnull = open("/dev/null", "w")  # noqa: SIM115
         run_dir = start_run(spec, overrides, name="bench", runs_dir=tmp, progress=Progress(0, 1, devnull))
