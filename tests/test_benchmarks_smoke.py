@@ -136,3 +136,16 @@ def test_device_cuda_without_a_gpu_exits_with_the_reason():
         timeout=120,
     )
     assert proc.returncode == 1 and "no GPU is visible to torch" in proc.stderr
+
+
+def test_neither_share_counts_queries_as_scoring_or_as_generation(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    from quickstart_profile import neither_share
+
+    rounds = [
+        {"total": 10.0, "retrain": 5.0, "zero_day": 0.5, "post": 1.5, "make_queries": 1.0},
+        {"total": 10.0, "retrain": 4.0, "zero_day": 1.0, "post": 1.0},  # no guided strain: no queries
+    ]
+    plain, generating = neither_share(rounds)
+    assert (round(plain, 6), round(generating, 6)) == (0.3, 0.35)  # (20 - 9 - 4 - 1) / 20, (20 - 9 - 4) / 20
+    assert neither_share(rounds[1:]) == (0.4, 0.4)
