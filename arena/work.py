@@ -41,7 +41,8 @@ def setup_worker(num_cpus: float, device: str) -> str:
 
 
 def warm_imports() -> None:
-    """Import torch._dynamo now: torch.optim imports it at an optimiser's first step.
+    """Import torch._dynamo now: torch.optim imports it when the first optimiser is made and
+    stepped (in torch 2.13, at its construction; benchmarks/first_calls.py).
 
     On the H100 machine that import is a GPU worker's largest one-off cost (5.8 s; a worker's
     first retrain took 5.6-8.7 s against ~1 s later: benchmarks/quickstart_profile.py's task

@@ -45,6 +45,7 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     ("extractor_attack.py", [], ["--size", "32", "--faces", "8", "--steps", "20", "--budgets", "0.03"]),
     ("scale_rounds.py", [], ["--rounds", "3", "--smoke"]),
     ("ray_overhead.py", [], ["--rounds", "2", "--smoke"]),
+    ("first_calls.py", [], ["--archs", "meso4", "--size", "32", "--steps", "2"]),
 ]
 # Extra full-size arguments on a GPU: torch.compile's timing for one detector family (its one-off
 # compilation takes ~23 s per size on an H100; with xception too the benchmark passed 150 s there).

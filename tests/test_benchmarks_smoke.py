@@ -30,6 +30,7 @@ def test_run_all_smoke(tmp_path):
     assert "ratio" in text and "- CPU:" in text
     assert "(steady state)" in text  # ray_overhead separates round 1's one-off start-up
     assert "inside the detectors' fits" in text  # quickstart_profile's table of the Ray tasks
+    assert "new AdamW optimiser, one step" in text  # first_calls: a worker's one-off costs
 
 
 def test_round_profile_runs_on_the_cluster_at_ray_address(tmp_path):

@@ -1,6 +1,6 @@
 """A GPU worker imports torch._dynamo at its first task (arena.work.warm_imports), a CPU one does not.
 
-torch.optim imports it lazily at an optimiser's first step: on the H100 machine that cost a
+torch.optim imports it lazily for the first optimiser made: on the H100 machine that cost a
 worker's first retrain 5.8 s alone on the round's critical path. Each case runs in a fresh
 interpreter, where nothing has imported it yet; the GPU case pretends CUDA is visible.
 """
@@ -39,7 +39,7 @@ def test_gpu_tasks_import_what_the_first_optimiser_step_would(gpu: bool, device:
 
 
 def test_an_optimiser_step_imports_it_so_warming_moves_the_cost_not_adds_it() -> None:
-    """The premise: without the warm-up, the first AdamW step itself imports torch._dynamo."""
+    """The premise: without the warm-up, the first AdamW optimiser made and stepped imports it."""
     code = (
         "import sys, torch\n"
         "p = torch.nn.Parameter(torch.ones(2)); p.grad = torch.ones(2)\n"
