@@ -55,17 +55,12 @@ def run_overrides(device: str) -> list[str]:
     ]
 
 
-def synchronize(device: str | torch.device) -> None:
-    """Wait for queued GPU work, so that a host clock read next measures it."""
+def clock(device: str | torch.device) -> float:
+    """perf_counter after the device's queued work is done, so that the read measures it."""
     import torch
 
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize()
-
-
-def clock(device: str | torch.device) -> float:
-    """perf_counter after the device's queued work is done."""
-    synchronize(device)
     return time.perf_counter()
 
 

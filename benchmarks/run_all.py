@@ -83,6 +83,7 @@ def main() -> int:
     out = args.out or (Path(tempfile.mkdtemp()) / name if args.smoke else HERE / name)
     sections = []
     failed = []
+    header = machine(args.device)  # once: the machine does not change between benchmarks
     for script, full, smoke in BENCHMARKS:
         if args.only and script not in args.only:
             continue
@@ -103,9 +104,9 @@ def main() -> int:
             f"## {script}\n\n`{' '.join(cmd[1:]).replace(str(REPO) + '/', '')}` — {took:.0f} s\n\n"
             f"```\n{body}\n```\n"
         )
-        _write(out, args, sections)  # after each one, so a run cut short keeps what it measured
+        _write(out, args, header, sections)  # after each one, so a run cut short keeps what it measured
     if not sections:
-        _write(out, args, sections)
+        _write(out, args, header, sections)
     print(f"wrote {out}")
     return 1 if failed else 0
 
@@ -123,7 +124,7 @@ def _run(cmd: list[str], timeout: float | None) -> tuple[str, str, int]:
     return proc.stdout, proc.stderr, proc.returncode
 
 
-def _write(out: Path, args: argparse.Namespace, sections: list[str]) -> None:
+def _write(out: Path, args: argparse.Namespace, header: str, sections: list[str]) -> None:
     text = (
         "# Benchmark results\n\n"
         f"Written by `benchmarks/run_all.py{' --smoke' if args.smoke else ''}"
@@ -131,7 +132,7 @@ def _write(out: Path, args: argparse.Namespace, sections: list[str]) -> None:
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Each benchmark states its baseline, "
         "measured in the same run; compare ratios, not absolute times (this machine is shared)."
         f"{GPU_NOTE if args.device == 'cpu' and (HERE / 'RESULTS_cuda.md').is_file() else ''}\n\n"
-        f"{machine(args.device)}\n" + "\n".join(sections)
+        f"{header}\n" + "\n".join(sections)
     )
     write_text_atomic(out, text)
 
