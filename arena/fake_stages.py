@@ -169,7 +169,7 @@ def finish_fakes(
     """The second task: `swap_faces`'s result finished; returns what `make_fakes` returns."""
     from arena.work import setup_worker
 
-    t0 = time.perf_counter()
+    t0, started = time.perf_counter(), time.time()
     dev = setup_worker(num_cpus, device)
     worker_fault("make", r)
     splits = {split: SplitSwap.from_arrays(arrays, dev) for split, arrays in swapped["splits"].items()}
@@ -177,4 +177,5 @@ def finish_fakes(
     out: dict[str, Any] = {"weights": None, **finish_splits(splits, world, seed, r, scorer, landmarker)}
     out["seconds"] = float(swapped["seconds"]) + time.perf_counter() - t0
     out["query_seconds"] = clock.seconds
+    out["span"] = (started, time.time())  # this task's own: the swap ran in another
     return out

@@ -165,12 +165,15 @@ def make_tasks(jobs: list[MakeJob]) -> list[tuple[int, dict[str, int]]]:
     return tasks
 
 
+PER_TASK = ("weights", "seconds", "query_seconds", "span")  # what merge_made does not copy over
+
+
 def merge_made(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """One strain's make result from its tasks' results: the splits and measures side by side,
     the seconds added up, the weights of whichever task trained them."""
     out: dict[str, Any] = {"weights": None}
     for part in parts:
-        out.update({k: v for k, v in part.items() if k not in ("weights", "seconds", "query_seconds")})
+        out.update({k: v for k, v in part.items() if k not in PER_TASK})
         if part.get("weights") is not None:
             out["weights"] = part["weights"]
     out["seconds"] = sum(float(p["seconds"]) for p in parts)

@@ -46,6 +46,7 @@ from arena.generator_round import (
 )
 from arena.metrics import compute_metrics
 from arena.progress import Progress
+from arena.query_clock import phase_query_seconds
 from arena.results import ALL, RESULTS_FILE, write_results
 from arena.round_files import (
     EVAL_SET,
@@ -258,7 +259,7 @@ class RoundRunner:
 
         # 1. Make -------------------------------------------------------------------------
         self.progress.phase(r, "make", f"{len(state.strains)} strains")
-        t = time.perf_counter()
+        t, make_start = time.perf_counter(), time.time()
         reals_refs = self._reals(r)
         vault = self.vault
         # the same weights as round r-1's early tasks were given, if it started any
@@ -306,12 +307,14 @@ class RoundRunner:
         train_reals_ref = ray.put(reals_train)
         train_fakes_ref = ray.put(np.concatenate([f["train"] for f in fakes]))
         timings["make"] = time.perf_counter() - t
-        # Of make, the share spent inside the deployed detectors (evasion's score queries) and the
-        # extractor: measured in each task, apportioned to the phase's wall time.
-        here = [p for p, e in zip(parts, early, strict=True) if not e]  # made in this phase
-        task_s = sum(float(p["seconds"]) for p in here)
-        query_s = sum(float(p.get("query_seconds", 0.0)) for p in here)
-        timings["make_queries"] = timings["make"] * query_s / task_s if task_s > 0 else 0.0
+        # Of make, the time inside the deployed detectors (evasion's score queries) and the
+        # extractor: measured in each task, apportioned to the phase's wall time by the part of
+        # each task that ran in it (those started early too: the phase waited for them).
+        timings["make_queries"] = phase_query_seconds(
+            ((*p["span"], float(p.get("query_seconds", 0.0))) for p in parts),
+            make_start,
+            make_start + timings["make"],
+        )
         # Everything scored this round, as the detectors will see it (through the extractor, if any).
         t = time.perf_counter()
         past = [(j, self._past_set(j)) for j in range(1, r)]

@@ -12,7 +12,7 @@ counted, not the fake's post-processing it flows on to.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import torch
 
@@ -55,3 +55,21 @@ class QueryClock:
 
         out.register_hook(on_output)
         images.register_hook(on_input)
+
+
+def phase_query_seconds(tasks: Iterable[tuple[float, float, float]], start: float, end: float) -> float:
+    """Of a phase's wall time (`start` to `end`, epoch seconds), the part its tasks spent in
+    queried networks: the wall time times the query share of the task time that fell inside it.
+
+    Each task is (its start, its end, its query seconds), the queries taken as spread evenly
+    over the task. A task started before the phase (the next round's make tasks the loop starts
+    beside the retrain and during post) counts only with the part it ran inside the phase; one
+    that ended before it, not at all.
+    """
+    busy = queried = 0.0
+    for t0, t1, query_s in tasks:
+        inside = max(0.0, min(t1, end) - max(t0, start))
+        if inside > 0 and t1 > t0:
+            busy += inside
+            queried += inside * min(1.0, query_s / (t1 - t0))
+    return (end - start) * queried / busy if busy > 0 else 0.0

@@ -88,12 +88,13 @@ def make_fakes(
     extractor, `arena.extraction`) to those that attack it. Also returns "quality" (scalar),
     per-fake "ssim" and "psnr", "spectral", "targets"/"shown" (a few targets and their fakes;
     these only when an eval or vault split is asked for),
-    "seconds" (the task's wall time) and "query_seconds" (of it, inside the queried networks).
+    "seconds" (the task's wall time), "query_seconds" (of it, inside the queried networks) and
+    "span" (the task's start and end, epoch seconds: the loop apportions its make phase by them).
     """
     from arena import strain_work
     from arena.fake_stages import finish_splits, queriers, strain_task, swap_splits
 
-    t0 = time.perf_counter()
+    t0, started = time.perf_counter(), time.time()
     dev, s, family, w = strain_task(world, seed, r, strain, num_cpus, device)
     out: dict[str, Any] = {"weights": None}
     strain_weights = strain_work.from_payload(weights, dev)
@@ -107,6 +108,7 @@ def make_fakes(
     out.update(finish_splits(splits, world, seed, r, scorer, landmarker))
     out["seconds"] = time.perf_counter() - t0
     out["query_seconds"] = clock.seconds
+    out["span"] = (started, time.time())
     return out
 
 

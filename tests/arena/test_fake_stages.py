@@ -37,6 +37,10 @@ def test_swap_then_finish_makes_the_fakes_of_one_task(evasion):
         np.testing.assert_array_equal(staged[key], whole[key])
     assert staged["quality"] == whole["quality"] and staged["spectral"] == whole["spectral"]
     assert staged["query_seconds"] > 0 and staged["seconds"] > swapped["seconds"] > 0
+    # The finish task's own wall-clock span (the loop apportions its make phase by it), not the swap's.
+    for part, own in ((whole, whole["seconds"]), (staged, staged["seconds"] - swapped["seconds"])):
+        start, end = part["span"]
+        assert end - start == pytest.approx(own, abs=0.05) and part["query_seconds"] <= end - start
     unguided = work.make_fakes(WORLD, 5, 2, strain, counts, 1, "cpu")
     assert not np.array_equal(unguided["train"], whole["train"]), "the evasion changed the fakes"
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import torch
 
-from arena.query_clock import QueryClock
+from arena.query_clock import QueryClock, phase_query_seconds
 
 
 class _Slow(torch.autograd.Function):
@@ -51,3 +52,17 @@ def test_no_grad_queries_add_no_backward_time():
     with torch.no_grad():
         net(torch.rand(2, 3, 4, 4, requires_grad=True))
     assert clock.backward == 0
+
+
+def test_a_phase_counts_the_query_share_of_the_task_time_inside_it():
+    """A make phase waits for tasks started before it: their queries count only with the part
+    that ran inside it."""
+    # Two tasks inside a 10 s phase, side by side: 4 of their 12 task seconds were queries.
+    inside = [(100.0, 106.0, 3.0), (100.0, 106.0, 1.0)]
+    assert phase_query_seconds(inside, 100.0, 110.0) == pytest.approx(10.0 * 4 / 12)
+    # A task started 4 s before the phase (beside the retrain), half of it queries: only its
+    # 4 s inside count, with their 2 s of queries; one that ended before the phase not at all.
+    early = [(96.0, 104.0, 4.0), (90.0, 99.0, 9.0)]
+    assert phase_query_seconds(inside + early, 100.0, 110.0) == pytest.approx(10.0 * (4 + 2) / (12 + 4))
+    assert phase_query_seconds(early[1:], 100.0, 110.0) == 0.0
+    assert phase_query_seconds([], 100.0, 110.0) == 0.0
