@@ -49,7 +49,14 @@ def _data(n: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
 DEVICE = "cpu"  # set by main(); every timed call waits for the device's queued work
 
 
+def _flush() -> None:
+    """Write 64 MiB (16x this machine's per-core L2) before every timed call, so each starts from
+    the same cache and allocator state, whatever was timed before it."""
+    torch.empty(16 * 2**20).fill_(1.0)
+
+
 def _timed(fn) -> float:
+    _flush()
     t0 = clock(DEVICE)
     fn()
     return clock(DEVICE) - t0
@@ -67,9 +74,12 @@ def _rounds(fns: list, warmups: list, repeats: int) -> list[list[float]]:
     The functions alternate within each round, so on a shared machine a burst of load hits
     neighbours alike: the ratio of two functions' times within a round stays meaningful, and the
     median of those ratios over rounds shrugs off a round that a burst hit unevenly. Each round
-    starts one function further on: with the same order every round, the arena's fit always ran
-    right after the large inference batch and read 5-10% slower than the bare loop, and in the
-    opposite order it read 5% faster (caches and allocator state, not the loop).
+    starts one function further on. What ran just before a call moves its time (caches and
+    allocator state, not the loop), and rotating the start keeps every function's predecessor:
+    the arena's fit always followed the large inference batch and read 0.89-0.92 of the bare loop
+    for spectrum at 64 px, 1.00 with the order reversed every other round. So `_timed` first
+    writes the same buffer before every call (`_flush`): 0.95 then, the fit and the loop each
+    starting cold.
     """
     for warm in warmups:
         warm()

@@ -85,16 +85,18 @@ def test_task_table_splits_each_workers_first_call_from_its_later_ones(monkeypat
 
 
 def test_detector_benchmark_rounds_rotate_the_order_and_warm_up_once(monkeypatch):
-    """Each timed round starts one function further on (a fixed order gives each function the
-    same neighbour every round, and its cache state), and each warm-up runs once, first."""
+    """Each timed round starts one function further on, each timed call after the same cache
+    flush (whatever ran before a call moves its time), and each warm-up runs once, first."""
     monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
     import detector_benchmark
 
     calls: list[str] = []
     fns = [lambda name=name: calls.append(name) for name in "abc"]
     warm = [lambda name=name: calls.append(name.upper()) for name in "abc"]
+    monkeypatch.setattr(detector_benchmark, "_flush", lambda: calls.append("-"))
     times = detector_benchmark._rounds(fns, warm, 3)
-    assert calls == list("ABC" + "abc" + "bca" + "cab")
+    # every timed call, and only those, starts after the same flush of the caches
+    assert "".join(calls) == "ABC" + "-a-b-c" + "-b-c-a" + "-c-a-b"
     assert [len(t) for t in times] == [3, 3, 3]
 
 
