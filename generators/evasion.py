@@ -158,6 +158,21 @@ def guided_perturbation(
         images: (B, 3, H, W) in [0, 1]; mask: (B, 1, H, W) in [0, 1]; returns (B, 3, H, W) with
         |out - images| <= budget * mask everywhere.
     """
+    return _perturb(images, scorer, budget, steps, mask, mode, transform, generator)[0]
+
+
+def _perturb(
+    images: torch.Tensor,
+    scorer: Scorer,
+    budget: float,
+    steps: int,
+    mask: torch.Tensor,
+    mode: str,
+    transform: Callable[[torch.Tensor], torch.Tensor] | None,
+    generator: torch.Generator | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`guided_perturbation`'s best iterates, and `transform(best).clamp(0, 1)`: what the scorer
+    was shown of them, kept from their scoring so the caller need not post-process them again."""
     check_images(images)
     if mask.shape != (images.shape[0], 1, *images.shape[-2:]):
         raise ValueError(f"mask must have shape (B, 1, H, W) to match the images, got {tuple(mask.shape)}")
@@ -171,31 +186,39 @@ def guided_perturbation(
     images = images.detach()
     mask = mask.detach()
 
-    def score(x: torch.Tensor) -> torch.Tensor:
-        p = scorer(post(x).clamp(0, 1))
+    def look(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(P(fake), the image shown) of x."""
+        shown = post(x).clamp(0, 1)
+        p = scorer(shown)
         if p.shape != (x.shape[0],):
             raise ValueError(f"the surrogate must return one P(fake) per image, got shape {tuple(p.shape)}")
-        return p
+        return p, shown
 
     alpha = 2.5 * budget / steps
     delta = torch.zeros_like(images)
     best = images.clone()
+    best_shown: torch.Tensor | None = None  # the first call's iterate is the start, best's own
     best_score = torch.full((images.shape[0],), torch.inf, device=images.device)
 
-    def keep_better(x: torch.Tensor, s: torch.Tensor) -> None:
-        nonlocal best, best_score
-        best = torch.where((s < best_score).view(-1, 1, 1, 1), x, best)
+    def keep_better(x: torch.Tensor, s: torch.Tensor, shown: torch.Tensor) -> None:
+        nonlocal best, best_shown, best_score
+        better = (s < best_score).view(-1, 1, 1, 1)
+        best = torch.where(better, x, best)
+        best_shown = torch.where(better, shown, shown if best_shown is None else best_shown)
         best_score = torch.minimum(s, best_score)
+
+    def score(x: torch.Tensor) -> torch.Tensor:
+        return look(x)[0]
 
     x = images
     if mode == "blackbox":
         with torch.no_grad():
-            keep_better(x, score(x).detach())
+            keep_better(x, *look(x))
     for _ in range(steps):
         if mode == "whitebox":
-            # The gradient's forward pass scores the current iterate too: no second forward.
-            grad, s = _whitebox_grad(score, images, delta, mask)
-            keep_better(x, s)
+            # The gradient's forward scores the current iterate too: no second forward.
+            grad, s, shown = _whitebox_grad(look, images, delta, mask)
+            keep_better(x, s, shown)
         else:
             assert generator is not None
             grad = _blackbox_grad(score, images, delta, mask, budget, generator)
@@ -203,30 +226,31 @@ def guided_perturbation(
         x = _project(images, delta, mask)
         if mode == "blackbox":
             with torch.no_grad():
-                keep_better(x, score(x).detach())
+                keep_better(x, *look(x))
     if mode == "whitebox":
         with torch.no_grad():
-            keep_better(x, score(x).detach())
-    return best
+            keep_better(x, *look(x))
+    assert best_shown is not None  # every mode scores at least once
+    return best, best_shown
 
 
 def _whitebox_grad(
-    score: Callable[[torch.Tensor], torch.Tensor],
+    look: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
     images: torch.Tensor,
     delta: torch.Tensor,
     mask: torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """d P(fake) / d delta at the current iterate, and the iterate's P(fake) (B,)."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """d P(fake) / d delta at the current iterate, and the iterate's P(fake) (B,) and shown image."""
     d = delta.clone().requires_grad_(True)
     with torch.enable_grad():
-        p = score(_project(images, d, mask))
+        p, shown = look(_project(images, d, mask))
         if not p.requires_grad:
             raise ValueError(
                 "white-box evasion needs a differentiable surrogate (its scores carry no gradient); "
                 "use evasion 'blackbox' for a score-only surrogate"
             )
         (grad,) = torch.autograd.grad(p.sum(), d)
-    return grad, p.detach()
+    return grad, p.detach(), shown.detach()
 
 
 def _blackbox_grad(
@@ -307,30 +331,31 @@ def evade_and_post(
     """
     noise = sample_post(images, genes, generator)
     out = images  # a Laplacian blend may overshoot [0, 1] slightly; the operators need it in range
+    shown = None  # apply_post(out).clamp(0, 1), when the last guided operator already made it
     if float(genes["spectral_match"]) > 0:
         out = spectral_match(out.clamp(0, 1), reference, float(genes["spectral_match"]))
     if genes["evasion"] != "off" and surrogate is not None:
-        out = guided_perturbation(
+        out, shown = _perturb(
             out.clamp(0, 1),
             surrogate,
             float(genes["evasion_budget"]),
             int(genes["evasion_steps"]),
             mask,
-            mode=str(genes["evasion"]),
-            transform=lambda x: apply_post(x, genes, noise),
-            generator=generator,
+            str(genes["evasion"]),
+            lambda x: apply_post(x, genes, noise),
+            generator,
         )
     if genes.get("extractor_attack", "off") != "off" and extractor is not None:
         if landmarks is None:
             raise ValueError("an extractor attack needs the faces' true landmarks")
-        out = guided_perturbation(
+        out, shown = _perturb(
             out.clamp(0, 1),
             landmark_displacement(extractor, landmarks),
             float(genes["extractor_budget"]),
             int(genes["extractor_steps"]),
             torch.ones_like(mask),
-            mode=str(genes["extractor_attack"]),
-            transform=lambda x: apply_post(x, genes, noise),
-            generator=generator,
+            str(genes["extractor_attack"]),
+            lambda x: apply_post(x, genes, noise),
+            generator,
         )
-    return apply_post(out, genes, noise).clamp(0, 1)
+    return apply_post(out, genes, noise).clamp(0, 1) if shown is None else shown

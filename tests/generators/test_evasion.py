@@ -82,6 +82,31 @@ def test_whitebox_needs_gradients_and_genes_switch_it_on():
         assert float(score_fn(net)(evaded).mean()) < float(score_fn(net)(plain).mean())
 
 
+@pytest.mark.parametrize("mode", ["whitebox", "blackbox"])
+def test_the_fake_is_what_the_surrogate_was_shown_of_the_best_iterate(mode):
+    """evade_and_post returns the best iterate's post-processed image as its scoring made it:
+    exactly what post-processing the best iterate again would give (noise, blur, JPEG)."""
+    from generators.evasion import evade_and_post
+    from generators.stages import apply_post, sample_post
+
+    images = faces(5, seed=7, size=SIZE).images
+    mask = torch.zeros(5, 1, SIZE, SIZE)
+    mask[..., 4:28, 4:28] = 1
+    genes = {
+        **default_genome(gene_space("blend")).genes,
+        **{"evasion": mode, "evasion_budget": 0.03, "evasion_steps": 3, "blur_sigma": 0.6, "sharpen": 0.4},
+        **{"noise_std": 0.02, "resize": 0.75, "jpeg": "on", "jpeg_quality": 60},
+    }
+    score = score_fn(surrogate())
+    fake = evade_and_post(images, images, mask, genes, torch.Generator().manual_seed(1), score)
+    gen = torch.Generator().manual_seed(1)  # the same draws: the noise first, then the evasion's
+    noise = sample_post(images, genes, gen)
+    post = lambda x: apply_post(x, genes, noise)  # noqa: E731
+    best = guided_perturbation(images, score, 0.03, 3, mask, mode=mode, transform=post, generator=gen)
+    assert torch.equal(fake, post(best).clamp(0, 1))
+    assert not torch.equal(best, images)  # the evasion moved some fakes
+
+
 @pytest.fixture(scope="module")
 def extractor():
     """A landmark regressor trained for a few seconds on the cartoon faces."""
