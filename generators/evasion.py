@@ -216,7 +216,7 @@ def _perturb(
             keep_better(x, *look(x))
     for _ in range(steps):
         if mode == "whitebox":
-            # The gradient's forward scores the current iterate too: no second forward.
+            # The gradient's forward pass scores the current iterate too: no second forward.
             grad, s, shown = _whitebox_grad(look, images, delta, mask)
             keep_better(x, s, shown)
         else:

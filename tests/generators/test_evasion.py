@@ -155,6 +155,34 @@ def test_extractor_attack_gene_needs_an_extractor_and_is_bounded(extractor):
     assert "whitebox extractor attack" in on.describe()
 
 
+def test_after_evasion_and_an_extractor_attack_the_fake_is_the_last_attacks_shown_image(extractor):
+    """Both guided operators in a row: the fake is the post-processed best iterate of the second,
+    as post-processing it again would make it."""
+    from generators.evasion import evade_and_post, landmark_displacement
+    from generators.stages import apply_post, sample_post
+
+    target = faces(4, seed=15, size=SIZE)
+    mask = torch.ones(4, 1, SIZE, SIZE)
+    genes = {
+        **default_genome(gene_space("blend")).genes,
+        **{"evasion": "blackbox", "evasion_budget": 0.02, "evasion_steps": 2, "noise_std": 0.02},
+        **{"extractor_attack": "whitebox", "extractor_budget": 0.02, "extractor_steps": 2, "jpeg": "on"},
+    }
+    score = score_fn(surrogate())
+    images = target.images
+    fake = evade_and_post(
+        images, images, mask, genes, torch.Generator().manual_seed(2), score, extractor, target.landmarks
+    )
+    gen = torch.Generator().manual_seed(2)
+    noise = sample_post(images, genes, gen)
+    post = lambda x: apply_post(x, genes, noise)  # noqa: E731
+    evaded = guided_perturbation(images, score, 0.02, 2, mask, mode="blackbox", transform=post, generator=gen)
+    objective = landmark_displacement(extractor, target.landmarks)
+    attacked = guided_perturbation(evaded, objective, 0.02, 2, mask, mode="whitebox", transform=post)
+    assert torch.equal(fake, post(attacked).clamp(0, 1))
+    assert not torch.equal(attacked, evaded)
+
+
 def test_passes_per_fake_counts_every_query_of_the_guided_operators():
     from generators.evasion import ES_PAIRS, passes_per_fake
 
