@@ -13,7 +13,8 @@ For each architecture and size, measured in the same run on the same thread coun
   the same run.
 
 Each throughput is the best of ``--repeats`` timed runs after a short warm-up, the runs of the
-four measurements alternating so that load on a shared machine hits them alike; ``ratio`` is the
+four measurements alternating so that load on a shared machine hits them alike, each starting
+after the same cache flush (whatever ran before a call moves its time); ``ratio`` is the
 median over the runs of the bare loop's time over the arena loop's in the same run (paired, so a
 burst of load that hits one run does not decide it).
 
