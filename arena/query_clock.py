@@ -6,7 +6,8 @@ its surrogate and extractor in a `QueryClock`, which adds up the wall time of th
 passes and, for white-box evasion, of the backward pass through them. The backward is timed
 between two autograd hooks: one on the network's output (the gradient arrives) and one on its
 input (the gradient has passed through every network), so only the networks' own backward is
-counted, not the fake's post-processing it flows on to.
+counted, not the fake's post-processing it flows on to. The round loop turns the tasks' clocks
+into the make phase's query time with `phase_query_seconds`.
 """
 
 from __future__ import annotations
