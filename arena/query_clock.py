@@ -70,7 +70,7 @@ def phase_query_seconds(tasks: Iterable[tuple[float, float, float]], start: floa
     busy = queried = 0.0
     for t0, t1, query_s in tasks:
         inside = max(0.0, min(t1, end) - max(t0, start))
-        if inside > 0 and t1 > t0:
+        if inside > 0:  # then t1 > t0 too
             busy += inside
             queried += inside * min(1.0, query_s / (t1 - t0))
     return (end - start) * queried / busy if busy > 0 else 0.0

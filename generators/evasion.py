@@ -330,8 +330,9 @@ def evade_and_post(
         (needed with an extractor); returns (B, 3, H, W) in [0, 1].
     """
     noise = sample_post(images, genes, generator)
+    post = lambda x: apply_post(x, genes, noise)  # noqa: E731  (what every guided step scores through)
     out = images  # a Laplacian blend may overshoot [0, 1] slightly; the operators need it in range
-    shown = None  # apply_post(out).clamp(0, 1), when the last guided operator already made it
+    shown = None  # post(out).clamp(0, 1), when the last guided operator already made it
     if float(genes["spectral_match"]) > 0:
         out = spectral_match(out.clamp(0, 1), reference, float(genes["spectral_match"]))
     if genes["evasion"] != "off" and surrogate is not None:
@@ -342,7 +343,7 @@ def evade_and_post(
             int(genes["evasion_steps"]),
             mask,
             str(genes["evasion"]),
-            lambda x: apply_post(x, genes, noise),
+            post,
             generator,
         )
     if genes.get("extractor_attack", "off") != "off" and extractor is not None:
@@ -355,7 +356,7 @@ def evade_and_post(
             int(genes["extractor_steps"]),
             torch.ones_like(mask),
             str(genes["extractor_attack"]),
-            lambda x: apply_post(x, genes, noise),
+            post,
             generator,
         )
-    return apply_post(out, genes, noise).clamp(0, 1) if shown is None else shown
+    return post(out).clamp(0, 1) if shown is None else shown
