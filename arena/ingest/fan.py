@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,9 +159,11 @@ class FanLandmarker:
         given = None if boxes is None else [np.asarray(b, dtype=np.float64) for b in boxes]
         if given is not None and not given:
             return []
-        points, scores, found = self.fa.get_landmarks_from_image(
-            image, detected_faces=given, return_bboxes=True, return_landmark_score=True
-        )
+        with warnings.catch_warnings():  # a photo without faces is counted in the quarantine
+            warnings.filterwarnings("ignore", message="No faces were detected")
+            points, scores, found = self.fa.get_landmarks_from_image(
+                image, detected_faces=given, return_bboxes=True, return_landmark_score=True
+            )
         if points is None:
             return []
         out = []

@@ -137,8 +137,9 @@ class FacesetWriter:
         old_index = (
             self.old_index[self.old_index["file"].isin(keep)] if len(self.old_index) else self.old_index
         )
-        index = pd.concat([d for d in (old_index, new_index) if len(d)], ignore_index=True)
-        if len(index):
+        index_parts = [d for d in (old_index, new_index) if len(d)]
+        if index_parts:  # every input of a first ingest can be rejected: then the index is empty
+            index = pd.concat(index_parts, ignore_index=True)
             index = index.sort_values(["file", "frame", "face"], kind="stable").reset_index(drop=True)
         else:
             index = pd.DataFrame(columns=["file", "identity", "source", "frame", "face", "shard", "row"])

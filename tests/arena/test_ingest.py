@@ -272,3 +272,20 @@ def test_bad_options_and_landmark_files_fail_clearly(tmp_path):
         ingest(tmp_path / "empty", tmp_path / "o2", _opts())
     with pytest.raises(ArenaUserError, match="source folder not found"):
         ingest(tmp_path / "nowhere", tmp_path / "o3", _opts())
+
+
+def test_a_first_ingest_that_rejects_everything_writes_an_empty_faceset(tmp_path):
+    src, lm = copy_identities(tmp_path, 1)
+    (person,) = src.iterdir()
+    (person / "noise.png").write_bytes(b"not a png")
+    kept = sorted(p for p in person.iterdir() if p.name != "noise.png")
+    for p in kept:
+        shutil.move(p, tmp_path / p.name)
+    m = ingest(src, tmp_path / "fs", _opts(landmarks=lm))
+    assert m["counts"]["faces"] == 0 and m["last_ingest"]["quarantined"] == 1
+    q = pd.read_parquet(tmp_path / "fs" / "quarantine.parquet")
+    assert q.reason.tolist() == ["not_an_image"]
+    for p in kept:  # the photos arrive later: the next ingest adds them
+        shutil.move(tmp_path / p.name, p)
+    m = ingest(src, tmp_path / "fs", _opts(landmarks=lm))
+    assert m["counts"]["faces"] == len(kept) and m["last_ingest"]["ingested"] == len(kept)

@@ -1,4 +1,4 @@
-"""Videos (written here with PyAV) and the face-alignment path with weights saved here."""
+"""Videos (written here with PyAV) and the face-alignment paths (FAN, S3FD) with weights saved here."""
 
 from __future__ import annotations
 
@@ -14,7 +14,13 @@ from PIL import Image
 
 from arena.faceset import Faceset
 from arena.ingest import IngestOptions, ingest
-from arena.ingest.fan import WeightsMissing, check_weights, weight_files
+from arena.ingest.fan import (
+    FanLandmarker,
+    WeightsMissing,
+    check_weights,
+    detector_file,
+    weight_files,
+)
 from tests.arena.ingest_helpers import REAL, landmark_rows, needs_faces
 from tests.conftest import REPO
 
@@ -88,11 +94,16 @@ def fan_weights(tmp_path_factory):
     return folder
 
 
-@pytest.mark.slow
-def test_face_alignment_gives_68_points_inside_given_boxes(tmp_path, fan_weights):
-    row = landmark_rows()[0]
+def _first_photo_folder(tmp_path):
+    """The first London Set row, and an empty identity folder `p` of a source tree to put it in."""
     src = tmp_path / "src" / "p"
     src.mkdir(parents=True)
+    return landmark_rows()[0], src
+
+
+@pytest.mark.slow
+def test_face_alignment_gives_68_points_inside_given_boxes(tmp_path, fan_weights):
+    row, src = _first_photo_folder(tmp_path)
     (src / "a.jpg").write_bytes((REAL / row["file"]).read_bytes())
     # Boxes only: face-alignment finds the points. Two boxes in one photo, one FAN batch.
     boxes = [row["box"], [500.0, 520.0, 700.0, 740.0]]
@@ -117,6 +128,60 @@ def test_face_alignment_gives_68_points_inside_given_boxes(tmp_path, fan_weights
     with safe_open(str(tmp_path / "fs" / "shards" / fs.index.shard[0]), framework="pt") as fh:
         lm68 = fh.get_tensor("landmarks68")
     assert lm68.shape == (2, 68, 2) and torch.isfinite(lm68).all()
+
+
+def _s3fd_weights(folder, fan_weights, finds_faces: bool):
+    """face-alignment's S3FD with its heads set by hand, saved beside the FAN weights.
+
+    Box offsets are zero, so every box is its prior; only the coarsest scale (stride 128, priors of
+    512 px) scores "face", everywhere, or no scale does.
+    """
+    from face_alignment.detection.sfd.net_s3fd import s3fd
+
+    folder.mkdir()
+    (name,) = weight_files(detect=False)
+    (folder / name).symlink_to(fan_weights / name)
+    torch.manual_seed(0)
+    net = s3fd()
+    with torch.no_grad():
+        for layer, module in net.named_modules():
+            if layer.endswith(("_mbox_conf", "_mbox_loc")):
+                module.weight.zero_()
+                module.bias.zero_()
+            if layer.endswith("_mbox_conf"):  # the last channel is "face"
+                module.bias[-1] = 10.0 if finds_faces and layer.startswith("conv7_2") else -10.0
+    torch.save(net.state_dict(), folder / detector_file())
+    return folder
+
+
+@pytest.mark.slow
+def test_without_boxes_s3fd_from_a_local_file_finds_the_faces(tmp_path, fan_weights):
+    row, src = _first_photo_folder(tmp_path)
+    photo = Image.open(REAL / row["file"]).convert("RGB").resize((256, 256), Image.Resampling.LANCZOS)
+    photo.save(src / "a.png")
+    finds = _s3fd_weights(tmp_path / "finds", fan_weights, finds_faces=True)
+    blind = _s3fd_weights(tmp_path / "blind", fan_weights, finds_faces=False)
+
+    faces = FanLandmarker(finds, detect=True, flip=False)(np.asarray(photo), None)
+    assert len(faces) >= 2, "priors 256 px apart overlap by less than NMS's 0.3 and are both kept"
+    for face in faces:
+        x0, y0, x1, y1 = face.box
+        assert (x1 - x0, y1 - y0) == (512, 512), "a prior of the stride-128 scale"
+        assert (x0 + x1) / 2 % 128 == 64 and (y0 + y1) / 2 % 128 == 64, "centred on that scale's grid"
+        assert face.points.shape == (68, 2) and np.isfinite(face.points).all()
+    assert FanLandmarker(blind, detect=True, flip=False)(np.asarray(photo), None) == []
+
+    # Through `arena ingest` with no landmarks file: S3FD, then FAN, then the landmark checks.
+    # The FAN here is untrained, so the faces S3FD finds fail those checks; none is found blind.
+    opts = dict(size=32, policy="largest", min_sharpness=0, fan_flip=False, progress=False)
+    reasons = {}
+    for name, weights in (("finds", finds), ("blind", blind)):
+        m = ingest(tmp_path / "src", tmp_path / name, IngestOptions(weights=weights, **opts))
+        assert m["last_ingest"]["seen"] == m["last_ingest"]["quarantined"] == 1
+        q = pd.read_parquet(tmp_path / name / "quarantine.parquet")
+        reasons[name] = (q.reason.item(), q.detail.item())
+    assert reasons["finds"][0] == "bad_landmarks"
+    assert reasons["blind"] == ("no_face", "no face found")
 
 
 def test_missing_weights_name_the_files_and_where_they_go(tmp_path):
