@@ -3,7 +3,9 @@
 In deployment a detector scores what a face extractor hands it. With `extractor:` in the spec,
 the arena trains one (`detectors.landmarker.LandmarkNet`) on the train split's real faces in
 round 1, keeps it in `rounds/r0001/extractor.safetensors` (verified against that round's
-manifest when read back), and every scored image, real or fake, goes through it first:
+manifest when read back, and recorded with the settings it was trained under: a branch of the run
+that adds an extractor or changes those settings trains its own in its first round and keeps it
+there), and every scored image, real or fake, goes through it first:
 
 * its five predicted landmarks are fitted to the world's template by the least-squares
   similarity (`arena.face_ops.estimate_similarity`), and the crop is re-aligned by that matrix;
@@ -64,6 +66,7 @@ def train_task(
         "weights": {k: v.detach().cpu().contiguous().numpy() for k, v in net.state_dict().items()},
         "template": faces.landmarks.to(torch.float64).mean(0).numpy(),
         "width": spec.width,
+        "trained_for": trained_for(world, spec, seed),
     }
     held_out = w.reals("eval", spec.faces // 2, torch_generator(seed, "extractor", "check"))
     with torch.no_grad():
@@ -83,6 +86,19 @@ def train_task(
         "seconds": time.perf_counter() - t0,
     }
     return payload
+
+
+TRAINING_FIELDS = ("steps", "batch_size", "lr", "width", "faces")
+
+
+def trained_for(world: WorldSpec, spec: ExtractorSpec, seed: int) -> dict[str, Any]:
+    """What an extractor's weights follow from: the world, the seed and its training settings
+    (not `miss_threshold`, which applies when faces are scored), as plain JSON values."""
+    import json
+
+    key = {"world": world.model_dump(mode="json"), "seed": seed}
+    key.update({name: getattr(spec, name) for name in TRAINING_FIELDS})
+    return dict(json.loads(json.dumps(key)))
 
 
 def landmark_function(payload: ExtractorPayload, device: str | torch.device = "cpu") -> Any:
@@ -199,15 +215,17 @@ def miss_rows(
 
 
 def save(path: Any, payload: ExtractorPayload) -> None:
-    """Weights, template and width in one safetensors file (no pickle), as detectors are saved."""
+    """Weights, template, width and training settings in one safetensors file (no pickle), as
+    detectors are saved."""
     from arena.round_files import save_detector
 
     tensors = {f"net.{k}": v for k, v in payload["weights"].items()}
-    save_detector(path, {**tensors, "template": payload["template"]}, {"width": int(payload["width"])})
+    meta = {"width": int(payload["width"]), "trained_for": payload.get("trained_for")}
+    save_detector(path, {**tensors, "template": payload["template"]}, meta)
 
 
-def load(round1: Any) -> ExtractorPayload:
-    """The run's extractor from its committed round 1, checked against that round's manifest."""
+def load(folder: Any) -> ExtractorPayload:
+    """The extractor kept in a committed round's folder, checked against that round's manifest."""
     import json
     from pathlib import Path
 
@@ -216,14 +234,41 @@ def load(round1: Any) -> ExtractorPayload:
     from arena.ledger import MANIFEST
     from arena.round_files import load_detector
 
-    folder = Path(round1)
+    folder = Path(folder)
     path = folder / FILE
     want = json.loads((folder / MANIFEST).read_text()).get("files", {}).get(FILE)
     if not path.is_file() or want is None or sha256_file(path) != want:
         raise ArenaUserError(
-            f"{path}: the run's face extractor is missing or does not match round 1's manifest; "
-            f"the run cannot score faces the way it did (start it again, or branch with --force)"
+            f"{path}: the run's face extractor is missing or does not match its round's manifest; "
+            "the run cannot score faces the way it did (restore the file, or start the run again)"
         )
     tensors, meta = load_detector(path)
     weights = {k.removeprefix("net."): v for k, v in tensors.items() if k.startswith("net.")}
-    return {"weights": weights, "template": tensors["template"], "width": int(meta["width"])}
+    return {
+        "weights": weights,
+        "template": tensors["template"],
+        "width": int(meta["width"]),
+        "trained_for": meta.get("trained_for"),
+    }
+
+
+def newest(round_folders: Any) -> ExtractorPayload | None:
+    """The extractor of the first of `round_folders` (committed rounds, newest first) whose
+    manifest lists one, read and verified by `load`; None when no round kept one."""
+    import json
+    from pathlib import Path
+
+    from arena.ledger import MANIFEST
+
+    for folder in round_folders:
+        if FILE in json.loads((Path(folder) / MANIFEST).read_text()).get("files", {}):
+            return load(folder)
+    return None
+
+
+def still_valid(payload: ExtractorPayload | None, want: dict[str, Any]) -> bool:
+    """Whether a kept extractor is the one the spec asks for (`trained_for`); a file written
+    before the settings were recorded is taken as it is."""
+    if payload is None:
+        return False
+    return payload.get("trained_for") in (None, want)

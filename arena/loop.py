@@ -495,7 +495,7 @@ class RoundRunner:
         save_json(tmp / POPULATION, {**pop_record, "next": next_strains, "next_strain_id": next_id})
         save_weights(tmp, new_weights)  # generators/<strain>.safetensors, trained this round
         save_json(tmp / "training.json", reports)
-        if new_extractor is not None:  # trained this round (round 1): kept with it, verified on read
+        if new_extractor is not None:  # trained this round: kept with it, verified on read
             extraction.save(tmp / extraction.FILE, new_extractor)
             save_json(tmp / extraction.REPORT, new_extractor["report"])
         (tmp / "samples.png").write_bytes(grid_png.result())
@@ -552,15 +552,20 @@ class RoundRunner:
     def _extractor(self, r: int) -> tuple[Any, dict[str, Any] | None]:
         """(object ref of the run's face extractor or None, its payload when trained just now).
 
-        Trained in round 1 (once per run); later rounds and resumed runs read round 1's file.
+        Trained in round 1 (once per run); later rounds and resumed runs read the newest kept
+        one. A branch that added the extractor, or changed what it is trained from, trains its
+        own in its first round (kept with that round).
         """
         if self.spec.extractor is None:
             return None, None
         if self.extractor_ref is not None:
             return self.extractor_ref, None
         if r > 1:
-            self.extractor_ref = self.ray.put(extraction.load(self.store.round_path(1)))
-            return self.extractor_ref, None
+            kept = extraction.newest(self.store.round_path(k) for k in range(r - 1, 0, -1))
+            want = extraction.trained_for(self.spec.world, self.spec.extractor, self.spec.seed)
+            if extraction.still_valid(kept, want):
+                self.extractor_ref = self.ray.put(kept)
+                return self.extractor_ref, None
         payload = self.ray.get(
             self.train_extractor.remote(
                 self.spec.world, self.spec.extractor, self.spec.seed, self.det_cpus, self.spec.device

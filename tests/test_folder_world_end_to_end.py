@@ -47,6 +47,17 @@ def test_ingest_then_run_on_real_faces(tmp_path):
     for r in (1, 2):
         assert (run / "rounds" / f"r{r:04d}" / "samples.png").stat().st_size > 10_000
     assert (run / "report" / "cat_and_mouse_auc.png").stat().st_size > 10_000
+    # A branch that puts an extractor in front of the detectors trains one in its first round.
+    extractor = "extractor={steps: 40, faces: 64, batch_size: 16}"
+    proc = _arena("resume", str(run), "rounds=3", extractor, "--force")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (branch,) = runs.glob("real-branch-*")
+    assert (branch / "rounds" / "r0003" / "extractor.safetensors").is_file()
+    assert json.loads((branch / "rounds" / "r0003" / "extractor.json").read_text())["steps"] == 40
+    got = arena.results.load(branch)
+    assert set(got[got.metric == "extractor_miss"]["round"]) == {3}
+    old = got[got["round"] <= 2].drop(columns="run").reset_index(drop=True)
+    pd.testing.assert_frame_equal(old, df.drop(columns="run").reset_index(drop=True), check_exact=True)
     bad = _arena("run", str(QUICKSTART), "world.kind=folder", f"world.path={tmp_path / 'nope'}",
                  "--runs-dir", str(runs))  # fmt: skip
     assert bad.returncode == 1 and "no faceset at" in bad.stderr and "arena ingest" in bad.stderr
@@ -87,5 +98,16 @@ def test_faces_go_through_the_extractor_and_a_sealed_strain_attacks_it(tmp_path)
     assert report["mean_error_px"] > 0 and 0 <= report["eval_real_miss_rate"] <= 1
     assert (run / "rounds" / "r0001" / "extractor.safetensors").is_file()
     assert not (run / "rounds" / "r0002" / "extractor.safetensors").exists()
+    # A branch that trains its extractor otherwise trains its own; its rounds read that one.
+    branched = _arena("resume", str(run), "rounds=4", "extractor.width=8", "--force")
+    assert branched.returncode == 0, branched.stdout[-3000:] + branched.stderr[-3000:]
+    (branch,) = runs.glob("ext-branch-*")
+    from arena.round_files import load_detector
+
+    _, meta = load_detector(branch / "rounds" / "r0003" / "extractor.safetensors")
+    assert meta["width"] == 8 and meta["trained_for"]["width"] == 8
+    _, meta = load_detector(run / "rounds" / "r0001" / "extractor.safetensors")
+    assert meta["trained_for"]["width"] == 16
+    assert not (branch / "rounds" / "r0004" / "extractor.safetensors").exists()
     sealed = miss[(miss.phase == "sealed") & (miss.strain != "all")]
     assert set(sealed.family) == {"blend"} and (sealed.n == 8).all()

@@ -92,7 +92,7 @@ def test_the_saved_extractor_reads_back_only_when_it_matches_round_one(tmp_path)
     data = bytearray((tmp_path / extraction.FILE).read_bytes())
     data[-1] ^= 0xFF
     (tmp_path / extraction.FILE).write_bytes(bytes(data))
-    with pytest.raises(ArenaUserError, match="does not match round 1's manifest"):
+    with pytest.raises(ArenaUserError, match="does not match its round's manifest"):
         extraction.load(tmp_path)
     (tmp_path / extraction.FILE).unlink()
     with pytest.raises(ArenaUserError, match="missing"):
@@ -107,3 +107,40 @@ def test_extract_task_works_on_uint8_sets_in_chunks():
     assert aligned.dtype == np.uint8 and aligned.shape == a.shape and miss.shape == (5,) and not miss.any()
     assert np.abs(aligned.astype(int) - a.astype(int)).max() <= 1
     assert empty.shape == (0, 3, SIZE, SIZE) and none.shape == (0,)
+
+
+def _keep(folder, payload=None) -> None:
+    """A committed round's folder: its manifest, with the extractor listed when one is kept."""
+    folder.mkdir()
+    files = {}
+    if payload is not None:
+        extraction.save(folder / extraction.FILE, payload)
+        files[extraction.FILE] = sha256_file(folder / extraction.FILE)
+    (folder / "manifest.json").write_text(json.dumps({"files": files}))
+
+
+def test_the_newest_kept_extractor_is_read_and_its_settings_decide_if_it_still_serves(tmp_path):
+    from arena.spec import ExtractorSpec, WorldSpec
+
+    world, spec = WorldSpec(), ExtractorSpec()
+    want = extraction.trained_for(world, spec, 0)
+    first = {**constant_payload(TEMPLATE), "trained_for": want}
+    branch = {**constant_payload(TEMPLATE + 1), "trained_for": {**want, "width": 8}}
+    r1, r2, r3 = (tmp_path / f"r{k}" for k in (1, 2, 3))
+    _keep(r1, first)
+    _keep(r2)
+    _keep(r3, branch)
+    assert extraction.newest([r2]) is None and extraction.newest([]) is None
+    got = extraction.newest([r2, r1])
+    assert got is not None and got["trained_for"] == want and extraction.still_valid(got, want)
+    assert np.array_equal(got["weights"]["head.bias"], first["weights"]["head.bias"])
+    newer = extraction.newest([r3, r2, r1])
+    assert newer is not None and np.array_equal(newer["weights"]["head.bias"], branch["weights"]["head.bias"])
+    assert not extraction.still_valid(newer, want), "trained at another width"
+    assert not extraction.still_valid(None, want)
+    assert extraction.still_valid({**first, "trained_for": None}, want), "a file from before the record"
+    # What decides it: the world, the seed, the training settings; not the miss threshold.
+    assert extraction.trained_for(world, ExtractorSpec(miss_threshold=0.5), 0) == want
+    assert extraction.trained_for(world, spec, 1) != want
+    assert extraction.trained_for(world, ExtractorSpec(steps=10), 0) != want
+    assert extraction.trained_for(WorldSpec(resolution=48), spec, 0) != want
