@@ -10,6 +10,7 @@ the cat-and-mouse curve and the train-round x test-generation heatmap — and `w
 6. red_queen       population fitness vs detector score, family unlocks  (arena.plots_population)
 7. lineage         the strains' family tree and families over rounds     (arena.plots_population)
 8. samples         real/fake pairs of the fittest strain across rounds   (arena.plots_samples)
+9. extractor_miss  faces the face extractor misses, per round and family (arena.plots_extractor)
 
 Each PNG is saved with a CSV of the numbers drawn; with several runs of a condition the lines
 are means over seeds with a bootstrap CI band over seeds.
@@ -158,7 +159,7 @@ def write_plots(
     Plots with nothing to draw (no sealed rows, a single round) come back with path None and a
     note saying why. The cat-and-mouse plot is always first.
     """
-    from arena import plots_decay, plots_population, plots_samples
+    from arena import plots_decay, plots_extractor, plots_population, plots_samples
     from arena.run_info import world_credit
 
     dirs = [Path(d) for d in run_dirs]
@@ -181,6 +182,7 @@ def write_plots(
         _safe("red_queen", "Red Queen", plots_population.plot_red_queen, df, pops, out, metric, palette),
         _safe("lineage", "Lineage", plots_population.plot_lineage, pops, out, palette),
         _safe("samples", "Samples across rounds", plots_samples.plot_samples, dirs[0], out, credit),
+        _safe("extractor_miss", "Face extractor misses", plots_extractor.plot_extractor, df, out, palette),
     ]
 
 

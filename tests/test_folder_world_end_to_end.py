@@ -12,6 +12,7 @@ import torch
 import arena.results
 from arena.faceset import Faceset
 from arena.ingest import IngestOptions, ingest
+from arena.plots import plot_dir
 from tests.arena.ingest_helpers import LONDON_CREDIT, copy_identities, needs_faces
 from tests.conftest import QUICKSTART, TINY
 from tests.conftest import arena_cli as _arena
@@ -109,5 +110,10 @@ def test_faces_go_through_the_extractor_and_a_sealed_strain_attacks_it(tmp_path)
     _, meta = load_detector(run / "rounds" / "r0001" / "extractor.safetensors")
     assert meta["trained_for"]["width"] == 16
     assert not (branch / "rounds" / "r0004" / "extractor.safetensors").exists()
+    (plot,) = [p for p in plot_dir(run) if p.name == "extractor_miss"]
+    drawn = pd.read_csv(plot.csv)
+    fresh = drawn[drawn.line == "fakes of the round"]
+    assert fresh["round"].tolist() == [1, 2] and (fresh.n == 3 * 8).all()
+    assert set(drawn.line) == {"fakes of the round", "sealed vault fakes", "reals", "family blend"}
     sealed = miss[(miss.phase == "sealed") & (miss.strain != "all")]
     assert set(sealed.family) == {"blend"} and (sealed.n == 8).all()
