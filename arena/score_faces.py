@@ -6,10 +6,15 @@ read through :class:`arena.faceset.Faceset`) or a plain folder of PNG/JPEG face 
 with Pillow, converted to RGB and resized to the detector's training resolution). Images are
 read and scored in chunks, so a large folder never sits in memory at once.
 
-Outputs: one row per face (``file``, ``source``, ``score`` = P(fake), and ``label`` when labels
-are given) as Parquet or CSV by the ``--out`` suffix; with labels, the arena's metrics with
-bootstrap intervals are printed, at frame level or, with ``--level video``, on the mean score per
-source (a faceset's ``source`` column; in a plain folder, the sub-folder a frame sits in).
+With ``--extractor`` (a run's ``rounds/rNNNN/extractor.safetensors``, verified against its round's
+manifest) every face first goes through that run's face extractor, as the arena scores faces in
+the field: re-aligned from its five points, or missed and scored P(fake) = 0 (``miss`` column).
+
+Outputs: one row per face (``file``, ``source``, ``score`` = P(fake), ``miss`` with an extractor,
+and ``label`` when labels are given) as Parquet or CSV by the ``--out`` suffix; with labels, the
+arena's metrics with bootstrap intervals are printed, at frame level or, with ``--level video``,
+on the mean score per source (a faceset's ``source`` column; in a plain folder, the sub-folder a
+frame sits in).
 """
 
 from __future__ import annotations
@@ -50,6 +55,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument(
         "--level", choices=["frame", "video"], default="frame", help="metrics per frame or per source"
     )
+    p.add_argument(
+        "--extractor",
+        help="a run's face extractor, RUN/rounds/rNNNN/extractor.safetensors: faces go through it first",
+    )
+    p.add_argument(
+        "--miss-threshold",
+        type=float,
+        help="the extractor's miss rule, RMS residual in eye distances (default: the run's)",
+    )
     p.add_argument("--device", default="cpu", help="cpu or cuda (falls back to cpu with a warning)")
     p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the intervals")
 
@@ -59,8 +73,13 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix not in (".csv", ".parquet"):
         raise ArenaUserError(f"--out must end in .csv or .parquet, got {out.name!r}")
     version = load_version_file(Path(args.detector), args.device)
+    extractor = None
+    if args.extractor:
+        extractor = SavedExtractor(Path(args.extractor), args.device, args.miss_threshold)
+    elif args.miss_threshold is not None:
+        raise ArenaUserError("--miss-threshold applies to --extractor, which is not given")
     labels = read_labels(Path(args.labels)) if args.labels else None
-    table, skipped = score_faces(version, Path(args.faces))
+    table, skipped = score_faces(version, Path(args.faces), extractor)
     if skipped:
         shown = ", ".join(skipped[:3]) + (" ..." if len(skipped) > 3 else "")
         print(f"arena: skipped {len(skipped)} unreadable image(s): {shown}", file=sys.stderr)
@@ -73,6 +92,12 @@ def run(args: argparse.Namespace) -> int:
         table["label"] = table["file"].map(labels).astype(np.int64)
     _write(table, out)
     print(f"scored {len(table)} faces with {version.describe()}; scores written to {out}")
+    if extractor is not None:
+        k = int(table["miss"].sum())
+        print(
+            f"through {extractor.describe()}: {k} of {len(table)} faces missed "
+            f"({k / max(len(table), 1):.1%}), scored P(fake) = {extractor.miss_score}"
+        )
     if labels is not None:
         for line in metric_lines(table, args.level, args.bootstrap):
             print(line)
@@ -128,6 +153,50 @@ class SavedVersion:
         )
 
 
+class SavedExtractor:
+    """A run's face extractor, read from its round folder and checked against that round's
+    manifest; the resolution and miss rule it was run with come from the run."""
+
+    def __init__(self, path: Path, device: str, miss_threshold: float | None = None) -> None:
+        import torch
+
+        from arena import extraction
+        from arena.spec import ExtractorSpec
+
+        if path.name != extraction.FILE or not path.is_file():
+            raise ArenaUserError(f"no face extractor at {path} (expected rounds/rNNNN/{extraction.FILE})")
+        self.payload = extraction.load(path.parent)
+        spec_file = path.parent.parent.parent / "spec.resolved.json"  # run/rounds/rNNNN/extractor...
+        spec = json.loads(spec_file.read_text()) if spec_file.is_file() else {}
+        world = (self.payload.get("trained_for") or {}).get("world") or spec.get("world")
+        if not world:
+            raise ArenaUserError(f"{path}: no record of its resolution and no run spec at {spec_file}")
+        self.resolution = int(world["resolution"])
+        if miss_threshold is None:
+            miss_threshold = (spec.get("extractor") or {}).get(
+                "miss_threshold", ExtractorSpec().miss_threshold
+            )
+        self.miss_threshold = float(miss_threshold)
+        self.path, self.miss_score = path, extraction.MISS_SCORE
+        self.net = extraction.landmark_function(self.payload, device)
+        self.template = torch.as_tensor(self.payload["template"], device=device)
+
+    def __call__(self, images_u8: Any) -> tuple[Any, np.ndarray]:
+        """(re-aligned uint8 faces at the extractor's resolution, miss flags) of uint8 faces."""
+        from arena.extraction import fit_to_template
+        from arena.faces import from_uint8, to_uint8
+
+        if images_u8.shape[-1] != self.resolution:
+            images_u8 = _resize_u8(images_u8, self.resolution)
+        x = from_uint8(images_u8).to(self.template.device)
+        aligned, miss, _ = fit_to_template(self.net, self.template, self.miss_threshold, x)
+        return to_uint8(aligned).cpu(), miss.cpu().numpy()
+
+    def describe(self) -> str:
+        rule = f"miss above {self.miss_threshold} eye distances"
+        return f"the extractor {self.path} ({self.resolution} px, {rule})"
+
+
 def load_version_file(path: Path, device: str = "cpu") -> SavedVersion:
     return SavedVersion(path, device)
 
@@ -143,29 +212,54 @@ def _run_resolution(path: Path) -> int:
 # --------------------------------------------------------------------------- the faces
 
 
-def score_faces(version: SavedVersion, faces: Path) -> tuple[pd.DataFrame, list[str]]:
-    """Scores of every face in a faceset or image folder; returns the table and skipped files."""
+def score_faces(
+    version: SavedVersion, faces: Path, extractor: SavedExtractor | None = None
+) -> tuple[pd.DataFrame, list[str]]:
+    """Scores of every face in a faceset or image folder (through the extractor first, if one is
+    given: then a `miss` column); returns the table and the skipped files."""
     if not faces.is_dir():
         raise ArenaUserError(f"--faces {faces}: folder not found")
     if (faces / "manifest.json").is_file() and (faces / "index.parquet").is_file():
-        return _score_faceset(version, faces), []
-    return _score_folder(version, faces)
+        return _score_faceset(version, faces, extractor), []
+    return _score_folder(version, faces, extractor)
 
 
-def _score_faceset(version: SavedVersion, faces: Path) -> pd.DataFrame:
+def _score_chunk(
+    version: SavedVersion, extractor: SavedExtractor | None, images: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """P(fake) and miss flags of a chunk of uint8 faces, as the arena scores them."""
+    from arena.extraction import apply_misses
+
+    miss = np.zeros(len(images), dtype=bool)
+    if extractor is not None:
+        images, miss = extractor(images)
+    if images.shape[-1] != version.resolution:
+        images = _resize_u8(images, version.resolution)
+    return apply_misses(version.score(images), miss), miss
+
+
+def _table(
+    columns: dict[str, Any], scores: list[np.ndarray], misses: list[np.ndarray], extractor: Any
+) -> pd.DataFrame:
+    table = pd.DataFrame(columns)
+    table["score"] = np.concatenate(scores) if scores else np.zeros(0)
+    if extractor is not None:
+        table["miss"] = np.concatenate(misses) if misses else np.zeros(0, dtype=bool)
+    return table
+
+
+def _score_faceset(version: SavedVersion, faces: Path, extractor: SavedExtractor | None) -> pd.DataFrame:
     from arena.faceset import Faceset
 
     fs = Faceset(faces, columns=("file", "source", "frame"))
-    scores = []
+    scores, misses = [], []
     for start in range(0, len(fs), CHUNK):
-        images = fs.images(np.arange(start, min(start + CHUNK, len(fs))))
-        if images.shape[-1] != version.resolution:
-            images = _resize_u8(images, version.resolution)
-        scores.append(version.score(images))
-    table = fs.index[["file", "source", "frame"]].reset_index(drop=True).copy()
-    table["score"] = np.concatenate(scores) if scores else np.zeros(0)
-    table["source"] = table["source"].astype(str)
-    return table
+        p, m = _score_chunk(version, extractor, fs.images(np.arange(start, min(start + CHUNK, len(fs)))))
+        scores.append(p)
+        misses.append(m)
+    index = fs.index.reset_index(drop=True)
+    columns = {"file": index["file"], "source": index["source"].astype(str), "frame": index["frame"]}
+    return _table(columns, scores, misses, extractor)
 
 
 def _resize_u8(images: Any, size: int) -> Any:
@@ -196,24 +290,30 @@ def _decode(files: list[Path], size: int, skipped: list[str], root: Path) -> Ite
             skipped.append(f.relative_to(root).as_posix())
 
 
-def _score_folder(version: SavedVersion, folder: Path) -> tuple[pd.DataFrame, list[str]]:
+def _score_folder(
+    version: SavedVersion, folder: Path, extractor: SavedExtractor | None
+) -> tuple[pd.DataFrame, list[str]]:
     import torch
 
     files = _image_files(folder)
+    size = extractor.resolution if extractor is not None else version.resolution
     skipped: list[str] = []
     names: list[str] = []
     scores: list[np.ndarray] = []
+    misses: list[np.ndarray] = []
     for start in range(0, len(files), CHUNK):
-        decoded = list(_decode(files[start : start + CHUNK], version.resolution, skipped, folder))
+        decoded = list(_decode(files[start : start + CHUNK], size, skipped, folder))
         if not decoded:
             continue
         names += [f.relative_to(folder).as_posix() for f, _ in decoded]
         batch = torch.from_numpy(np.stack([a for _, a in decoded])).permute(0, 3, 1, 2).contiguous()
-        scores.append(version.score(batch))
+        p, m = _score_chunk(version, extractor, batch)
+        scores.append(p)
+        misses.append(m)
     if not names:
         raise ArenaUserError(f"--faces {folder}: none of the {len(files)} images could be read")
     source = [n.rsplit("/", 1)[0] if "/" in n else n for n in names]
-    return pd.DataFrame({"file": names, "source": source, "score": np.concatenate(scores)}), skipped
+    return _table({"file": names, "source": source}, scores, misses, extractor), skipped
 
 
 # --------------------------------------------------------------------------- labels and metrics

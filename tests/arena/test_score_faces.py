@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -157,6 +158,17 @@ def test_scores_an_ingested_faceset_at_video_level(version, tmp_path, capsys):
     table = pd.read_csv(out)
     assert len(table) == 24 and table.frame.tolist() == list(range(24))
     assert "level: video (6 sources)" in capsys.readouterr().out
+    # Through an extractor (trained at 32 px) whose points fit no face: the 64 px faces are missed.
+    from tests.arena.test_extraction import TEMPLATE
+
+    far = _run_extractor(tmp_path / "run", TEMPLATE * 1.8, 0.25)
+    code = main(
+        ["score", "--detector", str(folder / "single.safetensors"), "--faces", str(tmp_path / "fs"),
+         "--extractor", str(far), "--out", str(out)]
+    )  # fmt: skip
+    table = pd.read_csv(out)
+    assert code == 0 and table.frame.tolist() == list(range(24))
+    assert table["miss"].all() and (table.score == 0).all()
 
 
 @pytest.mark.parametrize(
@@ -193,3 +205,74 @@ def test_bad_labels_are_rejected(version, tmp_path, capsys):
     labels.write_text("file,label\na/000.png,0\n")
     assert main([*base, "--labels", str(labels), "--out", str(tmp_path / "s.csv")]) == 1
     assert "have no label" in capsys.readouterr().err
+
+
+def _run_extractor(run, points: torch.Tensor, miss_threshold: float) -> Path:
+    """A run folder whose round 1 keeps an extractor answering `points` whatever it is shown."""
+    from arena import extraction
+    from tests.arena.test_extraction import constant_payload
+
+    folder = run / "rounds" / "r0001"
+    folder.mkdir(parents=True)
+    extraction.save(folder / extraction.FILE, constant_payload(points))
+    manifest = {"round": 1, "files": {extraction.FILE: sha256_file(folder / extraction.FILE)}}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    spec = {"world": {"resolution": SIZE}, "extractor": {"miss_threshold": miss_threshold}}
+    (run / "spec.resolved.json").write_text(json.dumps(spec))
+    return folder / extraction.FILE
+
+
+def test_faces_go_through_a_runs_extractor_and_its_misses_score_zero(version, tmp_path, capsys):
+    from tests.arena.test_extraction import TEMPLATE
+
+    folder, detector = version
+    reals, fakes = toy(10, SIZE, seed=6)
+    faces = tmp_path / "faces"
+    _write_images(faces, reals, "real")
+    _write_images(faces, fakes, "fake")
+    base = ["score", "--detector", str(folder / "single.safetensors"), "--faces", str(faces)]
+
+    def scored(*extra: str) -> pd.DataFrame:
+        out = tmp_path / "s.csv"
+        assert main([*base, "--out", str(out), *extra]) == 0
+        return pd.read_csv(out).set_index("file")
+
+    plain = scored()
+    # Points on the template: the crops stay as they are, so the scores are the plain ones.
+    on_face = scored("--extractor", str(_run_extractor(tmp_path / "on", TEMPLATE, 0.25)))
+    assert not on_face["miss"].any()
+    np.testing.assert_allclose(on_face.loc[plain.index, "score"], plain["score"], atol=1e-6)
+    capsys.readouterr()
+    # Points three times too spread: no face of this world, so every face is a miss, scored 0.
+    spread = (TEMPLATE - TEMPLATE.mean(0)) * 3 + TEMPLATE.mean(0)
+    missed = scored("--extractor", str(_run_extractor(tmp_path / "far", spread, 0.25)))
+    assert missed["miss"].all() and (missed["score"] == 0).all()
+    assert "20 of 20 faces missed (100.0%)" in capsys.readouterr().out
+    # The nose 1 px off: a residual of 0.057 eye distances, a miss by this run's rule of 0.05 ...
+    nose = TEMPLATE.clone()
+    nose[2, 0] += 1.0
+    path = str(_run_extractor(tmp_path / "nose", nose, 0.05))
+    assert scored("--extractor", path)["miss"].all()
+    # ... and not by a rule of 0.1 given here.
+    assert not scored("--extractor", path, "--miss-threshold", "0.1")["miss"].any()
+
+
+def test_a_bad_extractor_file_is_one_clear_line(version, tmp_path, capsys):
+    from tests.arena.test_extraction import TEMPLATE
+
+    folder, _ = version
+    reals, _ = toy(2, SIZE, seed=4)
+    _write_images(tmp_path / "faces", reals, "a")
+    base = ["score", "--detector", str(folder / "single.safetensors"), "--faces", str(tmp_path / "faces")]
+    path = _run_extractor(tmp_path / "run", TEMPLATE, 0.25)
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    for extra, match in (
+        (["--extractor", str(path)], "does not match its round's manifest"),
+        (["--extractor", str(tmp_path / "x.safetensors")], "no face extractor at"),
+        (["--miss-threshold", "0.1"], "--miss-threshold applies to --extractor"),
+    ):
+        assert main([*base, *extra, "--out", str(tmp_path / "s.csv")]) == 1
+        err = capsys.readouterr().err
+        assert match in err and err.count("\n") == 1, err
