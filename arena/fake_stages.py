@@ -90,7 +90,7 @@ def swap_splits(
 
 
 def queriers(
-    surrogate: list[tuple[Any, Any]] | None, extractor: dict[str, Any] | None, dev: str
+    surrogate: list[tuple[Any, Any, Any]] | None, extractor: dict[str, Any] | None, dev: str
 ) -> tuple[QueryClock, Any, Any]:
     """(the clock of the time spent inside them, surrogate scorer or None, landmarker or None)."""
     from arena import strain_work
@@ -163,7 +163,7 @@ def finish_fakes(
     num_cpus: float,
     device: str,
     *,
-    surrogate: list[tuple[Any, Any]] | None = None,
+    surrogate: list[tuple[Any, Any, Any]] | None = None,
     extractor: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The second task: `swap_faces`'s result finished; returns what `make_fakes` returns."""

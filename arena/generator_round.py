@@ -86,10 +86,13 @@ def make_kwargs(
     return kw
 
 
-def surrogate_detectors(spec: RunSpec, versions: dict[str, Any]) -> list[tuple[Any, Any]]:
-    """(spec, weights) of the detectors evasion may query: deployed (trained) and exposed."""
+def surrogate_detectors(spec: RunSpec, versions: dict[str, Any]) -> list[tuple[Any, Any, Any]]:
+    """(spec, weights, scoring memory) of the detectors evasion may query: deployed (trained) and
+    exposed, each as it is deployed (an ensemble with the earlier versions it averages)."""
+    from arena.work import scoring_memory
+
     return [
-        (d, versions[d.name].weights)
+        (d, versions[d.name].weights, scoring_memory(versions[d.name].memory))
         for d in spec.detectors
         if d.exposed and versions[d.name].trained_round > 0
     ]

@@ -93,23 +93,38 @@ def prepare_weights(
     return family.prepare(faces.to(device), strain.genome, gen, budget_of(train), init=init)
 
 
-def surrogate_scorer(detectors: list[tuple[DetectorSpec, dict[str, np.ndarray]]], device: str) -> Any:
-    """The deployed detectors as one differentiable scoring function: mean P(fake) over them.
+def surrogate_scorer(
+    detectors: list[tuple[DetectorSpec, dict[str, np.ndarray], dict[str, np.ndarray]]], device: str
+) -> Any:
+    """The deployed detectors as one differentiable scoring function: the mean over detectors of
+    each one's P(fake) as deployed (an `ensemble` version averages its kept members, as
+    `detectors.strategies.score_version` scores it).
 
     Shape: (B, 3, H, W) in [0, 1] -> (B,). Gradients flow to the input only.
     """
     from detectors import Detector
+    from detectors.strategies import deployed_members
 
-    nets = []
-    for spec, weights in detectors:
-        det = Detector(spec.arch, dict(spec.arch_config), device=device, seed=0)
-        det.load_state_dict({k: torch.from_numpy(np.array(v, copy=True)) for k, v in weights.items()})
-        net = det.network.eval()
-        net.requires_grad_(False)
-        nets.append(net)
+    def tensors(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        return {k: torch.from_numpy(np.array(v, copy=True)) for k, v in arrays.items()}
+
+    deployed = []
+    for spec, weights, memory in detectors:
+        members = []
+        for state in deployed_members(tensors(weights), tensors(memory)):
+            det = Detector(spec.arch, dict(spec.arch_config), device=device, seed=0)
+            det.load_state_dict(state)
+            net = det.network.eval()
+            net.requires_grad_(False)
+            members.append(net)
+        deployed.append(members)
 
     def score(images: torch.Tensor) -> torch.Tensor:
-        return torch.stack([torch.sigmoid(net(images).float()) for net in nets]).mean(0)
+        per_detector = [
+            torch.stack([torch.sigmoid(net(images).float()) for net in members]).mean(0)
+            for members in deployed
+        ]
+        return torch.stack(per_detector).mean(0)
 
     return score
 

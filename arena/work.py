@@ -75,7 +75,7 @@ def make_fakes(
     weights: dict[str, Any] | None = None,
     parent_weights: dict[str, Any] | None = None,
     train: GeneratorTrainSpec | None = None,
-    surrogate: list[tuple[DetectorSpec, Weights]] | None = None,
+    surrogate: list[tuple[DetectorSpec, Weights, Weights]] | None = None,
     extractor: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One strain's fakes for each split, and its measured quality on the first of eval/vault.

@@ -47,4 +47,34 @@ def test_evasion_queries_only_deployed_exposed_detectors():
     spec = _spec(True, False, True)
     w = {"conv.weight": np.zeros(1)}
     versions = {"d0": DetectorState(w, 1, 1), "d1": DetectorState(w, 1, 1), "d2": DetectorState()}
-    assert [d.name for d, _ in surrogate_detectors(spec, versions)] == ["d0"]
+    assert [d.name for d, _, _ in surrogate_detectors(spec, versions)] == ["d0"]
+
+
+def test_evasion_queries_an_ensemble_as_it_is_deployed():
+    """The surrogate a guided strain queries scores what the arena scores: an ensemble version
+    averages its kept members (detectors.strategies.score_version), not its newest alone."""
+    import torch
+
+    from arena.faces import from_uint8
+    from arena.spec import DetectorSpec
+    from arena.strain_work import surrogate_scorer
+    from detectors import Detector
+    from detectors.strategies import score_version
+
+    def weights(seed: int) -> dict[str, np.ndarray]:
+        return {k: v.numpy() for k, v in Detector("meso4", seed=seed).state_dict().items()}
+
+    newest = weights(0)
+    memory = {f"ensemble/0.{k}": v for k, v in weights(5).items()}
+    memory |= {f"ensemble/1.{k}": v for k, v in weights(9).items()}
+    spec = DetectorSpec(name="e", strategy="ensemble")
+    images = torch.randint(
+        0, 256, (6, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0)
+    )
+    tensors = lambda d: {k: torch.from_numpy(v) for k, v in d.items()}  # noqa: E731
+    deployed = score_version(Detector("meso4"), tensors(newest), tensors(memory), images)
+    with torch.no_grad():
+        queried = surrogate_scorer([(spec, newest, memory)], "cpu")(from_uint8(images))
+        alone = surrogate_scorer([(spec, newest, {})], "cpu")(from_uint8(images))
+    torch.testing.assert_close(queried, deployed, atol=1e-6, rtol=0)
+    assert (alone - deployed).abs().max() > 1e-3, "the members change the score"
