@@ -15,10 +15,10 @@ from generators.population import initial_population
 WORLD = WorldSpec(resolution=32, identities=IdentityCounts(train=4, eval=3, vault=0))
 
 
-def _surrogate() -> list[tuple[DetectorSpec, dict[str, np.ndarray]]]:
+def _surrogate() -> list[tuple[DetectorSpec, dict[str, np.ndarray], dict[str, np.ndarray]]]:
     spec = DetectorSpec(name="meso", arch="meso4", strategy="finetune")
     net = Detector(spec.arch, {}, device="cpu", seed=4)
-    return [(spec, {k: v.numpy() for k, v in net.state_dict().items()})]
+    return [(spec, {k: v.numpy() for k, v in net.state_dict().items()}, {})]
 
 
 @pytest.mark.parametrize("evasion", ["blackbox", "whitebox"])
