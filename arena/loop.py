@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,7 +29,6 @@ from arena.generator_round import (
     collect_weights,
     fitness_records,
     innovations,
-    load_weights,
     longest_first,
     make_cost,
     make_tasks,
@@ -44,149 +41,23 @@ from arena.generator_round import (
     task_key,
     vault_strains,
 )
-from arena.metrics import compute_metrics
 from arena.progress import Progress
 from arena.query_clock import phase_query_seconds
 from arena.results import ALL, RESULTS_FILE, write_results
 from arena.round_files import (
     EVAL_SET,
     POPULATION,
-    load_detector,
     load_eval_set,
-    load_json,
-    load_memory,
     save_detector,
     save_eval_set,
     save_json,
     save_memory,
 )
+from arena.round_state import ArenaState, DetectorState, load_state, load_version
+from arena.scored_sets import EvalSet, kept_eval_set, metric_rows
 from arena.seeding import derive_seed, torch_generator
 from arena.spec import DetectorSpec, RunSpec
 from arena.store import RunStore
-
-
-@dataclass
-class DetectorState:
-    weights: dict[str, np.ndarray] | None = None
-    times_trained: int = 0
-    trained_round: int = 0  # the last round whose data it was trained on; 0 = never trained
-    # the strategy's state beyond the weights ("<part>/<key>": optimiser, replay buffer, ensemble)
-    memory: dict[str, np.ndarray] = field(default_factory=dict)
-
-
-@dataclass
-class ArenaState:
-    round: int  # last committed round
-    strains: list[dict[str, Any]]  # the population that plays the next round
-    next_strain_id: int
-    detectors: dict[str, DetectorState] = field(default_factory=dict)
-    # strain id -> {"round": where its weights file is, "payload": weights} (arena.generator_round)
-    generator_weights: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-@dataclass
-class EvalSet:
-    images: np.ndarray
-    labels: np.ndarray
-    strain_index: np.ndarray  # -1 for reals
-    strains: list[dict[str, str]]  # id and family of each strain index
-
-
-# -------------------------------------------------------------------------------------------
-# State: initial and resumed
-
-
-def initial_state(spec: RunSpec) -> ArenaState:
-    from generators.population import initial_population
-
-    strains = initial_population(
-        list(spec.population.families),
-        spec.population.size,
-        torch_generator(spec.seed, "population", 0),
-        round=1,
-    )
-    newborn = innovations(spec, 1, len(strains) + 1)  # families unlocked from round 1
-    return ArenaState(
-        round=0,
-        strains=[s.to_dict() for s in strains] + newborn,
-        next_strain_id=len(strains) + len(newborn) + 1,
-        detectors={d.name: DetectorState() for d in spec.detectors},
-    )
-
-
-def load_state(spec: RunSpec, store: RunStore, r: int) -> ArenaState:
-    if r == 0:
-        return initial_state(spec)
-    rdir = store.round_path(r)
-    pop = load_json(rdir / POPULATION)
-    detectors = {d.name: load_version(rdir, d.name) for d in spec.detectors}
-    gen_weights = load_weights(store, dict(pop.get("generator_weights", {})))
-    return ArenaState(r, pop["next"], int(pop["next_strain_id"]), detectors, gen_weights)
-
-
-def load_version(rdir: Path, name: str) -> DetectorState:
-    """A detector version as committed in round folder ``rdir``: weights, counters and memory."""
-    weights, meta = load_detector(rdir / "detectors" / f"{name}.safetensors")
-    memory = load_memory(rdir / "detectors", name, list(meta.get("memory_parts", [])))
-    return DetectorState(weights, int(meta["times_trained"]), int(meta["trained_round"]), memory)
-
-
-# -------------------------------------------------------------------------------------------
-# Scoring into result rows
-
-
-def metric_rows(
-    spec: RunSpec,
-    base: dict[str, Any],
-    probs: np.ndarray,
-    ev: EvalSet,
-    salt: tuple[object, ...],
-    miss: np.ndarray | None = None,
-) -> list[dict[str, Any]]:
-    """Rows for each strain of a generation (reals vs that strain's fakes) and pooled ('all'),
-    plus the extractor's miss rates when faces went through one (`miss`: a flag per image)."""
-    rows = []
-    reals = ev.labels == 0
-    groups: list[tuple[str, str, np.ndarray]] = [
-        (s["id"], s["family"], reals | (ev.strain_index == i)) for i, s in enumerate(ev.strains)
-    ]
-    groups.append((ALL, ALL, np.ones_like(reals)))
-    for strain, family, sel in groups:
-        values = compute_metrics(
-            ev.labels[sel],
-            probs[sel],
-            n_bootstrap=spec.metrics.bootstrap,
-            confidence=spec.metrics.confidence,
-            seed=derive_seed(*salt, strain) % (2**32),
-        )
-        for metric, mv in values.items():
-            rows.append(
-                {
-                    **base,
-                    "strain": strain,
-                    "family": family,
-                    "metric": metric,
-                    "value": float(mv.value),
-                    "ci_low": float(mv.ci_low),
-                    "ci_high": float(mv.ci_high),
-                    "n": int(mv.n),
-                }
-            )
-    if miss is not None:
-        rows += extraction.miss_rows(
-            base, miss, ev.labels, ev.strain_index, ev.strains, spec.metrics.confidence
-        )
-    return rows
-
-
-def kept_eval_set(ev: EvalSet, budget: int) -> EvalSet:
-    """The first `budget` reals and `budget` fakes per strain: what later versions re-score."""
-    keep = np.zeros(len(ev.labels), dtype=bool)
-    keep[np.flatnonzero(ev.labels == 0)[:budget]] = True
-    for i in range(len(ev.strains)):
-        keep[np.flatnonzero(ev.strain_index == i)[:budget]] = True
-    return EvalSet(ev.images[keep], ev.labels[keep], ev.strain_index[keep], ev.strains)
-
 
 # -------------------------------------------------------------------------------------------
 # The round

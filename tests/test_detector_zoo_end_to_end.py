@@ -13,8 +13,8 @@ import sys
 import pytest
 
 import arena.results
-from arena.loop import load_version
 from arena.results import KEY
+from arena.round_state import load_version
 from tests.conftest import QUICKSTART, REPO, TINY
 
 pytestmark = pytest.mark.slow

@@ -67,7 +67,7 @@ def test_vault_is_scored_every_round_and_never_trained_on(run_dir):
 
 
 def test_strain_weights_are_stored_listed_and_reloaded(run_dir):
-    from arena.loop import load_state
+    from arena.round_state import load_state
     from arena.spec import validate_spec
     from arena.store import RunStore
 

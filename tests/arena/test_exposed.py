@@ -42,7 +42,7 @@ def test_only_exposed_detectors_select_the_strains():
 
 def test_evasion_queries_only_deployed_exposed_detectors():
     from arena.generator_round import surrogate_detectors
-    from arena.loop import DetectorState
+    from arena.round_state import DetectorState
 
     spec = _spec(True, False, True)
     w = {"conv.weight": np.zeros(1)}
