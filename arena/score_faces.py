@@ -162,6 +162,7 @@ class SavedExtractor:
 
         from arena import extraction
         from arena.spec import ExtractorSpec
+        from detectors.base import resolve_device
 
         if path.name != extraction.FILE or not path.is_file():
             raise ArenaUserError(f"no face extractor at {path} (expected rounds/rNNNN/{extraction.FILE})")
@@ -178,8 +179,9 @@ class SavedExtractor:
             )
         self.miss_threshold = float(miss_threshold)
         self.path, self.miss_score = path, extraction.MISS_SCORE
-        self.net = extraction.landmark_function(self.payload, device)
-        self.template = torch.as_tensor(self.payload["template"], device=device)
+        dev = resolve_device(device)  # as the detector: CUDA falls back to the CPU with a warning
+        self.net = extraction.landmark_function(self.payload, dev)
+        self.template = torch.as_tensor(self.payload["template"], device=dev)
 
     def __call__(self, images_u8: Any) -> tuple[Any, np.ndarray]:
         """(re-aligned uint8 faces at the extractor's resolution, miss flags) of uint8 faces."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -239,9 +240,14 @@ def test_faces_go_through_a_runs_extractor_and_its_misses_score_zero(version, tm
 
     plain = scored()
     # Points on the template: the crops stay as they are, so the scores are the plain ones.
-    on_face = scored("--extractor", str(_run_extractor(tmp_path / "on", TEMPLATE, 0.25)))
+    on_path = str(_run_extractor(tmp_path / "on", TEMPLATE, 0.25))
+    on_face = scored("--extractor", on_path)
     assert not on_face["miss"].any()
     np.testing.assert_allclose(on_face.loc[plain.index, "score"], plain["score"], atol=1e-6)
+    with warnings.catch_warnings():  # without a GPU: the CPU, with a warning, extractor included
+        warnings.simplefilter("ignore", UserWarning)
+        on_cuda = scored("--extractor", on_path, "--device", "cuda")
+    np.testing.assert_allclose(on_cuda.loc[plain.index, "score"], plain["score"], atol=1e-5)
     capsys.readouterr()
     # Points three times too spread: no face of this world, so every face is a miss, scored 0.
     spread = (TEMPLATE - TEMPLATE.mean(0)) * 3 + TEMPLATE.mean(0)
