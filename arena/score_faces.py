@@ -178,6 +178,8 @@ class SavedExtractor:
                 "miss_threshold", ExtractorSpec().miss_threshold
             )
         self.miss_threshold = float(miss_threshold)
+        if not self.miss_threshold > 0:
+            raise ArenaUserError(f"--miss-threshold must be > 0 eye distances, got {miss_threshold}")
         self.path, self.miss_score = path, extraction.MISS_SCORE
         dev = resolve_device(device)  # as the detector: CUDA falls back to the CPU with a warning
         self.net = extraction.landmark_function(self.payload, dev)

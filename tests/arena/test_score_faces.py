@@ -270,6 +270,7 @@ def test_a_bad_extractor_file_is_one_clear_line(version, tmp_path, capsys):
     reals, _ = toy(2, SIZE, seed=4)
     _write_images(tmp_path / "faces", reals, "a")
     base = ["score", "--detector", str(folder / "single.safetensors"), "--faces", str(tmp_path / "faces")]
+    _run_extractor(tmp_path / "ok", TEMPLATE, 0.25)
     path = _run_extractor(tmp_path / "run", TEMPLATE, 0.25)
     data = bytearray(path.read_bytes())
     data[-1] ^= 0xFF
@@ -278,6 +279,15 @@ def test_a_bad_extractor_file_is_one_clear_line(version, tmp_path, capsys):
         (["--extractor", str(path)], "does not match its round's manifest"),
         (["--extractor", str(tmp_path / "x.safetensors")], "no face extractor at"),
         (["--miss-threshold", "0.1"], "--miss-threshold applies to --extractor"),
+        (
+            [
+                "--extractor",
+                str(tmp_path / "ok" / "rounds" / "r0001" / "extractor.safetensors"),
+                "--miss-threshold",
+                "0",
+            ],
+            "must be > 0",
+        ),
     ):
         assert main([*base, *extra, "--out", str(tmp_path / "s.csv")]) == 1
         err = capsys.readouterr().err
