@@ -157,7 +157,8 @@ def write_plots(
     """Every plot of one condition (one run, or several seeds of one spec) into `out`.
 
     Plots with nothing to draw (no sealed rows, a single round) come back with path None and a
-    note saying why. The cat-and-mouse plot is always first.
+    note saying why; the extractor's plot is left out of runs without one. The cat-and-mouse plot
+    is always first.
     """
     from arena import plots_decay, plots_extractor, plots_population, plots_samples
     from arena.run_info import world_credit
@@ -173,7 +174,7 @@ def write_plots(
     families = set(pops.family.unique()) if len(pops) else set()
     palette = palette or Palette.from_table(df, families)
     credit = world_credit(dirs[0])
-    return [
+    plots = [
         Plot("cat_and_mouse", "Cat and mouse", plot_cat_and_mouse(df, out, metric, palette)),
         _safe("decay_gap", "Decay with generation gap", plots_decay.plot_decay_gap, df, out, metric, palette),
         Plot("heatmap", "Train round x test generation", plot_heatmap(df, out, metric)),
@@ -182,8 +183,12 @@ def write_plots(
         _safe("red_queen", "Red Queen", plots_population.plot_red_queen, df, pops, out, metric, palette),
         _safe("lineage", "Lineage", plots_population.plot_lineage, pops, out, palette),
         _safe("samples", "Samples across rounds", plots_samples.plot_samples, dirs[0], out, credit),
-        _safe("extractor_miss", "Face extractor misses", plots_extractor.plot_extractor, df, out, palette),
     ]
+    if plots_extractor.has_extractor(df):  # only runs with a face extractor have this one
+        plots.append(
+            _safe("extractor_miss", "Face extractor misses", plots_extractor.plot_extractor, df, out, palette)
+        )
+    return plots
 
 
 def plot_dir(path: str | Path, metric: str = "auc") -> list[Plot]:

@@ -29,6 +29,11 @@ def _wilson(k: np.ndarray, n: np.ndarray, confidence: float = 0.95) -> tuple[np.
     return np.array([p.low for p in pairs]), np.array([p.high for p in pairs])
 
 
+def has_extractor(df: pd.DataFrame) -> bool:
+    """Whether any run of the table scored its faces through a face extractor."""
+    return bool(df.metric.isin(["extractor_miss", "extractor_miss_real"]).any())
+
+
 def miss_table(df: pd.DataFrame) -> pd.DataFrame:
     """Miss rate per run, round and line: the pooled lines of `POOLED`, and `family <name>` for
     the round's fakes of each family (its strains pooled, with a Wilson interval).

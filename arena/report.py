@@ -217,9 +217,14 @@ def render(sections: Sequence[Section], metric: str, half_life_metric: str) -> s
             show = analysis.over_seeds(debut, ["detector", "family", "debut_round"], "zero_day")
             intro = f"<p>Zero-day {label('tpr_at_1fpr')} of each family in its debut round:</p>"
             parts.append(intro + _table_html(show))
-    for k, plot in enumerate(sections[0].plots):
-        parts.append(f"<h2>{html.escape(plot.title)}</h2><div class=row>")
-        parts += [_figure_html(s, s.plots[k], several) for s in sections]
+    # By name: a plot only some runs have (the extractor's) sits beside a note for the others.
+    titles = {p.name: p.title for s in sections for p in s.plots}
+    for name, title in titles.items():
+        parts.append(f"<h2>{html.escape(title)}</h2><div class=row>")
+        for s in sections:
+            plot = next((p for p in s.plots if p.name == name), None)
+            plot = plot or Plot(name, title, None, "not drawn for these runs")
+            parts.append(_figure_html(s, plot, several))
         parts.append("</div>")
     parts.append("</body></html>")
     return "\n".join(parts)

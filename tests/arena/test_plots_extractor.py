@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arena.plots_extractor import miss_table, plot_extractor
+from arena.plots_extractor import has_extractor, miss_table, plot_extractor
 
 # Misses (k of n) of round 1 and 2's fakes per strain: two blend strains, one diffusion strain.
 STRAINS = {
@@ -64,5 +64,6 @@ def test_several_seeds_are_averaged_with_a_ci_over_seeds(tmp_path):
 
 def test_runs_without_an_extractor_skip_the_plot(tmp_path):
     df = results()
+    assert has_extractor(df) and not has_extractor(df[df.metric == "auc"])
     assert "no face extractor" in plot_extractor(df[df.metric == "auc"], tmp_path)
     assert not list(tmp_path.iterdir())

@@ -19,6 +19,7 @@ from tests.conftest import REPO
 
 ARTIFACTS = REPO / "test-artifacts"
 DRAWN_PER_CONDITION = 8  # every plot, sealed rows included
+DRAWN = 2 * DRAWN_PER_CONDITION + 1  # two conditions side by side; the photo run's extractor plot
 
 
 def _chromium() -> str | None:
@@ -58,6 +59,7 @@ def report(tmp_path_factory):
         sealed=True,
         world={"kind": "folder", "resolution": 16},
         extra_spec={"variant": "b"},
+        extractor=True,
     )
     out = root / "out" / "report.html"
     argv = ["report", *map(str, [*seeds, other]), "--out", str(out)]
@@ -79,8 +81,11 @@ def test_report_is_self_contained(report):
     ]
     assert not re.search(r"https?://", text)
     imgs = re.findall(r"<img [^>]*src=\"data:image/png;base64,", text)
-    assert len(imgs) == 2 * DRAWN_PER_CONDITION  # two conditions side by side
-    assert text.count('download="') == 2 * DRAWN_PER_CONDITION  # each plot's CSV embedded
+    assert len(imgs) == DRAWN
+    assert text.count('download="') == DRAWN  # each plot's CSV embedded
+    # The extractor's plot, drawn for the photo run only, sits beside a note for the other.
+    section = text[text.index("<h2>Face extractor misses</h2>") :]
+    assert section.count("<img ") == 1 and "not drawn for these runs" in section
 
 
 def test_report_content(report):
@@ -107,8 +112,8 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
         timeout=180,
     )
     assert dom.returncode == 0, dom.stderr[-2000:]
-    assert f'data-figures="{2 * DRAWN_PER_CONDITION}/{2 * DRAWN_PER_CONDITION}"' in dom.stdout
-    assert dom.stdout.count('data-decoded="yes"') == 2 * DRAWN_PER_CONDITION
+    assert f'data-figures="{DRAWN}/{DRAWN}"' in dom.stdout
+    assert dom.stdout.count('data-decoded="yes"') == DRAWN
     console = [line for line in dom.stderr.splitlines() if ":CONSOLE" in line]
     assert not console, console
     ARTIFACTS.mkdir(exist_ok=True)
