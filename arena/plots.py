@@ -31,7 +31,7 @@ from arena.results import ALL
 _CM_KEYS = ["detector", "strategy", "round", "phase", "detector_round"]
 
 
-def _aggregate(sel: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+def over_runs(sel: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """One run: the rows as they are (bootstrap CIs). Several: mean with a CI over seeds."""
     n_runs = sel[["run", "seed"]].drop_duplicates().shape[0] if len(sel) else 0
     if n_runs <= 1:
@@ -44,7 +44,7 @@ def _aggregate(sel: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 def cat_and_mouse_table(df: pd.DataFrame, metric: str = "auc") -> pd.DataFrame:
     """Zero-day and post rows of the pooled strains, per detector and round (mean over seeds)."""
     sel = df[(df.metric == metric) & (df.strain == ALL) & df.phase.isin(["zero_day", "post"])]
-    table = _aggregate(sel, _CM_KEYS)
+    table = over_runs(sel, _CM_KEYS)
     cols = [*_CM_KEYS, "value", "ci_low", "ci_high", "n", "n_runs"]
     return (
         table[cols]

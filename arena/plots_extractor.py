@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from arena import analysis
 from arena.plot_style import Palette, pyplot, save
+from arena.plots import over_runs
 from arena.results import ALL
 
 # What each pooled line is drawn from: (phase, metric) of the `all` rows.
@@ -59,20 +59,13 @@ def miss_table(df: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([p[cols] for p in parts], ignore_index=True).sort_values(_KEYS, ignore_index=True)
 
 
-def _over_seeds(table: pd.DataFrame) -> pd.DataFrame:
-    """One run: its rows and their intervals. Several seeds: the mean with a CI over seeds."""
-    if table[["run", "seed"]].drop_duplicates().shape[0] <= 1:
-        return table.assign(n_runs=1)
-    return analysis.over_seeds(table, ["round", "line"])
-
-
 def plot_extractor(df: pd.DataFrame, out: Path, palette: Palette | None = None) -> Path | str:
     """Left: miss rate of the round's fakes, the sealed fakes and the reals; right: per family."""
     table = miss_table(df)
     if table.empty:
         return "no face extractor in these runs (`extractor:` in the spec)"
     palette = palette or Palette.from_table(df)
-    agg = _over_seeds(table)
+    agg = over_runs(table, ["round", "line"])
     plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 

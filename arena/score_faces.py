@@ -167,8 +167,7 @@ class SavedExtractor:
         if path.name != extraction.FILE or not path.is_file():
             raise ArenaUserError(f"no face extractor at {path} (expected rounds/rNNNN/{extraction.FILE})")
         self.payload = extraction.load(path.parent)
-        spec_file = path.parent.parent.parent / "spec.resolved.json"  # run/rounds/rNNNN/extractor...
-        spec = json.loads(spec_file.read_text()) if spec_file.is_file() else {}
+        spec_file, spec = _run_spec(path.parent)  # run/rounds/rNNNN/extractor.safetensors
         world = (self.payload.get("trained_for") or {}).get("world") or spec.get("world")
         if not world:
             raise ArenaUserError(f"{path}: no record of its resolution and no run spec at {spec_file}")
@@ -205,12 +204,19 @@ def load_version_file(path: Path, device: str = "cpu") -> SavedVersion:
     return SavedVersion(path, device)
 
 
+def _run_spec(round_dir: Path) -> tuple[Path, dict[str, Any]]:
+    """The resolved spec of the run a round folder (run/rounds/rNNNN) belongs to, and its path;
+    {} when the file is not there."""
+    path = round_dir.parent.parent / "spec.resolved.json"
+    return path, (json.loads(path.read_text()) if path.is_file() else {})
+
+
 def _run_resolution(path: Path) -> int:
     """Older versions lack 'resolution' in their metadata: read it from the run's resolved spec."""
-    spec = path.parent.parent.parent.parent / "spec.resolved.json"  # run/rounds/rNNNN/detectors/x
-    if not spec.is_file():
-        raise ArenaUserError(f"{path}: no 'resolution' in its metadata and no run spec at {spec}")
-    return int(json.loads(spec.read_text())["world"]["resolution"])
+    spec_file, spec = _run_spec(path.parent.parent)  # run/rounds/rNNNN/detectors/x
+    if "world" not in spec:
+        raise ArenaUserError(f"{path}: no 'resolution' in its metadata and no run spec at {spec_file}")
+    return int(spec["world"]["resolution"])
 
 
 # --------------------------------------------------------------------------- the faces
