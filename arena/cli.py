@@ -46,13 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="list registered generator families or detector architectures")
     ls.add_argument("what", choices=["generators", "detectors", "strategies"])
 
-    from arena.ingest.cli import add_parser as add_ingest_parser
+    from arena.world.ingest.cli import add_parser as add_ingest_parser
 
     add_ingest_parser(sub)
-    from arena.score_faces import add_parser as add_score_parser
+    from arena.score import add_parser as add_score_parser
 
     add_score_parser(sub)
-    from arena.effects_cli import add_parser as add_effects_parser
+    from arena.analysis.effects.cli import add_parser as add_effects_parser
 
     add_effects_parser(sub)
     return p
@@ -61,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
 def _status(run_dir: str) -> int:
     path = Path(run_dir)
     if (path / "sweep.json").is_file():
-        from arena.sweep import read_sweep
+        from arena.results import read_sweep
 
         members = read_sweep(path)
         print(f"sweep:     {path} ({len(members)} members)")
@@ -76,8 +76,8 @@ def _run_status(path: Path) -> int:
     import json
 
     from arena.errors import ArenaUserError
-    from arena.ledger import committed_rounds, round_dir_name
-    from arena.lock import RunLock
+    from arena.store.ledger import committed_rounds, round_dir_name
+    from arena.store.lock import RunLock
 
     run_dir = str(path)
     if not (path / "spec.resolved.json").is_file():
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":
-            from arena.launch import start_run
+            from arena.rounds.launch import start_run
 
             start_run(
                 args.spec,
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
                 num_cpus=args.num_cpus,
             )
         elif args.command == "resume":
-            from arena.launch import resume_run
+            from arena.rounds.launch import resume_run
 
             resume_run(
                 args.run_dir, args.overrides, force=args.force, address=args.address, num_cpus=args.num_cpus
@@ -140,26 +140,26 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "status":
             return _status(args.run_dir)
         elif args.command == "plot":
-            from arena.plots import plot_dir
+            from arena.analysis.plots.core import plot_dir
 
             for plot in plot_dir(args.run_dir, args.metric):
                 print(plot.path if plot.path else f"skipped {plot.name}: {plot.note}")
         elif args.command == "report":
-            from arena.report import build_report, default_out
+            from arena.analysis.report import build_report, default_out
 
             print(build_report(args.run_dirs, args.out or default_out(args.run_dirs), args.metric))
         elif args.command == "list":
             return _list(args.what)
         elif args.command == "ingest":
-            from arena.ingest.cli import run as run_ingest
+            from arena.world.ingest.cli import run as run_ingest
 
             return run_ingest(args)
         elif args.command == "score":
-            from arena.score_faces import run as run_score
+            from arena.score import run as run_score
 
             return run_score(args)
         elif args.command == "effects":
-            from arena.effects_cli import run as run_effects
+            from arena.analysis.effects.cli import run as run_effects
 
             return run_effects(args)
     except ArenaUserError as exc:

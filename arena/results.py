@@ -9,16 +9,19 @@ Analysts load every committed round of a run with one call:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from arena.ledger import committed_rounds, round_dir_name
+from arena.store.ledger import committed_rounds, round_dir_name
 
 RESULTS_FILE = "results.parquet"
+SWEEP_FILE = "sweep.json"  # in a sweep directory: its members and their settings
 PHASES = ("zero_day", "post", "past", "sealed")  # sealed: the vault, never trained on
 ALL = "all"  # the strain/family label of rows that pool every strain of a generation
 
@@ -78,8 +81,6 @@ def load(run_dir: str | Path) -> pd.DataFrame:
     """
     run_dir = Path(run_dir)
     if (run_dir / "sweep.json").is_file():
-        from arena.sweep import load_sweep
-
         return load_sweep(run_dir)
     if not (run_dir / "spec.resolved.json").is_file():
         raise FileNotFoundError(f"{run_dir} is not an arena run directory (no spec.resolved.json)")
@@ -88,3 +89,26 @@ def load(run_dir: str | Path) -> pd.DataFrame:
     if not tables:
         return SCHEMA.empty_table().to_pandas()
     return pa.concat_tables(tables).to_pandas()
+
+
+def read_sweep(sweep_dir: Path) -> list[dict[str, Any]]:
+    return list(json.loads((Path(sweep_dir) / SWEEP_FILE).read_text())["members"])
+
+
+def load_sweep(sweep_dir: str | Path) -> pd.DataFrame:
+    """Every member's committed rounds, with a `member` column and one column per swept key."""
+    sweep_dir = Path(sweep_dir)
+    frames = []
+    members = read_sweep(sweep_dir)
+    keys = sorted({k for m in members for k in m["settings"] if k != "seed"})
+    for m in members:
+        member_dir = sweep_dir / m["name"]
+        if not (member_dir / "spec.resolved.json").is_file():
+            continue
+        df = load(member_dir)
+        df.insert(0, "member", m["name"])
+        for k in keys:
+            value = m["settings"].get(k)
+            df[k] = json.dumps(value) if isinstance(value, list | dict) else value
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -57,7 +57,7 @@ class WorldSpec(_Strict):
         0.0,
         ge=0.0,
         le=2.0,
-        description="per-round step of the capture conditions' random walk (arena.capture); 0: fixed",
+        description="per-round step of the capture conditions' random walk (arena.world.capture); 0: fixed",
     )
     credit: str | None = Field(None, description="folder: credit line for the faces (default: the faceset's)")
 
@@ -72,7 +72,7 @@ class WorldSpec(_Strict):
         # Absolute, so Ray workers and `arena resume` find it whatever their working directory.
         object.__setattr__(self, "path", str(Path(self.path).expanduser().resolve()))
         from arena.errors import ArenaUserError
-        from arena.folder_world import check_faceset
+        from arena.world.identity_split import check_faceset
 
         try:
             manifest = check_faceset(self)
@@ -84,7 +84,7 @@ class WorldSpec(_Strict):
 
 
 class ExtractorSpec(_Strict):
-    """The face extractor in front of the detectors on a real-photo world (arena.extraction)."""
+    """The face extractor in front of the detectors on a real-photo world (arena.rounds.extraction)."""
 
     steps: int = Field(400, ge=1, description="optimiser steps of its training in round 1")
     batch_size: int = Field(32, ge=1)

@@ -4,13 +4,12 @@ vault, training budgets and pretrained weights. Each problem names its key and t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from arena.spec import RunSpec
+from typing import Any
 
 
-def generator_problems(spec: RunSpec) -> list[str]:
+def generator_problems(spec: Any) -> list[str]:
+    """Problems of an `arena.spec.RunSpec`'s generator side (typed Any: the spec calls this, so
+    importing its type here would make an import cycle)."""
     from generators import FAMILIES
     from generators.genome import default_genome
 

@@ -3,7 +3,7 @@
 A deployed detector never sees a perfectly aligned face: a landmarker finds the face in each
 frame and the crop is re-aligned from its points. That stage can be attacked (Cao & Gong 2021
 showed that small perturbations make face detectors and landmarkers miss or misplace faces), so a
-real-photo arena puts one in front of its detectors (`arena.extraction`). It is trained on the
+real-photo arena puts one in front of its detectors (`arena.rounds.extraction`). It is trained on the
 world's real faces under random similarity jitter, so it has to localise, not memorise a
 template. It is differentiable, which is what a white-box attack on it needs.
 """

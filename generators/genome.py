@@ -149,11 +149,7 @@ class Genome:
 
     def describe(self, space: GeneSpace | None = None) -> str:
         """Short human string, e.g. 'blend: ellipse mask x1.08, feather 3.1px, LAB 0.8, ...'."""
-        if space is None:
-            from generators.registry import FAMILIES  # late: the registry imports this module
-
-            space = FAMILIES.get(self.family).gene_space if self.family in FAMILIES else None
-        if space is None:
+        if space is None:  # without its gene space: the raw genes (registry.describe looks it up)
             return f"{self.family}: " + ", ".join(f"{k} {v}" for k, v in self.genes.items())
         parts = []
         for spec in space:

@@ -13,7 +13,7 @@ arena owns where weights live on disk; a family only turns faces into tensors an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -22,13 +22,7 @@ import torch
 from arena.faces import FaceBatch
 from arena.registry import Registry
 from generators.genome import GeneSpace, Genome
-
-# A surrogate detector as a generator sees it: (B, 3, H, W) in [0, 1] -> (B,) P(fake). It may be
-# differentiable (white-box evasion) or not (black-box evasion uses its scores only).
-Scorer = Callable[[torch.Tensor], torch.Tensor]
-# The defence's face extractor as a generator sees it: (B, 3, H, W) in [0, 1] -> (B, 5, 2) landmark
-# pixels. Differentiable for a white-box extractor attack; black-box uses its outputs only.
-Landmarker = Callable[[torch.Tensor], torch.Tensor]
+from generators.queries import Landmarker, Scorer  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)
@@ -54,7 +48,7 @@ class Swapped:
     guided evasion, extractor attack, post-processing: `generators.evasion.evade_and_post`).
 
     Made apart from those stages, a swap needs no detector: the arena makes it while the
-    detectors that the evasion will query are still retraining (`arena.early_work`).
+    detectors that the evasion will query are still retraining (`arena.rounds.early_work`).
 
     Shape:
         frames: (B, 3, H, W) swapped frames; masks: (B, 1, H, W) in [0, 1], as in FakeBatch
@@ -226,3 +220,8 @@ def check_pair(source: FaceBatch, target: FaceBatch, genome: Genome, space: Gene
             f"got {getattr(genome, 'family', genome)!r}"
         )
     return space.validate(genome.genes)
+
+
+def describe(genome: Genome) -> str:
+    """`Genome.describe` with its family's gene space looked up (raw genes for an unknown family)."""
+    return genome.describe(FAMILIES.get(genome.family).gene_space if genome.family in FAMILIES else None)

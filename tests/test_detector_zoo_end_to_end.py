@@ -14,7 +14,7 @@ import pytest
 
 import arena.results
 from arena.results import KEY
-from arena.round_state import load_version
+from arena.rounds.state import load_version
 from tests.conftest import QUICKSTART, REPO, TINY
 
 pytestmark = pytest.mark.slow

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from arena.rounds.sweep import expand
 from arena.spec import apply_overrides, parse_overrides
-from arena.sweep import expand
 from tests.conftest import REPO
 
 SPEC = REPO / "runs" / "effects" / "all.yaml"

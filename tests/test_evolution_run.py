@@ -67,9 +67,9 @@ def test_vault_is_scored_every_round_and_never_trained_on(run_dir):
 
 
 def test_strain_weights_are_stored_listed_and_reloaded(run_dir):
-    from arena.round_state import load_state
+    from arena.rounds.state import load_state
     from arena.spec import validate_spec
-    from arena.store import RunStore
+    from arena.store.run_dir import RunStore
 
     manifest = json.loads((run_dir / "rounds" / "r0001" / "manifest.json").read_text())
     assert "generators/vault-autoencoder-01.safetensors" in manifest["files"]

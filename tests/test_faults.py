@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 import arena.results
-from arena.ledger import committed_rounds
-from arena.lock import RunLock
 from arena.results import KEY
+from arena.store.ledger import committed_rounds
+from arena.store.lock import RunLock
 from tests.conftest import QUICKSTART, TINY
 from tests.conftest import arena_cli as _arena
 

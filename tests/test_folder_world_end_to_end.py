@@ -10,9 +10,9 @@ import pytest
 import torch
 
 import arena.results
-from arena.faceset import Faceset
-from arena.ingest import IngestOptions, ingest
-from arena.plots import plot_dir
+from arena.analysis.plots.core import plot_dir
+from arena.world.faceset import Faceset
+from arena.world.ingest import IngestOptions, ingest
 from tests.arena.ingest_helpers import LONDON_CREDIT, copy_identities, needs_faces
 from tests.conftest import QUICKSTART, TINY
 from tests.conftest import arena_cli as _arena
@@ -103,7 +103,7 @@ def test_faces_go_through_the_extractor_and_a_sealed_strain_attacks_it(tmp_path)
     branched = _arena("resume", str(run), "rounds=4", "extractor.width=8", "--force")
     assert branched.returncode == 0, branched.stdout[-3000:] + branched.stderr[-3000:]
     (branch,) = runs.glob("ext-branch-*")
-    from arena.round_files import load_detector
+    from arena.store.round_files import load_detector
 
     _, meta = load_detector(branch / "rounds" / "r0003" / "extractor.safetensors")
     assert meta["width"] == 8 and meta["trained_for"]["width"] == 8

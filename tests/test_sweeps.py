@@ -14,7 +14,7 @@ import yaml
 import arena.results
 from arena.errors import SpecError
 from arena.results import KEY
-from arena.sweep import expand
+from arena.rounds.sweep import expand
 from tests.conftest import QUICKSTART, REPO, TINY
 
 

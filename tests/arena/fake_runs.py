@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from arena.results import ALL, write_results
-from arena.round_files import save_eval_set, save_json
-from arena.store import RunStore
+from arena.store.round_files import save_eval_set, save_json
+from arena.store.run_dir import RunStore
 
 ROUNDS = 5
 FROZEN = [0.8, 0.7, 0.5, 0.3, 0.2]

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from arena.early_work import start_beside, start_longest
+from arena.rounds.early_work import start_beside, start_longest
 from arena.spec import GeneratorTrainSpec
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from arena.errors import SpecError
-from arena.generator_round import fitness_records
+from arena.rounds.generator_side import fitness_records
 from arena.spec import validate_spec
 from generators import FAMILIES
 from generators.genome import default_genome
@@ -41,8 +41,8 @@ def test_only_exposed_detectors_select_the_strains():
 
 
 def test_evasion_queries_only_deployed_exposed_detectors():
-    from arena.generator_round import surrogate_detectors
-    from arena.round_state import DetectorState
+    from arena.rounds.generator_side import surrogate_detectors
+    from arena.rounds.state import DetectorState
 
     spec = _spec(True, False, True)
     w = {"conv.weight": np.zeros(1)}
@@ -56,8 +56,8 @@ def test_evasion_queries_an_ensemble_as_it_is_deployed():
     import torch
 
     from arena.faces import from_uint8
+    from arena.rounds.strain_work import surrogate_scorer
     from arena.spec import DetectorSpec
-    from arena.strain_work import surrogate_scorer
     from detectors import Detector
     from detectors.strategies import score_version
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from arena import extraction
-from arena.atomic import sha256_file
 from arena.errors import ArenaUserError
+from arena.rounds import extraction
+from arena.store.atomic import sha256_file
 from detectors.landmarker import LandmarkNet
 
 SIZE = 32

@@ -1,4 +1,4 @@
-"""A guided strain made in two tasks (arena.fake_stages: the swap beside the retrain, the rest
+"""A guided strain made in two tasks (arena.rounds.fake_stages: the swap beside the retrain, the rest
 once the detectors it queries exist) makes exactly the fakes of one make_fakes task."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from arena import fake_stages, work
+from arena.rounds import fake_stages
+from arena.rounds import tasks as work
 from arena.spec import DetectorSpec, GeneratorTrainSpec, IdentityCounts, WorldSpec
 from detectors import Detector
 from generators.population import initial_population

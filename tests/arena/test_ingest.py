@@ -14,11 +14,11 @@ import torch
 from PIL import Image, ImageFilter
 
 from arena.errors import ArenaUserError
-from arena.faceset import Faceset, read_manifest
-from arena.ingest import IngestOptions, ingest
-from arena.ingest.align import template_px
 from arena.spec import WorldSpec
-from arena.world import World
+from arena.world.faceset import Faceset, read_manifest
+from arena.world.ingest import IngestOptions, ingest
+from arena.world.ingest.align import template_px
+from arena.world.pools import World
 from tests.arena.ingest_helpers import (
     LANDMARKS,
     LONDON_CREDIT,

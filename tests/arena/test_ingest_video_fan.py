@@ -12,9 +12,9 @@ import pytest
 import torch
 from PIL import Image
 
-from arena.faceset import Faceset
-from arena.ingest import IngestOptions, ingest
-from arena.ingest.fan import (
+from arena.world.faceset import Faceset
+from arena.world.ingest import IngestOptions, ingest
+from arena.world.ingest.fan import (
     FanLandmarker,
     WeightsMissing,
     check_weights,

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arena import analysis
-from arena.plots import plot_cat_and_mouse, plot_dir, plot_run
+from arena.analysis import derived as analysis
+from arena.analysis.plots.core import plot_cat_and_mouse, plot_dir, plot_run
 from tests.arena.fake_runs import FROZEN, ROUNDS, make_run, population
 
 

@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
-from arena.report import default_out
-from arena.run_info import LONDON_SET_CREDIT, conditions, expand_run_dirs, world_credit
+from arena.analysis.report import default_out
+from arena.store.run_info import LONDON_SET_CREDIT, conditions, expand_run_dirs, world_credit
 from tests.arena.fake_runs import make_run
 from tests.conftest import REPO
 

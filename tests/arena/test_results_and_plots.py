@@ -9,9 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arena.plots import cat_and_mouse_table, heatmap_table, plot_cat_and_mouse, plot_heatmap, plot_run
+from arena.analysis.plots.core import (
+    cat_and_mouse_table,
+    heatmap_table,
+    plot_cat_and_mouse,
+    plot_heatmap,
+    plot_run,
+)
 from arena.results import load, to_table, write_results
-from arena.store import RunStore
+from arena.store.run_dir import RunStore
 from tests.arena.fake_runs import row
 
 
@@ -86,5 +92,5 @@ def test_load_errors_on_a_non_run(tmp_path):
 
 
 def test_analysis_tools_do_not_import_torch():
-    code = "import sys, arena.results, arena.plots, arena.cli; sys.exit('torch' in sys.modules)"
+    code = "import sys, arena.results, arena.analysis.plots.core, arena.cli; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -6,9 +6,9 @@ import os
 import pytest
 
 from arena.errors import ArenaUserError
-from arena.ledger import committed_rounds
-from arena.lock import RunLock
-from arena.store import RunStore
+from arena.store.ledger import committed_rounds
+from arena.store.lock import RunLock
+from arena.store.run_dir import RunStore
 
 
 def _store(tmp_path):

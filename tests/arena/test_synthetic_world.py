@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from arena.faces import FaceBatch
-from arena.synthetic_world import SyntheticWorld
+from arena.world.synthetic import SyntheticWorld
 
 
 def _render(world: SyntheticWorld, ids: list[int], seed: int) -> FaceBatch:

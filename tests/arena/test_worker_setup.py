@@ -1,4 +1,5 @@
-"""A GPU worker imports torch._dynamo at its first task (arena.work.warm_imports), a CPU one does not.
+"""A GPU worker imports torch._dynamo at its first task (arena.rounds.worker.warm_imports); a CPU
+one does not.
 
 torch.optim imports it lazily for the first optimiser made: on the H100 machine that cost a
 worker's first retrain 5.8 s alone on the round's critical path. Each case runs in a fresh
@@ -16,7 +17,7 @@ CHECK = """
 import sys, torch
 if {gpu}:
     torch.cuda.is_available = lambda: True
-from arena.work import setup_worker
+from arena.rounds.worker import setup_worker
 assert "torch._dynamo" not in sys.modules, "imported before any task"
 print(setup_worker(1, {device!r}), "torch._dynamo" in sys.modules)
 """

@@ -11,7 +11,7 @@ import torch
 
 from arena.faces import to_uint8
 from arena.spec import IdentityCounts, WorldSpec
-from arena.world import World
+from arena.world.pools import World
 from detectors.base import Detector
 from detectors.registry import validate_config
 from detectors.sbi import SelfBlend, SelfBlendConfig

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from arena.round_files import load_detector, load_memory, save_detector, save_memory
+from arena.store.round_files import load_detector, load_memory, save_detector, save_memory
 from detectors.base import Detector
 from detectors.strategies import (
     STRATEGIES,

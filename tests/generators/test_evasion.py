@@ -7,7 +7,7 @@ from arena import face_ops
 from generators.evasion import guided_perturbation, spectral_match
 from generators.genome import Genome, default_genome
 from generators.quality import spectral_distance
-from generators.registry import gene_space, get_family
+from generators.registry import describe, gene_space, get_family
 from tests.generators.test_blend import faces
 
 SIZE = 32
@@ -152,7 +152,7 @@ def test_extractor_attack_gene_needs_an_extractor_and_is_bounded(extractor):
     # The whole frame may change (the extractor looks at all of it), by at most the budget
     # before post-processing; the default genome's post-processing is the identity.
     assert 0 < float((attacked - plain).abs().max()) <= 0.02 + 1e-6
-    assert "whitebox extractor attack" in on.describe()
+    assert "whitebox extractor attack" in describe(on)
 
 
 def test_after_evasion_and_an_extractor_attack_the_fake_is_the_last_attacks_shown_image(extractor):

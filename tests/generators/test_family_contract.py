@@ -10,10 +10,10 @@ import torch
 
 import generators  # noqa: F401  (registers the families)
 from arena.faces import FaceBatch
-from arena.strain_work import from_payload, load_payload, save_payload, to_payload
+from arena.rounds.strain_work import from_payload, load_payload, save_payload, to_payload
 from generators.genome import Genome, default_genome
 from generators.population import Strain
-from generators.registry import FAMILIES, FakeBatch, StrainWeights, TrainBudget, get_family
+from generators.registry import FAMILIES, FakeBatch, StrainWeights, TrainBudget, describe, get_family
 from tests.generators.test_blend import faces
 
 SIZE = 32
@@ -68,7 +68,7 @@ def test_shape_range_dtype(name, pair, trained):
     assert float(out.images.min()) >= 0 and float(out.images.max()) <= 1
     assert float(out.masks.min()) >= 0 and float(out.masks.max()) <= 1
     assert out.genome == busy(name)
-    assert busy(name).describe().startswith(f"{name}: ")
+    assert describe(busy(name)).startswith(f"{name}: ")
 
 
 @pytest.mark.parametrize("name", NAMES)

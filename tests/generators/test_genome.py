@@ -102,11 +102,11 @@ def test_dict_round_trip_and_describe():
     with pytest.raises(ValueError, match="exactly the keys"):
         Genome.from_dict({"genes": {}})
 
-    text = default_genome(SPACE).describe()
+    text = default_genome(SPACE).describe(SPACE)
     assert text.startswith("blend: ellipse mask, x1.00") and "feather 2.0px" in text and "LAB 0.80" in text
     assert "jpeg" not in text and "blur" not in text  # off stages stay quiet
     on = Genome("blend", {**default_genome(SPACE).genes, "jpeg": "on", "jpeg_quality": 82})
-    assert on.describe().endswith("jpeg, q82")
+    assert on.describe(SPACE).endswith("jpeg, q82")
 
 
 def test_a_genome_saved_before_later_genes_existed_reads_back_with_them_off():

@@ -1,0 +1,1 @@
+"""The plots of a run, one module per view; all read the results files alone."""

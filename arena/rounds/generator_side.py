@@ -1,0 +1,278 @@
+"""The generator side of a round, for the loop: weights kept per strain, vault and innovation
+strains, make-task arguments, and fitness (evasion x quality under the quality floor).
+
+Strain weights live in the state as `{strain_id: {"round": r, "payload": WeightsPayload}}`, where
+r is the round whose folder holds `generators/<strain_id>.safetensors` (the round in which they
+were trained). The state keeps the weights of the strains that just played (the parents and
+elites of the next population) and of the vault.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from arena.rounds.strain_work import load_payload, save_payload
+from arena.seeding import torch_generator
+from arena.spec import GeneratorTrainSpec, RunSpec
+
+GENERATORS_DIR = "generators"
+GenWeights = dict[str, dict[str, Any]]
+
+
+def vault_strains(spec: RunSpec) -> list[dict[str, Any]]:
+    """The sealed strains of the spec, identical in every round (a function of the spec and seed)."""
+    from generators.population import sealed_strains
+
+    v = spec.vault
+    strains = sealed_strains(
+        list(v.families),
+        v.strains_per_family,
+        [(s.family, dict(s.genes)) for s in v.strains],
+        torch_generator(spec.seed, "vault"),
+    )
+    return [{**s.to_dict(), "sealed": True} for s in strains]
+
+
+def innovations(spec: RunSpec, r: int, id_start: int) -> list[dict[str, Any]]:
+    """The strains of families unlocking in round r, numbered from id_start."""
+    from generators.population import innovate
+
+    out: list[dict[str, Any]] = []
+    for i, inn in enumerate(spec.population.innovation):
+        if inn.round == r:
+            gen = torch_generator(spec.seed, "innovation", i)
+            out += [s.to_dict() for s in innovate(inn.family, inn.strains, gen, r, id_start + len(out))]
+    return out
+
+
+def population_size(spec: RunSpec, r: int) -> int:
+    """Seats in round r: the spec's size plus the strains of every innovation unlocked by then."""
+    return spec.population.size + sum(i.strains for i in spec.population.innovation if i.round <= r)
+
+
+def train_spec(spec: RunSpec, family: str) -> GeneratorTrainSpec:
+    return spec.population.training.get(family, GeneratorTrainSpec())
+
+
+def needs_surrogate(strain: dict[str, Any]) -> bool:
+    return strain["genome"]["genes"].get("evasion", "off") != "off"
+
+
+def attacks_extractor(strain: dict[str, Any]) -> bool:
+    return strain["genome"]["genes"].get("extractor_attack", "off") != "off"
+
+
+def make_kwargs(
+    spec: RunSpec, strain: dict[str, Any], weights: GenWeights, surrogate: Any, extractor: Any = None
+) -> dict[str, Any]:
+    """Keyword arguments of `work.make_fakes` for one strain: its weights or its parent's, its
+    training budget and, when its genome guides evasion and detectors are deployed, the surrogate;
+    when it attacks the face extractor and the run has one, the extractor."""
+    from generators import FAMILIES
+
+    family = strain["genome"]["family"]
+    kw: dict[str, Any] = {"surrogate": surrogate if needs_surrogate(strain) else None}
+    if extractor is not None and attacks_extractor(strain):
+        kw["extractor"] = extractor
+    if FAMILIES.get(family).learns:
+        own = weights.get(strain["id"])
+        parents = [p for p in strain["parents"] if p in weights and p.rsplit("-", 1)[0] == family]
+        kw["weights"] = own["payload"] if own else None
+        kw["parent_weights"] = weights[parents[0]]["payload"] if (parents and not own) else None
+        kw["train"] = train_spec(spec, family)
+    return kw
+
+
+def surrogate_detectors(spec: RunSpec, versions: dict[str, Any]) -> list[tuple[Any, Any, Any]]:
+    """(spec, weights, scoring memory) of the detectors evasion may query: deployed (trained) and
+    exposed, each as it is deployed (an ensemble with the earlier versions it averages)."""
+    from arena.rounds.tasks import scoring_memory
+
+    return [
+        (d, versions[d.name].weights, scoring_memory(versions[d.name].memory))
+        for d in spec.detectors
+        if d.exposed and versions[d.name].trained_round > 0
+    ]
+
+
+def trains_in_task(kwargs: dict[str, Any]) -> bool:
+    """Whether a make job's task trains the strain's weights (a learning strain without them)."""
+    return kwargs.get("train") is not None and kwargs.get("weights") is None
+
+
+def make_cost(strain: dict[str, Any], counts: dict[str, int], kwargs: dict[str, Any]) -> float:
+    """A make task's expected cost in image passes, to submit the longest tasks first.
+
+    On a few CPUs the make phase lasts as long as its busiest worker; starting the longest tasks
+    first (LPT scheduling) keeps one slow evasion strain from starting last and running alone.
+    """
+    from generators.evasion import passes_per_fake
+
+    genes = strain["genome"]["genes"]
+    passes = passes_per_fake(
+        genes, surrogate=kwargs.get("surrogate") is not None, extractor=kwargs.get("extractor") is not None
+    )
+    cost = float(sum(counts.values()) * passes)
+    if trains_in_task(kwargs):
+        train = kwargs["train"]
+        steps = train.finetune_steps if kwargs.get("parent_weights") is not None else train.steps
+        cost += 3.0 * steps * train.batch_size
+    return cost
+
+
+MakeJob = tuple[dict[str, Any], dict[str, int], dict[str, Any]]  # strain, split counts, make kwargs
+
+
+def round_jobs(
+    spec: RunSpec,
+    strains: list[dict[str, Any]],
+    vault: list[dict[str, Any]],
+    weights: GenWeights,
+    surrogate: Any,
+    extractor: Any = None,
+) -> list[MakeJob]:
+    """A round's make jobs: every strain on train and eval, every vault strain on the vault."""
+    counts = spec.population.fakes_per_strain
+    return [
+        (s, split_counts, make_kwargs(spec, s, weights, surrogate, extractor))
+        for group, split_counts in (
+            (strains, {"train": counts.train, "eval": counts.eval}),
+            (vault, {"vault": spec.vault.fakes_per_strain}),
+        )
+        for s in group
+    ]
+
+
+def task_key(strain: dict[str, Any], split_counts: dict[str, int]) -> tuple[Any, ...]:
+    """Names a make task across rounds' code paths: the strain and the splits it makes."""
+    return (strain["id"], *split_counts.items())
+
+
+def make_tasks(jobs: list[MakeJob]) -> list[tuple[int, dict[str, int]]]:
+    """The make tasks of a round's jobs (strain, split counts, make kwargs): (job index, counts).
+
+    A strain's splits become separate tasks, so that one slow evasion strain's fakes are made on
+    two CPUs instead of one (its splits draw from their own seeded streams: same fakes). A strain
+    that trains its weights in the task keeps its splits together: the weights are trained once,
+    on all of them.
+    """
+    tasks: list[tuple[int, dict[str, int]]] = []
+    for i, (_, counts, kwargs) in enumerate(jobs):
+        if trains_in_task(kwargs):
+            tasks.append((i, dict(counts)))
+        else:
+            tasks += [(i, {split: n}) for split, n in counts.items()]
+    return tasks
+
+
+PER_TASK = ("weights", "seconds", "query_seconds", "span")  # what merge_made does not copy over
+
+
+def merge_made(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One strain's make result from its tasks' results: the splits and measures side by side,
+    the seconds added up, the weights of whichever task trained them."""
+    out: dict[str, Any] = {"weights": None}
+    for part in parts:
+        out.update({k: v for k, v in part.items() if k not in PER_TASK})
+        if part.get("weights") is not None:
+            out["weights"] = part["weights"]
+    out["seconds"] = sum(float(p["seconds"]) for p in parts)
+    out["query_seconds"] = sum(float(p.get("query_seconds", 0.0)) for p in parts)
+    return out
+
+
+def longest_first(costs: list[float]) -> list[int]:
+    """Indices by decreasing cost; equal costs keep their order (a stable, deterministic sort)."""
+    return sorted(range(len(costs)), key=lambda i: -costs[i])
+
+
+def collect_weights(
+    r: int, strains: list[dict[str, Any]], fakes: list[dict[str, Any]], old: GenWeights
+) -> tuple[GenWeights, GenWeights]:
+    """(weights of the strains that played round r, those newly trained in round r)."""
+    kept: GenWeights = {}
+    new: GenWeights = {}
+    for s, f in zip(strains, fakes, strict=True):
+        if f.get("weights") is not None:
+            new[s["id"]] = kept[s["id"]] = {"round": r, "payload": f["weights"]}
+        elif s["id"] in old:
+            kept[s["id"]] = old[s["id"]]
+    return kept, new
+
+
+def save_weights(folder: Path, new: GenWeights) -> None:
+    for sid, w in new.items():
+        save_payload(folder / GENERATORS_DIR / f"{sid}.safetensors", w["payload"])
+
+
+def load_weights(store: Any, rounds: dict[str, int]) -> GenWeights:
+    """Weights of each strain id from the round folder that holds them."""
+    return {
+        sid: {
+            "round": int(r),
+            "payload": load_payload(store.round_path(int(r)) / GENERATORS_DIR / f"{sid}.safetensors"),
+        }
+        for sid, r in rounds.items()
+    }
+
+
+def fitness_records(
+    spec: RunSpec,
+    strains: list[dict[str, Any]],
+    fakes: list[dict[str, Any]],
+    strain_index: np.ndarray,
+    probs: dict[str, np.ndarray],
+    phase: str,
+) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    """Fitness per strain = evasion x quality, and the population.json record of each strain.
+
+    evasion: mean over the strain's eval fakes of 1 - P(fake) (averaged over the exposed
+    detectors in `probs`: a lab detector, `exposed: false`, selects nothing), where a fake below
+    the quality floor (SSIM outside the face < quality_floor or PSNR < psnr_floor) counts 0: a
+    wrecked image is not an evasion. quality: 1 above the floors,
+    less for a mean SSIM under the floor or a spectral distance over the ceiling
+    (`generators.population.strain_fitness`).
+    """
+    from generators.genome import Genome
+    from generators.population import strain_fitness
+    from generators.registry import describe
+
+    pop = spec.population
+    exposed = [d.name for d in spec.detectors if d.exposed and d.name in probs]
+    if not exposed:
+        raise ValueError(f"no exposed detector among the scores given ({', '.join(probs)})")
+    fitness: dict[str, float] = {}
+    records = []
+    for i, (s, f) in enumerate(zip(strains, fakes, strict=True)):
+        sel = strain_index == i
+        p = np.mean([probs[name][sel] for name in exposed], axis=0)
+        fit = strain_fitness(
+            p,
+            f["ssim"],
+            f["psnr"],
+            float(f["spectral"]),
+            ssim_floor=pop.quality_floor,
+            psnr_floor=pop.psnr_floor,
+            spectral_ceiling=pop.spectral_ceiling,
+        )
+        fitness[s["id"]] = fit.value
+        records.append(
+            {
+                **s,
+                "describe": describe(Genome.from_dict(s["genome"])),
+                "evasion": fit.evasion,
+                "evasion_raw": fit.raw,
+                "evaded": phase,
+                "above_floor": fit.above_floor,
+                "ssim": float(np.mean(f["ssim"])),
+                "psnr": float(np.mean(f["psnr"])),
+                "spectral": float(f["spectral"]),
+                "quality": fit.quality,
+                "fitness": fitness[s["id"]],
+                "seconds": float(f["seconds"]),
+            }
+        )
+    return fitness, records

@@ -1,0 +1,308 @@
+"""Starting and resuming runs: the run directory, Ray, signals, and the final plot."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import platform
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+from arena.errors import ArenaUserError, RunInterrupted
+from arena.results import SWEEP_FILE, read_sweep
+from arena.rounds.progress import Progress
+from arena.rounds.sweep import expand, is_sweep
+from arena.spec import RunSpec, apply_overrides, parse_overrides, read_spec_file, resolved_json, validate_spec
+from arena.store.atomic import write_text_atomic
+from arena.store.run_dir import RunStore
+
+
+def environment() -> dict[str, Any]:
+    import torch
+
+    import arena
+
+    return {
+        "arena": arena.__version__,
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "cuda": torch.cuda.is_available(),
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "created": time.time(),
+    }
+
+
+def default_run_name(spec_path: Path, runs_dir: Path) -> str:
+    stem = f"{spec_path.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    name, k = stem, 1
+    while (runs_dir / name).exists():
+        k += 1
+        name = f"{stem}-{k}"
+    return name
+
+
+@contextmanager
+def ray_session(address: str | None, specs: list[RunSpec], num_cpus: int | None = None) -> Iterator[None]:
+    """Local Ray by default; a cluster with --address or RAY_ADDRESS. Shut down only what we started."""
+    import logging
+
+    import ray
+
+    started = False
+    if not ray.is_initialized():
+        address = address or os.environ.get("RAY_ADDRESS") or None
+        kwargs: dict[str, Any] = {"logging_level": logging.WARNING}
+        if address is None:  # a local Ray of our own; a cluster's settings are its own
+            kwargs["include_dashboard"] = False
+            need = max(max(s.resources.generator.num_cpus, s.resources.detector.num_cpus) for s in specs)
+            kwargs["num_cpus"] = num_cpus or max(os.cpu_count() or 1, int(need + 0.999))
+        ray.init(address=address, **kwargs)
+        started = True
+    try:
+        for spec in specs:
+            _check_resources(spec)
+        yield
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _check_resources(spec: RunSpec) -> None:
+    import ray
+
+    check_resources(spec, ray.cluster_resources())
+
+
+def check_resources(spec: RunSpec, total: dict[str, float]) -> None:
+    """A spec asking for more than the cluster has fails at once, not after hours of pending
+    tasks; so does one whose tasks would never see the cluster's GPUs.
+
+    Ray hides the GPUs from a task that reserves none (it sets CUDA_VISIBLE_DEVICES to empty), so
+    `device: cuda` or `auto` with `num_gpus: 0` would train and generate on the CPU of a GPU node,
+    each task only warning. On a cluster without GPUs `cuda` falls back to the CPU as documented.
+    """
+    gpus = total.get("GPU", 0)
+    for role in ("generator", "detector"):
+        res = getattr(spec.resources, role)
+        if res.num_gpus > 0 and gpus < res.num_gpus:
+            raise ArenaUserError(
+                f"resources.{role}.num_gpus={res.num_gpus} but the cluster has {gpus:g} GPUs"
+            )
+        if spec.device != "cpu" and res.num_gpus == 0 and gpus > 0:
+            raise ArenaUserError(
+                f"device: {spec.device} but resources.{role}.num_gpus is 0, and Ray hides the cluster's "
+                f"{gpus:g} GPUs from tasks that reserve none: set resources.{role}.num_gpus (a fraction "
+                "such as 0.25 lets four tasks share a GPU), or device: cpu"
+            )
+        if res.memory is not None and res.memory > total.get("memory", 0):
+            raise ArenaUserError(
+                f"resources.{role}.memory={res.memory} bytes but the cluster has {total.get('memory', 0):.0f}"
+            )
+        if res.num_cpus > total.get("CPU", 0):
+            raise ArenaUserError(
+                f"resources.{role}.num_cpus={res.num_cpus} but the cluster has {total.get('CPU', 0):g} CPUs"
+            )
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """SIGTERM and SIGINT become RunInterrupted, so the CLI can exit 3 (resumable)."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise RunInterrupted(signal.Signals(signum).name)
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def start_run(
+    spec_path: str | Path,
+    overrides: list[str],
+    *,
+    name: str | None = None,
+    runs_dir: str | Path = "runs",
+    address: str | None = None,
+    num_cpus: int | None = None,
+    progress: Progress | None = None,
+) -> Path:
+    """Create the run (or the sweep and its members) and drive it to its last round.
+
+    Ray starts (and the cluster's resources are checked against the spec) before anything is
+    written: a spec the cluster cannot serve leaves no run directory behind to clear up.
+    """
+    spec_path, runs_dir = Path(spec_path), Path(runs_dir)
+    raw, text = read_spec_file(spec_path)
+    raw = apply_overrides(raw, parse_overrides(overrides))
+    run_dir = runs_dir / (name or default_run_name(spec_path, runs_dir))
+    if not is_sweep(raw):
+        spec = validate_spec(raw)
+        RunStore.check_new(run_dir)  # fail at once, not after Ray's start-up
+        with ray_session(address, [spec], num_cpus):
+            store = RunStore.create(run_dir, text, resolved_json(spec), environment())
+            return _drive([(spec, store)], address, num_cpus, progress)
+    members = expand(raw)
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise ArenaUserError(f"sweep directory {run_dir} already exists; use `arena resume {run_dir}`")
+    with ray_session(address, [m.spec for m in members], num_cpus):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(run_dir / "spec.yaml", text)
+        listed = [{"name": m.name, "settings": m.settings} for m in members]
+        index = {"members": listed, "overrides": overrides}
+        write_text_atomic(run_dir / SWEEP_FILE, json.dumps(index, indent=2, sort_keys=True))
+        env = environment()
+        pairs = [
+            (m.spec, RunStore.create(run_dir / m.name, text, resolved_json(m.spec), env)) for m in members
+        ]
+        return _drive(pairs, address, num_cpus, progress, sweep_dir=run_dir)
+
+
+def resume_run(
+    run_dir: str | Path,
+    overrides: list[str] | None = None,
+    *,
+    force: bool = False,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    progress: Progress | None = None,
+) -> Path:
+    """Continue a run (or every unfinished member of a sweep) after its last committed round.
+
+    A changed spec (overrides here, or a hand-edited spec.resolved.json) is refused unless
+    `force`, which starts a new branch: a copy of the committed rounds under a new name.
+    """
+    run_dir = Path(run_dir)
+    if (run_dir / SWEEP_FILE).is_file():
+        if overrides:
+            raise ArenaUserError("overrides on resume apply to one run, not to a whole sweep")
+        members = read_sweep(run_dir)
+        pairs = [_member_for_resume(RunStore(run_dir / m["name"])) for m in members]
+        return _drive(pairs, address, num_cpus, progress, sweep_dir=run_dir)
+    store = RunStore(run_dir)
+    store.check_exists()
+    stored = json.loads(store.resolved_spec_text())
+    spec = validate_spec(apply_overrides(stored, parse_overrides(overrides or [])))
+    # Compare as models, not as text: a newer arena that adds a setting with a default still
+    # resumes an older run; only a changed value (or a hand-edited file) is a changed spec.
+    changed = spec != validate_spec(stored) or store.spec_was_edited()
+    if changed and not force:
+        raise ArenaUserError(
+            f"the spec differs from the one {run_dir} was run with; "
+            "pass --force to continue it as a new branch of the run"
+        )
+    if changed:
+        store = store.branch(resolved_json(spec))
+    return _drive([(spec, store)], address, num_cpus, progress)
+
+
+def _member_for_resume(store: RunStore) -> tuple[RunSpec, RunStore]:
+    store.check_exists()
+    if store.spec_was_edited():
+        raise ArenaUserError(f"{store.dir}: spec.resolved.json was changed after the run started")
+    return validate_spec(json.loads(store.resolved_spec_text())), store
+
+
+def _drive(
+    pairs: list[tuple[RunSpec, RunStore]],
+    address: str | None,
+    num_cpus: int | None,
+    progress: Progress | None,
+    sweep_dir: Path | None = None,
+) -> Path:
+    """Drive one run in this thread, or a sweep's members concurrently, one thread each."""
+    specs = [spec for spec, _ in pairs]
+    with ExitStack() as stack:
+        todo = []
+        for spec, store in pairs:
+            stack.enter_context(store.lock)
+            last, notes = store.recover()
+            label = store.dir.name if sweep_dir else ""
+            stream = progress.stream if progress else None
+            own = Progress(spec.rounds, last + 1, stream, label)
+            prog = progress if (progress and not sweep_dir) else own
+            prog.note(f"run directory: {store.dir}")
+            for note in notes:
+                prog.note(f"recovery: {note}")
+            if last >= spec.rounds:
+                prog.note(f"all {spec.rounds} rounds are already committed")
+                continue
+            if last:
+                prog.note(f"resuming after round {last}")
+            todo.append((spec, store, prog, last))
+        if todo:
+            where = str(sweep_dir or pairs[0][1].dir)
+            try:
+                with ray_session(address, specs, num_cpus), interruptible():  # after ray.init's own handler
+                    _play_all(todo, None if sweep_dir else progress)
+            except (RunInterrupted, KeyboardInterrupt):
+                raise RunInterrupted(where) from None
+            except OSError as exc:
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                    raise RunInterrupted(where, f"disk full while writing ({exc})") from None
+                raise
+    done = {id(store) for _, store, _, _ in todo}
+    for _, store in pairs:
+        if id(store) not in done:  # committed before this call: its plots are redrawn here
+            _final_plots(store, progress if not sweep_dir else None)
+    out = sweep_dir or pairs[0][1].dir
+    print(f"{'sweep' if sweep_dir else 'run'} directory: {out}", flush=True)
+    return out
+
+
+def _play_all(todo: list[tuple[RunSpec, RunStore, Progress, int]], progress: Progress | None) -> None:
+    """Play every run to its last round and draw its final plots.
+
+    A sweep's members each play in a thread of their own and plot as soon as they finish, so one
+    member's plotting overlaps the others' rounds instead of queueing after the slowest.
+    """
+    from arena.rounds.loop import run_rounds
+
+    if len(todo) == 1:
+        spec, store, prog, last = todo[0]
+        run_rounds(spec, store, store.dir.name, prog, last)
+        _final_plots(store, progress)
+        return
+    errors: list[BaseException] = []
+
+    def member(spec: RunSpec, store: RunStore, prog: Progress, last: int) -> None:
+        try:
+            run_rounds(spec, store, store.dir.name, prog, last)
+            _final_plots(store, progress)
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=member, args=t, daemon=True, name=t[1].dir.name) for t in todo]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():  # join in slices, so SIGINT/SIGTERM reach the main thread promptly
+            t.join(0.5)
+    if errors:
+        raise errors[0]
+
+
+def _final_plots(store: RunStore, progress: Progress | None) -> None:
+    """The two plots every run ends with; `arena plot` and `arena report` draw the rest."""
+    from arena.analysis.plots.core import plot_cat_and_mouse, plot_heatmap
+    from arena.results import load
+
+    df = load(store.dir)
+    out = store.dir / "report"
+    out.mkdir(exist_ok=True)
+    say = progress.note if progress else print
+    say(f"cat-and-mouse plot: {plot_cat_and_mouse(df, out)}")
+    say(f"heatmap: {plot_heatmap(df, out)}")
+    say(f"all plots: arena plot {store.dir}; HTML report: arena report {store.dir}")

@@ -1,0 +1,71 @@
+"""The arena's state between rounds: each detector's deployed version, the population that
+plays next and the learning strains' weights; fresh for round 1, or read back from a committed
+round (what `arena resume` starts from)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from arena.rounds.generator_side import innovations, load_weights
+from arena.seeding import torch_generator
+from arena.spec import RunSpec
+from arena.store.round_files import POPULATION, load_detector, load_json, load_memory
+from arena.store.run_dir import RunStore
+
+
+@dataclass
+class DetectorState:
+    weights: dict[str, np.ndarray] | None = None
+    times_trained: int = 0
+    trained_round: int = 0  # the last round whose data it was trained on; 0 = never trained
+    # the strategy's state beyond the weights ("<part>/<key>": optimiser, replay buffer, ensemble)
+    memory: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class ArenaState:
+    round: int  # last committed round
+    strains: list[dict[str, Any]]  # the population that plays the next round
+    next_strain_id: int
+    detectors: dict[str, DetectorState] = field(default_factory=dict)
+    # strain id -> {"round": where its weights file is, "payload": weights} (arena.rounds.generator_side)
+    generator_weights: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def initial_state(spec: RunSpec) -> ArenaState:
+    from generators.population import initial_population
+
+    strains = initial_population(
+        list(spec.population.families),
+        spec.population.size,
+        torch_generator(spec.seed, "population", 0),
+        round=1,
+    )
+    newborn = innovations(spec, 1, len(strains) + 1)  # families unlocked from round 1
+    return ArenaState(
+        round=0,
+        strains=[s.to_dict() for s in strains] + newborn,
+        next_strain_id=len(strains) + len(newborn) + 1,
+        detectors={d.name: DetectorState() for d in spec.detectors},
+    )
+
+
+def load_state(spec: RunSpec, store: RunStore, r: int) -> ArenaState:
+    if r == 0:
+        return initial_state(spec)
+    rdir = store.round_path(r)
+    pop = load_json(rdir / POPULATION)
+    detectors = {d.name: load_version(rdir, d.name) for d in spec.detectors}
+    gen_weights = load_weights(store, dict(pop.get("generator_weights", {})))
+    return ArenaState(r, pop["next"], int(pop["next_strain_id"]), detectors, gen_weights)
+
+
+def load_version(rdir: Path, name: str) -> DetectorState:
+    """A detector version as committed in round folder ``rdir``: weights, counters and memory."""
+    weights, meta = load_detector(rdir / "detectors" / f"{name}.safetensors")
+    memory = load_memory(rdir / "detectors", name, list(meta.get("memory_parts", [])))
+    return DetectorState(weights, int(meta["times_trained"]), int(meta["trained_round"]), memory)

@@ -1,0 +1,160 @@
+"""The run directory: creation, the commit protocol, recovery on resume.
+
+Commit protocol for round r (DESIGN.md step 6): every file is written into
+`rounds/.tmp-rNNNN-<pid>/` and fsynced, a manifest lists each file's sha256, the folder is
+renamed to `rounds/rNNNN` and the parent fsynced, and only then is one ledger line appended.
+A crash before the ledger line leaves a round that does not count; recovery removes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from arena.errors import ArenaUserError
+from arena.faults import driver_fault
+from arena.store.atomic import (
+    append_line_durable,
+    fsync_dir,
+    fsync_file,
+    sha256_file,
+    write_text_atomic,
+)
+from arena.store.ledger import LEDGER, MANIFEST, committed_rounds, round_dir_name
+from arena.store.lock import RunLock
+
+
+class RunStore:
+    def __init__(self, run_dir: str | os.PathLike[str]) -> None:
+        self.dir = Path(run_dir)
+        self.rounds_dir = self.dir / "rounds"
+        self.lock = RunLock(self.dir)
+
+    # -- creation ----------------------------------------------------------------------------
+    @classmethod
+    def create(cls, run_dir: Path, spec_text: str, resolved: str, env: dict[str, object]) -> RunStore:
+        cls.check_new(run_dir)
+        (run_dir / "rounds").mkdir(parents=True, exist_ok=True)
+        write_text_atomic(run_dir / "spec.yaml", spec_text)
+        write_text_atomic(run_dir / "spec.resolved.json", resolved)
+        env = {**env, "spec_sha256": hashlib.sha256(resolved.encode()).hexdigest()}
+        write_text_atomic(run_dir / "env.json", json.dumps(env, indent=2, sort_keys=True))
+        (run_dir / LEDGER).touch()
+        fsync_dir(run_dir)
+        return cls(run_dir)
+
+    @staticmethod
+    def check_new(run_dir: Path) -> None:
+        """A run starts only in a missing or empty directory (checked before Ray starts, too)."""
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise ArenaUserError(
+                f"run directory {run_dir} already exists; use `arena resume {run_dir}` or another --name"
+            )
+
+    def check_exists(self) -> None:
+        if not (self.dir / "spec.resolved.json").is_file():
+            raise ArenaUserError(f"{self.dir} is not an arena run directory (no spec.resolved.json)")
+
+    def resolved_spec_text(self) -> str:
+        return (self.dir / "spec.resolved.json").read_text()
+
+    def spec_was_edited(self) -> bool:
+        """True when spec.resolved.json no longer matches the hash recorded when the run began."""
+        env = json.loads((self.dir / "env.json").read_text())
+        return env.get("spec_sha256") != sha256_file(self.dir / "spec.resolved.json")
+
+    def branch(self, resolved: str) -> RunStore:
+        """A new run that shares this one's committed rounds (hard links) and goes on under a new spec."""
+        state = committed_rounds(self.dir)
+        last = state.last
+        target = self.dir.with_name(f"{self.dir.name}-branch-{time.strftime('%Y%m%d-%H%M%S')}")
+        env = json.loads((self.dir / "env.json").read_text())
+        env.update(branched_from=str(self.dir), branched_after_round=last)
+        new = RunStore.create(target, (self.dir / "spec.yaml").read_text(), resolved, env)
+        for r in range(1, last + 1):
+            shutil.copytree(self.round_path(r), new.round_path(r), copy_function=os.link)
+        fsync_dir(new.rounds_dir)
+        write_text_atomic(new.dir / LEDGER, _ledger_text(state.entries))
+        return new
+
+    # -- recovery ----------------------------------------------------------------------------
+    def recover(self) -> tuple[int, list[str]]:
+        """Verify the ledger and files, drop anything after the last good round, clean temp dirs.
+
+        Returns the last good round and human-readable notes of what was found and done.
+        """
+        state = committed_rounds(self.dir)
+        notes = list(state.problems)
+        if state.problems:
+            ledger = self.dir / LEDGER
+            backup = ledger.with_name(f"{LEDGER}.bad-{int(time.time())}")
+            shutil.copy2(ledger, backup)
+            write_text_atomic(ledger, _ledger_text(state.entries))
+            notes.append(f"ledger rewritten to rounds 1..{state.last}; old ledger kept as {backup.name}")
+        self.rounds_dir.mkdir(exist_ok=True)
+        for child in sorted(self.rounds_dir.iterdir()):
+            if child.name.startswith(".tmp-"):
+                shutil.rmtree(child)
+                notes.append(f"removed unfinished round folder {child.name}")
+            elif child.name.startswith("r") and child.name[1:].isdigit() and int(child.name[1:]) > state.last:
+                shutil.rmtree(child)
+                notes.append(f"removed uncommitted round folder {child.name}")
+        return state.last, notes
+
+    # -- the commit protocol -----------------------------------------------------------------
+    def round_path(self, r: int) -> Path:
+        return self.rounds_dir / round_dir_name(r)
+
+    def begin_round(self, r: int) -> Path:
+        tmp = self.rounds_dir / f".tmp-{round_dir_name(r)}-{os.getpid()}"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        (tmp / "detectors").mkdir(parents=True)
+        return tmp
+
+    def commit_round(self, r: int, tmp: Path, extra: dict[str, object] | None = None) -> None:
+        files = {}
+        for path in sorted(p for p in tmp.rglob("*") if p.is_file()):
+            fsync_file(path)
+            files[path.relative_to(tmp).as_posix()] = sha256_file(path)
+        manifest = {"round": r, "files": files, "created": time.time(), **(extra or {})}
+        manifest_path = tmp / MANIFEST
+        manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        fsync_file(manifest_path)
+        for sub in {p.parent for p in tmp.rglob("*")} | {tmp}:
+            fsync_dir(sub)
+        driver_fault("enospc", r)
+        driver_fault("before_rename", r)
+        final = self.round_path(r)
+        if final.exists():  # left by a crash after the rename but before the ledger line
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        fsync_dir(self.rounds_dir)
+        driver_fault("after_rename", r)
+        line = json.dumps(
+            {"round": r, "manifest_sha256": sha256_file(final / MANIFEST), "committed_at": time.time()},
+            sort_keys=True,
+        )
+        if os.environ.get("ARENA_FAULT") == f"mid_ledger:{r}":
+            with open(self.dir / LEDGER, "a") as fh:
+                fh.write(line[: len(line) // 2])
+                fh.flush()
+                os.fsync(fh.fileno())
+            os._exit(137)
+        append_line_durable(self.dir / LEDGER, line)
+
+    def write_round_files(self, tmp: Path, writers: dict[str, Callable[[Path], None]]) -> None:
+        for rel, writer in writers.items():
+            path = tmp / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            writer(path)
+
+
+def _ledger_text(entries: list[dict[str, object]]) -> str:
+    """Ledger lines for verified entries, as a rewrite after a fallback or a branch writes them."""
+    return "".join(json.dumps(e, sort_keys=True) + "\n" for e in entries)

@@ -1,0 +1,1 @@
+"""Where real faces come from: the synthetic and folder worlds, capture drift, facesets and ingest."""

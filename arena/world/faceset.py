@@ -1,0 +1,125 @@
+"""Reading a faceset made by `arena ingest`: the manifest, the index, and face rows on demand.
+
+Images stay on disk: `Faceset.images(rows)` opens each needed shard with safetensors'
+`safe_open` (memory-mapped) and slices out only the requested rows, so a 200k-face faceset never
+needs 200k faces in memory. The index is read with only the columns the caller asks for.
+The writer lives in `arena.world.ingest.store`; this module is what the world and tools import.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from arena.errors import ArenaUserError
+from arena.store.atomic import sha256_file
+
+FORMAT = "deepfake-arena-faceset"
+VERSION = 1
+MANIFEST = "manifest.json"
+INDEX_COLUMNS = (
+    *("file", "identity", "source", "frame", "face", "box", "landmarks5", "source_landmarks5"),
+    *("has_landmarks68", "landmarker", "det_score", "face_px", "eye_px", "sharpness", "colour"),
+    *("grey", "exif_rotated", "faces_in_input", "shard", "row"),
+)
+_REQUIRED = ("format", "version", "generation", "size", "credit", "index", "quarantine", "files", "shards")
+
+
+def read_manifest(path: str | Path) -> dict[str, Any]:
+    """The manifest of the faceset at `path`; a clear ArenaUserError if it is absent or invalid."""
+    folder = Path(path)
+    file = folder / MANIFEST
+    hint = f"build one with: arena ingest SRC --out {folder}"
+    if not folder.is_dir():
+        raise ArenaUserError(f"no faceset at {folder} (folder not found); {hint}")
+    if not file.is_file():
+        raise ArenaUserError(f"no faceset at {folder} ({MANIFEST} missing); {hint}")
+    try:
+        m = json.loads(file.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ArenaUserError(f"faceset {folder}: {MANIFEST} is not valid JSON ({exc})") from None
+    missing = [k for k in _REQUIRED if not isinstance(m, dict) or k not in m]
+    if missing or m.get("format") != FORMAT:
+        raise ArenaUserError(
+            f"faceset {folder}: {MANIFEST} is not a deepfake-arena faceset manifest ({hint})"
+        )
+    if m["version"] != VERSION:
+        raise ArenaUserError(f"faceset {folder}: format version {m['version']}, this arena reads {VERSION}")
+    return m
+
+
+class Faceset:
+    """An ingested face set. `index` holds the asked-for columns, one row per face.
+
+    Shape:
+        images(rows) -> (n, 3, S, S) uint8; landmarks5 -> (N, 5, 2) float32 crop px.
+    """
+
+    def __init__(self, path: str | Path, columns: tuple[str, ...] = ("identity", "source")) -> None:
+        self.path = Path(path)
+        self.manifest = read_manifest(self.path)
+        self.size = int(self.manifest["size"])
+        self.credit = str(self.manifest["credit"])
+        index_file = self.path / self.manifest["index"]["file"]
+        if not index_file.is_file() or sha256_file(index_file) != self.manifest["index"]["sha256"]:
+            raise ArenaUserError(
+                f"faceset {self.path}: {index_file.name} is missing or does not match the manifest "
+                "(an interrupted ingest?); re-run arena ingest to repair it"
+            )
+        cols = list(dict.fromkeys([*columns, "shard", "row"]))
+        unknown = sorted(set(cols) - set(INDEX_COLUMNS))
+        if unknown:
+            raise ValueError(f"unknown index columns {unknown}; valid: {', '.join(INDEX_COLUMNS)}")
+        if self.manifest["counts"]["faces"] == 0:
+            raise ArenaUserError(f"faceset {self.path} holds no faces (see its quarantine.parquet)")
+        self.index = pd.read_parquet(index_file, columns=cols)
+        for name in set(self.index["shard"]):
+            if name not in self.manifest["shards"] or not (self.path / "shards" / name).is_file():
+                raise ArenaUserError(f"faceset {self.path}: shard {name} missing; re-run arena ingest")
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    @property
+    def landmarks5(self) -> torch.Tensor:
+        if "landmarks5" not in self.index:
+            raise ValueError("open the faceset with columns including 'landmarks5'")
+        return torch.tensor(np.stack(self.index["landmarks5"].to_numpy()), dtype=torch.float32).view(-1, 5, 2)
+
+    def images(self, rows: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """The crops of index rows `rows` (any order, repeats allowed), read shard by shard."""
+        from safetensors import safe_open
+
+        rows = np.asarray(rows, dtype=np.int64)
+        out = torch.empty(len(rows), 3, self.size, self.size, dtype=torch.uint8)
+        if len(rows) == 0:
+            return out
+        shard = self.index["shard"].to_numpy()[rows]
+        within = self.index["row"].to_numpy()[rows].astype(np.int64)
+        for name in np.unique(shard):
+            pick = np.flatnonzero(shard == name)
+            with safe_open(str(self.path / "shards" / name), framework="pt") as fh:
+                sl = fh.get_slice("images")
+                for i in pick[np.argsort(within[pick], kind="stable")]:
+                    r = int(within[i])
+                    out[i] = sl[r : r + 1][0]
+        return out
+
+
+@lru_cache(maxsize=4)
+def _open_cached(path: str, generation: int, columns: tuple[str, ...]) -> Faceset:
+    return Faceset(path, columns)
+
+
+def open_faceset(
+    path: str | Path, columns: tuple[str, ...] = ("identity", "source", "landmarks5")
+) -> Faceset:
+    """A Faceset, cached per process and generation: Ray workers open it once, not per task."""
+    generation = int(read_manifest(path)["generation"])
+    return _open_cached(str(Path(path).resolve()), generation, columns)

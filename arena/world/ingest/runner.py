@@ -1,0 +1,177 @@
+"""`arena ingest`: scan SRC, work out what is new or changed, process it in batches, commit.
+
+Batches run in-process, or with `workers > 1` as Ray actors (each loads face-alignment once and
+takes batch after batch; `device='cuda'` gives each a GPU share). Results come back in order, so
+the faceset does not depend on the number of workers. A tqdm bar counts files and shows faces/s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from arena.errors import ArenaUserError
+from arena.world.ingest.landmarks_file import LandmarksFile
+from arena.world.ingest.options import DEFAULT_CREDIT, IngestOptions
+from arena.world.ingest.process import BatchProcessor, BatchResult
+from arena.world.ingest.scan import SourceFile, read_mapping, scan
+from arena.world.ingest.store import FacesetWriter
+
+
+@dataclass
+class Plan:
+    """Which scanned files to process, which to keep as they are, and why."""
+
+    todo: list[SourceFile] = field(default_factory=list)
+    keep: set[str] = field(default_factory=set)
+    touched: dict[str, int] = field(default_factory=dict)
+    new: int = 0
+    changed: int = 0
+    removed: int = 0
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def plan(src: Path, files: list[SourceFile], known: Any, lmfile: LandmarksFile | None) -> Plan:
+    """New or changed files (by size, mtime, then sha256; identity and landmarks too) are redone."""
+    p = Plan()
+    prev = {r.file: r for r in known.itertuples(index=False)} if len(known) else {}
+    for f in files:
+        old = prev.get(f.rel)
+        digest = lmfile.digest(f.rel) if lmfile is not None else ""
+        if old is None:
+            p.new += 1
+            p.todo.append(f)
+            continue
+        same_meta = old.identity == f.identity and old.lm_digest == digest and old.size == f.size
+        if same_meta and old.mtime_ns == f.mtime_ns:
+            p.keep.add(f.rel)
+        elif same_meta and f.size >= 0 and _sha256(src / f.rel) == old.sha256:
+            p.keep.add(f.rel)
+            p.touched[f.rel] = f.mtime_ns
+        else:
+            p.changed += 1
+            p.todo.append(f)
+    p.removed = len(set(prev) - {f.rel for f in files})
+    return p
+
+
+class _Worker:
+    """The Ray actor body: one BatchProcessor (and face-alignment model) per worker."""
+
+    def __init__(self, src: str, options: IngestOptions, num_cpus: float) -> None:
+        import torch
+
+        torch.set_num_threads(max(1, int(num_cpus)))
+        lm = LandmarksFile(options.landmarks) if options.landmarks is not None else None
+        self.processor = BatchProcessor(Path(src), options, lm)
+
+    def run(self, files: list[SourceFile]) -> BatchResult:
+        return self.processor(files)
+
+
+def _results(
+    src: Path, options: IngestOptions, lmfile: LandmarksFile | None, batches: list[list[SourceFile]]
+):
+    """Yield one BatchResult per batch, in order, in-process or from Ray actors."""
+    if options.workers <= 1 or len(batches) <= 1:
+        processor = BatchProcessor(src, options, lmfile)
+        for b in batches:
+            yield processor(b)
+        return
+    import ray
+    from ray.util import ActorPool
+
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=options.workers, include_dashboard=False, log_to_driver=False)
+    try:
+        gpus = 1.0 / options.workers if options.device == "cuda" else 0.0
+        actor = ray.remote(num_cpus=1, num_gpus=gpus)(_Worker)
+        n = min(options.workers, len(batches))
+        pool = ActorPool([actor.remote(str(src), options, 1) for _ in range(n)])  # type: ignore[attr-defined]
+        yield from pool.map(lambda a, b: a.run.remote(b), batches)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def ingest(src: str | Path, out: str | Path, options: IngestOptions) -> dict[str, Any]:
+    """Ingest SRC into the faceset OUT (created, or brought up to date); returns the manifest."""
+    from tqdm import tqdm
+
+    src, out = Path(src), Path(out)
+    if out.resolve() == src.resolve() or src.resolve() in out.resolve().parents:
+        raise ArenaUserError(f"--out {out} must not lie inside SRC {src} (it would be ingested too)")
+    lmfile = LandmarksFile(options.landmarks) if options.landmarks is not None else None
+    mapping = read_mapping(options.mapping) if options.mapping is not None else None
+    files = scan(src, mapping)
+    if not files:
+        raise ArenaUserError(f"no photos or videos under {src}")
+    credit = options.credit
+    if credit is None and not (out / "manifest.json").is_file():
+        credit = DEFAULT_CREDIT.format(src=src.name)
+    writer = FacesetWriter(out, options.size, options.content(), credit, options.shard_rows)
+    p = plan(src, files, writer.known_files(), lmfile)
+    if p.todo and (lmfile is None or lmfile.needs_fan):
+        from arena.world.ingest.fan import check_weights
+
+        check_weights(options.weights, detect=lmfile is None)  # before any work or worker starts
+    batches = [p.todo[i : i + options.batch] for i in range(0, len(p.todo), options.batch)]
+    t0 = time.perf_counter()
+    seen = ingested = faces = 0
+    write_s = 0.0
+    reasons: dict[str, int] = {}
+    bar = tqdm(total=len(p.todo), unit="file", desc="ingest", disable=not options.progress)
+    for batch, result in zip(batches, _results(src, options, lmfile, batches), strict=True):
+        write_s += writer.add(result)
+        seen, ingested, faces = seen + result.seen, ingested + result.ingested, faces + len(result.faces)
+        for q in result.quarantine:
+            reasons[q["reason"]] = reasons.get(q["reason"], 0) + 1
+        rate = faces / max(time.perf_counter() - t0, 1e-9)
+        bar.set_postfix(faces=faces, faces_per_s=f"{rate:.1f}", refresh=False)
+        bar.update(len(batch))
+    bar.close()
+    quarantined = seen - ingested
+    summary = {
+        "files": {"scanned": len(files), "new": p.new, "changed": p.changed, "unchanged": len(p.keep),
+                  "removed": p.removed},
+        "seen": seen,
+        "ingested": ingested,
+        "quarantined": quarantined,
+        "faces": faces,
+        "reasons": dict(sorted(reasons.items())),
+        "seconds": round(time.perf_counter() - t0, 3),
+        "shard_write_s": write_s,
+        "rebuilt": writer.rebuild,
+    }  # fmt: skip
+    manifest = writer.commit(p.keep, summary, p.touched)
+    return manifest
+
+
+def format_summary(manifest: dict[str, Any], out: Path) -> str:
+    """The lines `arena ingest` prints at the end."""
+    s, t, c = manifest["last_ingest"], manifest["totals"], manifest["counts"]
+    f = s["files"]
+    why = ", ".join(f"{k} {v}" for k, v in s["reasons"].items()) or "none"
+    return "\n".join(
+        [
+            f"files:      {f['scanned']} scanned: {f['new']} new, {f['changed']} changed, "
+            f"{f['unchanged']} unchanged, {f['removed']} removed"
+            + (" (options changed: rebuilt)" if s["rebuilt"] else ""),
+            f"this run:   seen {s['seen']} = ingested {s['ingested']} + quarantined {s['quarantined']} "
+            f"({s['faces']} faces, {s['seconds']:.1f} s)",
+            f"quarantine: {why}",
+            f"faceset:    seen {t['seen']} = ingested {t['ingested']} + quarantined {t['quarantined']}; "
+            f"{c['faces']} faces of {c['identities']} identities, {manifest['size']} px -> {out}",
+        ]
+    )
