@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":
-            from arena.rounds.launch import start_run
+            from arena.launch import start_run
 
             start_run(
                 args.spec,
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
                 num_cpus=args.num_cpus,
             )
         elif args.command == "resume":
-            from arena.rounds.launch import resume_run
+            from arena.launch import resume_run
 
             resume_run(
                 args.run_dir, args.overrides, force=args.force, address=args.address, num_cpus=args.num_cpus

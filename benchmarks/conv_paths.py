@@ -22,7 +22,7 @@ import torch
 from device_options import add_device_argument, cpu_only
 
 from arena import face_ops
-from arena.rounds.allocator import tune_malloc
+from arena.allocator import tune_malloc
 from generators.quality import swap_quality
 
 NATIVE = face_ops.native_filters
@@ -90,7 +90,7 @@ def main() -> None:
         return
     if args.smoke:
         args.sizes, args.batch, args.repeats = [32], 4, 2
-    tune_malloc()  # as the arena's round tasks run (arena.rounds.allocator)
+    tune_malloc()  # as the arena's round tasks run (arena.allocator)
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, 1 thread, batch {args.batch}, median of {args.repeats}")
     print(f"{'op':<22}{'px':>5}{'oneDNN ms':>11}{'native ms':>11}{'ratio':>8}")

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from device_options import add_device_argument, checked, clock, describe
 
-from arena.rounds.allocator import tune_malloc
+from arena.allocator import tune_malloc
 
 
 def _data(n: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -213,7 +213,7 @@ def main() -> None:
     add_device_argument(p)
     args = p.parse_args()
     DEVICE = checked(args.device)
-    tune_malloc()  # as the arena's round tasks run (arena.rounds.allocator)
+    tune_malloc()  # as the arena's round tasks run (arena.allocator)
     torch.set_num_threads(args.threads)
     print(f"{describe(DEVICE)}, batch {args.batch}, {args.steps} steps per fit")
     peak = matmul_flops()

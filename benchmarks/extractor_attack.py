@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from device_options import add_device_argument, checked, clock
 
-from arena.rounds.allocator import tune_malloc
+from arena.allocator import tune_malloc
 
 REPO = Path(__file__).resolve().parents[1]
 FACES = REPO / ".." / "shared" / "faces" / "real"
@@ -43,7 +43,7 @@ def main() -> int:
     from arena.world.pools import World
     from generators.evasion import guided_perturbation, landmark_displacement
 
-    tune_malloc()  # as the arena's round tasks run (arena.rounds.allocator)
+    tune_malloc()  # as the arena's round tasks run (arena.allocator)
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "faceset"

@@ -47,12 +47,12 @@ def main() -> None:
     context_s = clock(device) - t
     t = time.perf_counter()
     from arena import face_ops
-    from arena.rounds.allocator import tune_malloc
+    from arena.allocator import tune_malloc
     from detectors import Detector
     from detectors.training import TrainConfig, _augment
 
     imports_s = time.perf_counter() - t
-    tune_malloc()  # as the arena's round tasks run (arena.rounds.allocator)
+    tune_malloc()  # as the arena's round tasks run (arena.allocator)
     torch.set_num_threads(1)
     print(f"{describe(device)}; {args.size} px, batch 32, fits of {args.steps} steps")
     print(f"{'step':<34}{'first s':>9}{'second s':>10}{'ratio':>8}")

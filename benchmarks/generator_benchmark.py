@@ -18,7 +18,7 @@ import argparse
 import torch
 from device_options import add_device_argument, checked, clock, describe
 
-from arena.rounds.allocator import tune_malloc
+from arena.allocator import tune_malloc
 
 
 def faces(size: int, n: int, device: str):
@@ -69,7 +69,7 @@ def main() -> None:
     add_device_argument(parser)
     args = parser.parse_args()
     device = checked(args.device)
-    tune_malloc()  # as the arena's round tasks run (arena.rounds.allocator)
+    tune_malloc()  # as the arena's round tasks run (arena.allocator)
     torch.set_num_threads(args.threads)
     names = ["blend"] + [n for n in generators.FAMILIES.names() if n != "blend"]
     print(f"device: {describe(device)}; batch {args.batch}, {args.repeats} repeats, default genomes")

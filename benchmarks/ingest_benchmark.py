@@ -22,8 +22,8 @@ import torch
 from device_options import add_device_argument, cpu_only
 from PIL import Image
 
+from arena.allocator import tune_malloc
 from arena.face_ops import warp_to
-from arena.rounds.allocator import tune_malloc
 from arena.world.ingest.align import align_faces, similarity_to_template, template_px
 
 REAL = Path(__file__).resolve().parents[1] / ".." / "shared" / "faces" / "real"
@@ -101,7 +101,7 @@ def main() -> None:
     args = ap.parse_args()
     if cpu_only(args.device, "ingest's alignment of decoded photos and its shard writing"):
         return
-    tune_malloc()  # as the arena's round tasks run (arena.rounds.allocator)
+    tune_malloc()  # as the arena's round tasks run (arena.allocator)
     torch.set_num_threads(args.threads)
     imgs, lm, what = photos(args.faces)
     for im in imgs:

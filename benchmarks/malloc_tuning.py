@@ -1,6 +1,6 @@
 """The arena's hot ops with glibc's allocator tuned (as every round task runs) vs its defaults.
 
-`arena.rounds.allocator.tune_malloc` fixes glibc's mmap and trim thresholds so that a chain of eager
+`arena.allocator.tune_malloc` fixes glibc's mmap and trim thresholds so that a chain of eager
 ops reuses the pages its previous op freed. A process cannot return to glibc's dynamic defaults
 once tuned, so each side runs in its own child process: the baseline with glibc's defaults, the
 other tuned first, alternating three times so drift on a shared machine hits both; each op's
@@ -68,7 +68,7 @@ def child(tuned: bool, repeats: int, smoke: bool) -> None:
     import torch
 
     if tuned:
-        from arena.rounds.allocator import tune_malloc
+        from arena.allocator import tune_malloc
 
         if not tune_malloc():
             raise SystemExit("no glibc here: nothing to tune")

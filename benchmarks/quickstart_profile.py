@@ -41,7 +41,7 @@ PHASES = ("make", "make_ahead", "zero_day", "retrain", "post", "evolve", "commit
 def profile_run(spec: Path, overrides: list[str], timeline: Path | None = None) -> None:
     import ray
 
-    from arena.rounds.launch import ray_session, start_run
+    from arena.launch import ray_session, start_run
     from arena.rounds.progress import Progress
     from arena.spec import load_spec
 
@@ -140,12 +140,12 @@ def print_task_table(calls: dict[str, list[tuple[str, float, float]]], fits: lis
 
 
 def blend_throughput(size: int, batch: int, repeats: int, device: str) -> None:
-    from arena.rounds.allocator import tune_malloc
+    from arena.allocator import tune_malloc
     from arena.world.synthetic import SyntheticWorld
     from generators import FAMILIES
     from generators.genome import default_genome
 
-    tune_malloc()  # as the arena's round tasks run (arena.rounds.allocator)
+    tune_malloc()  # as the arena's round tasks run (arena.allocator)
     torch.set_num_threads(1)
     family = FAMILIES.get("blend")
     genome = default_genome(family.gene_space)

@@ -64,7 +64,7 @@ def cpu_seconds() -> float:
 
 
 def in_process(overrides: list[str], tmp: Path) -> float:
-    from arena.rounds.launch import environment
+    from arena.launch import environment
     from arena.rounds.loop import run_rounds
     from arena.spec import load_spec, resolved_json
     from arena.store.run_dir import RunStore
@@ -78,7 +78,7 @@ def in_process(overrides: list[str], tmp: Path) -> float:
 
 
 def through_ray(overrides: list[str], tmp: Path, name: str, num_cpus: int | None) -> tuple[float, float]:
-    from arena.rounds.launch import start_run
+    from arena.launch import start_run
 
     t0 = time.perf_counter()
     run = start_run(QUICKSTART, overrides, name=name, runs_dir=tmp, num_cpus=num_cpus, progress=_quiet())
@@ -123,7 +123,7 @@ def main() -> None:
 
         import ray
 
-        from arena.rounds.launch import start_run
+        from arena.launch import start_run
 
         cores = os.cpu_count() or 1
         ray.init(num_cpus=cores, include_dashboard=False, logging_level="WARNING")

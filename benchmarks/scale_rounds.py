@@ -51,7 +51,7 @@ class MemoryProgress(Progress):
 
 
 def main() -> None:
-    from arena.rounds.launch import start_run
+    from arena.launch import start_run
     from tests.conftest import TINY
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -115,7 +115,7 @@ def test_the_gpu_overrides_reserve_what_the_resource_check_asks_for(monkeypatch)
     from device_options import run_overrides
 
     from arena.errors import ArenaUserError
-    from arena.rounds.launch import check_resources
+    from arena.launch import check_resources
     from arena.spec import load_spec
     from tests.conftest import QUICKSTART
 

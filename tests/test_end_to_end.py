@@ -198,7 +198,7 @@ def test_work_started_early_gives_the_rows_of_a_serial_run(tmp_path):
     """Ray runs start the next round's reals and detector-free make tasks beside the retrain, and
     the guided ones as soon as the retrained versions exist; the in-process executor
     (benchmarks/ray_overhead.py's baseline) starts nothing early. Same rows."""
-    from arena.rounds.launch import environment
+    from arena.launch import environment
     from arena.rounds.loop import run_rounds
     from arena.rounds.progress import Progress
     from arena.spec import load_spec, resolved_json

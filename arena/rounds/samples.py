@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-CREDIT_SYNTHETIC = "Synthetic faces rendered by deepfake-arena"
+from arena.world.synthetic import CREDIT_SYNTHETIC
 
 
 def mosaic(rows: list[list[np.ndarray]], cols: int, gap: int = 2, band: int = 0) -> np.ndarray:

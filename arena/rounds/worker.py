@@ -12,11 +12,11 @@ import warnings
 import numpy as np
 import torch
 
-from arena.rounds.allocator import tune_malloc
+from arena.allocator import tune_malloc
 
 
 def setup_worker(num_cpus: float, device: str) -> str:
-    """Threads from the task's CPU share, glibc's allocator tuned for op chains (arena.rounds.allocator),
+    """Threads from the task's CPU share, glibc's allocator tuned for op chains (arena.allocator),
     on a GPU the optimisers' lazy import done (`warm_imports`); 'auto'/'cuda' fall back to CPU
     where there is no GPU."""
     tune_malloc()

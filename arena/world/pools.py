@@ -72,6 +72,6 @@ def world_credit(spec: WorldSpec) -> str:
     """
     if spec.credit:
         return spec.credit
-    from arena.rounds.samples import CREDIT_SYNTHETIC
+    from arena.world.synthetic import CREDIT_SYNTHETIC
 
     return CREDIT_SYNTHETIC

@@ -62,6 +62,9 @@ _IMAGE_RANGES: dict[str, tuple[float, float]] = {
 _IMAGE_NAMES = tuple(_IMAGE_RANGES)
 
 
+
+CREDIT_SYNTHETIC = "Synthetic faces rendered by deepfake-arena"  # the credit line of its pictures
+
 def _sample(table_shape: tuple[int, int], ranges: dict[str, tuple[float, float]], g: torch.Generator):
     lo = torch.tensor([r[0] for r in ranges.values()])
     hi = torch.tensor([r[1] for r in ranges.values()])

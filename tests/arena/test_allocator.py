@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from arena.rounds.allocator import tune_malloc
+from arena.allocator import tune_malloc
 
 glibc_only = pytest.mark.skipif(
     platform.system() != "Linux" or platform.libc_ver()[0] != "glibc",

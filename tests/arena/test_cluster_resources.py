@@ -1,4 +1,4 @@
-"""The resource check that runs before anything starts (arena.rounds.launch.check_resources), on the
+"""The resource check that runs before anything starts (arena.launch.check_resources), on the
 totals a Ray cluster reports, so GPU clusters are covered on a machine without one."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from arena.errors import ArenaUserError
-from arena.rounds.launch import check_resources
+from arena.launch import check_resources
 from arena.spec import load_spec
 from tests.conftest import QUICKSTART
 

@@ -82,7 +82,7 @@ class BatchProcessor:
     """
 
     def __init__(self, src: Path, options: IngestOptions, landmarks: LandmarksFile | None) -> None:
-        from arena.rounds.allocator import tune_malloc
+        from arena.allocator import tune_malloc
 
         tune_malloc()  # in-process or in a Ray actor, the warps and resizes are op chains too
         self.src, self.opt, self.lmfile = src, options, landmarks

@@ -1,0 +1,153 @@
+"""The house's walls (../shared/DESIGN.md, Layout), read from the source: which room may import which.
+
+Rooms, lowest first: the pure core (faces, face ops, registry, seeding, errors, metrics, fault
+hooks, the allocator), `store`, `world`, `rounds`; `analysis` reads only the store and the
+results table. The components (`generators`, `detectors`) use only the pure core. The spec and
+the results table are shared by the rooms above the store; they and the entry points (the CLI,
+`arena score`, launch) may import any room. Every import
+counts, at module level or inside a function, so a lazy import cannot hide a crossing.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("arena", "generators", "detectors")
+ROOMS = ("store", "world", "rounds", "analysis")
+PURE_CORE = {"faces", "face_ops", "registry", "seeding", "errors", "metrics", "faults", "allocator", "__init__"}
+ALLOWED = {
+    "core": {"core"},
+    "store": {"core", "store"},
+    "world": {"core", "store", "world", "spec"},
+    "rounds": {"core", "store", "world", "rounds", "generators", "detectors", "spec", "results"},
+    "analysis": {"core", "store", "analysis", "results"},
+    "generators": {"core", "generators"},
+    "detectors": {"core", "detectors"},
+}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def room_of(module: str) -> str:
+    parts = module.split(".")
+    if parts[0] != "arena":
+        return parts[0]
+    if len(parts) > 1 and parts[1] in ROOMS:
+        return parts[1]
+    if len(parts) == 1 or parts[1] in PURE_CORE:
+        return "core"
+    if parts[1] in ("spec", "spec_generators", "results"):
+        return "spec" if parts[1] != "results" else "results"
+    return "entry"
+
+
+def project_modules() -> dict[str, Path]:
+    return {module_name(f): f for p in PACKAGES for f in (ROOT / p).rglob("*.py")}
+
+
+def imports_of(path: Path, modules: dict[str, Path]) -> set[str]:
+    """The project modules a file imports (the longest known module prefix of each name)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            # `from pkg import mod` imports pkg.mod; `from mod import name` imports mod
+            names = [f"{node.module}.{a.name}" for a in node.names]
+        for name in names:
+            parts = name.split(".")
+            while parts and ".".join(parts) not in modules:
+                parts.pop()
+            if parts:
+                found.add(".".join(parts))
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    modules = project_modules()
+    return {m: imports_of(f, modules) - {m} for m, f in modules.items()}
+
+
+def cycles(g: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan, iterative enough for ~100)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in sorted(g[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(g):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_cycles() -> None:
+    assert cycles(graph()) == []
+
+
+def test_the_cycle_finder_finds_one() -> None:
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_rooms_import_only_rooms_below_them() -> None:
+    crossings = []
+    for module, targets in graph().items():
+        room = room_of(module)
+        allowed = ALLOWED.get(room)
+        if allowed is None:  # entry points and the results table may import anything
+            continue
+        for target in sorted(targets):
+            if room_of(target) not in allowed:
+                crossings.append(f"{module} ({room}) imports {target} ({room_of(target)})")
+    assert crossings == []
+
+
+def test_the_room_check_sees_a_crossing() -> None:
+    assert room_of("arena.store.run_dir") == "store" and room_of("arena.rounds.loop") == "rounds"
+    assert "rounds" not in ALLOWED["store"] and "rounds" not in ALLOWED["generators"]
+    assert room_of("arena.faces") == "core" and room_of("arena.cli") == "entry"
+
+
+def test_arena_has_its_rooms() -> None:
+    assert all((ROOT / "arena" / room / "__init__.py").is_file() for room in ROOMS)
+
+
+@pytest.mark.parametrize("room", ["arena.analysis", "arena.store"])
+def test_analysis_and_store_never_import_torch(room: str) -> None:
+    """Analysts' tools start fast: every module of these rooms imports without torch."""
+    modules = sorted(m for m in project_modules() if m == room or m.startswith(room + "."))
+    code = "import importlib, sys\n" + "".join(f"importlib.import_module({m!r})\n" for m in modules)
+    code += "sys.exit(3 if 'torch' in sys.modules else 0)"
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
