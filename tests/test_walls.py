@@ -20,7 +20,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("arena", "generators", "detectors")
 ROOMS = ("store", "world", "rounds", "analysis")
-PURE_CORE = {"faces", "face_ops", "registry", "seeding", "errors", "metrics", "faults", "allocator", "__init__"}
+PURE_CORE = {
+    "faces",
+    "face_ops",
+    "registry",
+    "seeding",
+    "errors",
+    "metrics",
+    "faults",
+    "allocator",
+    "__init__",
+}
 ALLOWED = {
     "core": {"core"},
     "store": {"core", "store"},
