@@ -1,11 +1,21 @@
 """Registries by stable name, so a spec and the results table can refer to components by name.
 
 Duplicate names fail at import; an unknown name raises an error that lists the valid ones.
+
+A registry given an entry-point group also takes components from other installed packages: a
+package that declares, in its pyproject.toml,
+
+    [project.entry-points."deepfake_arena.detectors"]
+    my-net = "my_package.my_net:MyNet"
+
+adds the detector architecture `my-net` without editing this repository. Plugins are loaded the
+first time the registry is asked for a name (not at import), once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from importlib.metadata import entry_points
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -21,9 +31,34 @@ class UnknownNameError(KeyError):
 class Registry(Generic[T]):
     """Maps a stable name to a component (a class or a factory)."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, entry_point_group: str | None = None) -> None:
         self.kind = kind
+        self.entry_point_group = entry_point_group
         self._items: dict[str, T] = {}
+        self._plugins_loaded = entry_point_group is None
+
+    def _load_plugins(self) -> None:
+        """Register every installed entry point of the group under its entry-point name.
+
+        The entry point's object is the component itself (a class or a factory); a plugin module
+        that registers itself with the decorator is accepted too. A plugin that fails to import, or
+        that takes a built-in name, fails loudly with the distribution's name.
+        """
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True  # once, even if one fails: the error names it
+        for ep in sorted(entry_points(group=self.entry_point_group or ""), key=lambda e: e.name):
+            where = f"{ep.name} = {ep.value}" + (f" (from {ep.dist.name})" if ep.dist else "")
+            try:
+                item = ep.load()
+            except Exception as exc:  # the plugin's own error, reported with where it came from
+                raise ImportError(f"{self.kind} plugin {where} failed to load: {exc}") from exc
+            if self._items.get(ep.name) is item:
+                continue  # the module registered itself under the same name
+            try:
+                self.register(ep.name)(item)
+            except ValueError as exc:
+                raise ValueError(f"{self.kind} plugin {where}: {exc}") from None
 
     def register(self, name: str) -> Callable[[T], T]:
         def decorator(item: T) -> T:
@@ -35,6 +70,7 @@ class Registry(Generic[T]):
         return decorator
 
     def get(self, name: str) -> T:
+        self._load_plugins()
         try:
             return self._items[name]
         except KeyError:
@@ -43,9 +79,11 @@ class Registry(Generic[T]):
             ) from None
 
     def names(self) -> list[str]:
+        self._load_plugins()
         return sorted(self._items)
 
     def __contains__(self, name: object) -> bool:
+        self._load_plugins()
         return name in self._items
 
     def __iter__(self) -> Iterator[str]:

@@ -18,7 +18,7 @@ from torch import nn
 
 from arena.registry import Registry
 
-DETECTORS: Registry[type[nn.Module]] = Registry("detector architecture")
+DETECTORS: Registry[type[nn.Module]] = Registry("detector architecture", "deepfake_arena.detectors")
 
 
 def _type_ok(value: Any, expected: Any) -> bool:

@@ -188,7 +188,7 @@ class LearningFamily(GeneratorFamily, Protocol):
         ...
 
 
-FAMILIES: Registry[GeneratorFamily] = Registry("generator family")
+FAMILIES: Registry[GeneratorFamily] = Registry("generator family", "deepfake_arena.generators")
 
 
 def get_family(name: str) -> GeneratorFamily:
