@@ -55,8 +55,8 @@ report = det.fit(u8(8), u8(8), TrainConfig(steps=3, batch_size=4, val_fraction=0
 again = Detector("tiny-plugin-net", {"width": 3}, seed=0)
 again.load_state_dict(det.state_dict())
 same = torch.equal(again.score(torch.ones(2, 3, 32, 32)), det.score(torch.ones(2, 3, 32, 32)))
-print(json.dumps({"names": names, "shape": list(scores.shape), "in01": bool(((scores >= 0) & (scores <= 1)).all()),
-                  "round_trip": same}))
+in01 = bool(((scores >= 0) & (scores <= 1)).all())
+print(json.dumps({"names": names, "shape": list(scores.shape), "in01": in01, "round_trip": same}))
 '''
 
 
