@@ -70,6 +70,6 @@ def test_old_percentile_bootstrap_undercovers_at_five_seeds():
     n = 5
     x = np.random.default_rng(n).normal(0.0, 1.0, size=(TRIALS, n))
     ci = np.array([old_seed_ci(row) for row in x])
-    old = float(np.mean((ci[:, 0] <= 0.0) & (0.0 <= ci[:, 1])))
+    old = float(np.mean((ci[:, 0] <= 0.0) & (ci[:, 1] >= 0.0)))
     assert old < MIN_COVERAGE
     assert _t_coverage(x, 0.0) >= MIN_COVERAGE  # same draws, honest interval
