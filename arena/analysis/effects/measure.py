@@ -2,7 +2,7 @@
 
 A simulator earns trust when it reproduces, on its own, what real-world studies found. Each
 effect below is one statistic computed per seed (per run), averaged over the seeds of a condition
-with a percentile bootstrap CI over seeds (`arena.analysis.derived.seed_ci`), and given a verdict:
+with a Student t CI over seeds (`arena.analysis.seed_stats.t_interval`), and given a verdict:
 
 - `shown`: every required check's CI excludes its null on the predicted side (e.g. CI low > 0
   for a gap predicted positive); needs >= 2 seeds for a CI (use >= 5 for full size);
@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from arena.analysis import derived as analysis
+from arena.analysis.seed_stats import t_interval
 from arena.errors import ArenaUserError
 from arena.results import ALL
 
@@ -120,7 +121,7 @@ class Stat:
         ok = vals[np.isfinite(vals)]
         self.n_seeds = int(ok.size)
         self.value = float(ok.mean()) if ok.size else float("nan")
-        self.ci_low, self.ci_high = analysis.seed_ci(ok)
+        self.ci_low, self.ci_high = t_interval(ok)
 
     @property
     def excludes_null(self) -> bool | None:
