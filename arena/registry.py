@@ -14,7 +14,8 @@ first time the registry is asked for a name (not at import), once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Generic, TypeVar
 
@@ -31,14 +32,16 @@ class UnknownNameError(KeyError):
 class Registry(Generic[T]):
     """Maps a stable name to a component (a class or a factory)."""
 
-    def __init__(self, kind: str, entry_point_group: str | None = None) -> None:
+    def __init__(self, kind: str, entry_point_group: str | None = None, builtins: Sequence[str] = ()) -> None:
         self.kind = kind
         self.entry_point_group = entry_point_group
+        self.builtins = tuple(builtins)  # modules whose import registers the built-in components
         self._items: dict[str, T] = {}
-        self._plugins_loaded = entry_point_group is None
+        self._plugins_loaded = entry_point_group is None and not self.builtins
 
     def _load_plugins(self) -> None:
-        """Register every installed entry point of the group under its entry-point name.
+        """Import the built-in modules, then register every installed entry point of the group under
+        its entry-point name (so importing a package never pays for components it does not use).
 
         The entry point's object is the component itself (a class or a factory); a plugin module
         that registers itself with the decorator is accepted too. A plugin that fails to import, or
@@ -47,6 +50,10 @@ class Registry(Generic[T]):
         if self._plugins_loaded:
             return
         self._plugins_loaded = True  # once, even if one fails: the error names it
+        for module in self.builtins:
+            import_module(module)
+        if self.entry_point_group is None:
+            return
         for ep in sorted(entry_points(group=self.entry_point_group or ""), key=lambda e: e.name):
             where = f"{ep.name} = {ep.value}" + (f" (from {ep.dist.name})" if ep.dist else "")
             try:

@@ -7,14 +7,18 @@ are applied to the raw mapping before validation, so they are checked the same w
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from arena.errors import SpecError
+from detectors.train_config import TrainConfig
+from generators.train_budget import TrainBudget
 
 
 class _Strict(BaseModel):
@@ -96,22 +100,20 @@ class ExtractorSpec(_Strict):
     )
 
 
-class GeneratorTrainSpec(_Strict):
-    """Budget of a learning family (autoencoder, diffusion): see generators.registry.TrainBudget."""
+@pydantic_dataclass(frozen=True, config=ConfigDict(extra="forbid"))
+class GeneratorTrainSpec(TrainBudget):
+    """A learning family's budget (`generators.train_budget.TrainBudget`, defined there once) and
+    where the arena finds pretrained weights for it."""
 
-    steps: int = Field(60, ge=1, description="optimiser steps for a strain trained from scratch")
-    finetune_steps: int = Field(0, ge=0, description="steps for a child warm-started from its parent")
-    resolution: int = Field(32, ge=16, le=256, multiple_of=8, description="aligned crop side, px")
-    batch_size: int = Field(8, ge=1)
-    lr: float = Field(2e-3, gt=0)
-    faces_per_identity: int = Field(2, ge=1, description="real faces rendered per identity to train on")
-    pretrained: str | None = Field(None, description="diffusion: a local UNet2DModel directory")
+    pretrained: str | None = Field(default=None, description="diffusion: a local UNet2DModel directory")
 
-    @model_validator(mode="after")
-    def _absolute_path(self) -> GeneratorTrainSpec:
+    def __post_init__(self) -> None:
         if self.pretrained is not None:  # absolute, so Ray workers and `arena resume` find it
             object.__setattr__(self, "pretrained", str(Path(self.pretrained).expanduser().resolve()))
-        return self
+
+    def budget(self) -> TrainBudget:
+        """The part the family reads."""
+        return TrainBudget(**{f.name: getattr(self, f.name) for f in dataclasses.fields(TrainBudget)})
 
 
 class InnovationSpec(_Strict):
@@ -144,30 +146,13 @@ class PopulationSpec(_Strict):
         return self
 
 
-class TrainSpec(_Strict):
-    steps: int = Field(ge=1)
-    batch_size: int = Field(32, ge=2, multiple_of=2, description="half real, half fake")
-    lr: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(1e-4, ge=0)
-    augment: bool = True
-    val_fraction: float = Field(0.0, ge=0.0, lt=0.5)
-    eval_every: int = Field(25, ge=1)
-    patience: int = Field(4, ge=0, description="0 never stops early")
-    jitter: float = Field(0.05, ge=0.0, le=0.5, description="brightness/contrast augmentation")
-    saturation: float = Field(0.1, ge=0.0, le=1.0, description="saturation augmentation")
-    blur_prob: float = Field(0.1, ge=0.0, le=1.0, description="share of images blurred")
-    blur_sigma: float = Field(1.0, gt=0.0, description="max blur sigma, px")
-    jpeg_prob: float = Field(0.1, ge=0.0, le=1.0, description="share of images JPEG-compressed")
-    jpeg_quality: int = Field(60, ge=1, le=95, description="lowest JPEG quality")
-
-
 class DetectorSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     arch: str = "meso4"
     arch_config: dict[str, Any] = Field(default_factory=dict)
     strategy: str = "finetune"
-    scratch: TrainSpec = TrainSpec(steps=200)
-    finetune: TrainSpec = TrainSpec(steps=80)
+    scratch: TrainConfig = TrainConfig(steps=200)
+    finetune: TrainConfig = TrainConfig(steps=80)
     training: str = Field("supervised", description="supervised | sbi (self-blended pseudo-fakes from reals)")
     training_config: dict[str, Any] = Field(default_factory=dict, description="e.g. sbi's SelfBlendConfig")
     replay_size: int = Field(256, ge=1, description="replay: reservoir images per class")
@@ -354,22 +339,33 @@ def _index(node: list[Any], part: str, where: list[str]) -> int:
     return int(part)
 
 
+def _fields_of(model: Any) -> dict[str, Any] | None:
+    """Field name -> FieldInfo of a spec model or of a component's pydantic dataclass it embeds."""
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return dict(model.model_fields)
+    fields = getattr(model, "__pydantic_fields__", None)
+    return dict(fields) if isinstance(model, type) and dataclasses.is_dataclass(model) and fields else None
+
+
 def _valid_keys(loc: tuple[Any, ...]) -> list[str]:
     """The field names allowed at a location, found by walking the model classes."""
     model: Any = RunSpec
+    mapping = False  # the previous part was a dict field: this part is one of its keys
     for part in loc[:-1]:
-        if isinstance(part, int):
+        if isinstance(part, int) or mapping:
+            mapping = False
             continue
-        field = model.model_fields.get(part)
+        field = (_fields_of(model) or {}).get(part)
         if field is None:
             return []
         ann = field.annotation
         args = getattr(ann, "__args__", ())
-        nested = [a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)]
+        mapping = getattr(ann, "__origin__", None) is dict
+        nested = [a for a in (ann, *args) if _fields_of(a) is not None]
         if not nested:
             return []
         model = nested[0]
-    return sorted(model.model_fields)
+    return sorted(_fields_of(model) or {})
 
 
 def _format_validation(exc: ValidationError) -> str:
@@ -377,7 +373,7 @@ def _format_validation(exc: ValidationError) -> str:
     for err in exc.errors():
         loc = tuple(p for p in err["loc"] if p not in ("function-after",))
         key = ".".join(str(p) for p in loc) or "(spec)"
-        if err["type"] == "extra_forbidden":
+        if err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
             lines.append(f"{key}: unknown key; valid keys here: {', '.join(_valid_keys(loc))}")
         elif err["type"] == "literal_error":
             lines.append(f"{key}: {err['msg']} (got {err.get('input')!r})")

@@ -18,7 +18,11 @@ from torch import nn
 
 from arena.registry import Registry
 
-DETECTORS: Registry[type[nn.Module]] = Registry("detector architecture", "deepfake_arena.detectors")
+# The built-in architectures, one module each, imported at the registry's first lookup.
+ARCHITECTURES = ("efficientnet", "meso", "mesoinception", "spectrum", "xception")
+DETECTORS: Registry[type[nn.Module]] = Registry(
+    "detector architecture", "deepfake_arena.detectors", [f"detectors.{m}" for m in ARCHITECTURES]
+)
 
 
 def _type_ok(value: Any, expected: Any) -> bool:

@@ -25,75 +25,10 @@ from torch import nn
 
 from arena import face_ops
 from arena.faces import from_uint8, to_uint8
+from detectors.train_config import TrainConfig
 
 PseudoFakes = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 """Makes one fake per real: (B, 3, H, W) float in [0, 1] and a CPU generator -> same shape."""
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """The budget and settings of one retraining call.
-
-    Attributes:
-        steps: optimiser steps (the round's budget; a fresh AdamW each call).
-        batch_size: images per step, half real and half fake (must be even).
-        lr, weight_decay: AdamW settings.
-        augment: random horizontal flip, brightness/contrast/saturation jitter, and on some
-            images a Gaussian blur or a JPEG round trip (kornia), the degradations fakes meet
-            when they are shared.
-        val_fraction: share of each class held out for validation; 0 disables validation
-            and early stopping.
-        eval_every: steps between validation passes.
-        patience: validation passes without a new best loss before stopping; 0 never stops early.
-            With validation on, the best-val-loss weights are kept whether or not it stopped early.
-        jitter: maximum brightness shift (additive) and contrast change (multiplicative, 1 +- jitter).
-        saturation: maximum saturation change (multiplicative, 1 +- saturation).
-        blur_prob, blur_sigma: share of images blurred, with sigma uniform in (0, blur_sigma] px.
-        jpeg_prob, jpeg_quality: share of images JPEG-compressed, quality uniform in [jpeg_quality, 95].
-    """
-
-    steps: int = 300
-    batch_size: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    augment: bool = True
-    val_fraction: float = 0.0
-    eval_every: int = 25
-    patience: int = 4
-    jitter: float = 0.05
-    saturation: float = 0.1
-    blur_prob: float = 0.1
-    blur_sigma: float = 1.0
-    jpeg_prob: float = 0.1
-    jpeg_quality: int = 60
-
-    def __post_init__(self) -> None:
-        if self.steps < 1:
-            raise ValueError(f"steps must be >= 1, got {self.steps}")
-        if self.batch_size < 2 or self.batch_size % 2:
-            raise ValueError(
-                f"batch_size must be even and >= 2 (half real, half fake), got {self.batch_size}"
-            )
-        if self.lr <= 0 or self.weight_decay < 0:
-            raise ValueError(f"need lr > 0 and weight_decay >= 0, got {self.lr}, {self.weight_decay}")
-        if not 0.0 <= self.val_fraction < 1.0:
-            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
-        if self.eval_every < 1 or self.patience < 0:
-            raise ValueError(
-                f"need eval_every >= 1 and patience >= 0, got {self.eval_every}, {self.patience}"
-            )
-        if not 0.0 <= self.jitter < 0.5:
-            raise ValueError(f"jitter must be in [0, 0.5), got {self.jitter}")
-        if not 0.0 <= self.saturation <= 1.0:
-            raise ValueError(f"saturation must be in [0, 1], got {self.saturation}")
-        if not (0.0 <= self.blur_prob <= 1.0 and 0.0 <= self.jpeg_prob <= 1.0):
-            raise ValueError(
-                f"blur_prob and jpeg_prob must be in [0, 1], got {self.blur_prob}, {self.jpeg_prob}"
-            )
-        if self.blur_sigma <= 0.0:
-            raise ValueError(f"blur_sigma must be > 0, got {self.blur_sigma}")
-        if not 1 <= self.jpeg_quality <= 95:
-            raise ValueError(f"jpeg_quality must be in [1, 95], got {self.jpeg_quality}")
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from arena.faces import FaceBatch
 from arena.registry import Registry
 from generators.genome import GeneSpace, Genome
 from generators.queries import Landmarker, Scorer  # noqa: F401  (re-exported)
+from generators.train_budget import TrainBudget  # noqa: F401  (re-exported: the families' budget)
 
 
 @dataclass(frozen=True)
@@ -101,30 +102,6 @@ class StrainWeights:
             raise TypeError("strain weight metadata must map str to str")
 
 
-@dataclass(frozen=True)
-class TrainBudget:
-    """How much a learning family may train a strain (from the spec, so a CPU round stays small).
-
-    steps: optimiser steps for a strain trained from scratch; finetune_steps: steps for a child
-    warm-started from its parent's weights (0 = inherit them unchanged); resolution: side of the
-    aligned face crops the network works on; faces_per_identity: real faces per identity rendered
-    for training; batch_size and lr: the optimiser's.
-    """
-
-    steps: int = 150
-    finetune_steps: int = 0
-    resolution: int = 32
-    batch_size: int = 16
-    lr: float = 2e-3
-    faces_per_identity: int = 4
-
-    def __post_init__(self) -> None:
-        if self.steps < 1 or self.finetune_steps < 0 or self.batch_size < 1 or self.faces_per_identity < 1:
-            raise ValueError(f"a train budget needs steps, batch_size, faces_per_identity >= 1, got {self}")
-        if self.resolution < 16 or self.resolution % 8 or not self.lr > 0:
-            raise ValueError(f"a train budget needs a resolution >= 16 divisible by 8 and lr > 0, got {self}")
-
-
 class GeneratorFamily(Protocol):
     """A face-swap technique: puts each source face onto the matching target image.
 
@@ -188,7 +165,11 @@ class LearningFamily(GeneratorFamily, Protocol):
         ...
 
 
-FAMILIES: Registry[GeneratorFamily] = Registry("generator family", "deepfake_arena.generators")
+# The built-in families, one module each, imported at the registry's first lookup.
+BUILTIN_FAMILIES = ("autoencoder", "blend", "diffusion")
+FAMILIES: Registry[GeneratorFamily] = Registry(
+    "generator family", "deepfake_arena.generators", [f"generators.{m}" for m in BUILTIN_FAMILIES]
+)
 
 
 def get_family(name: str) -> GeneratorFamily:

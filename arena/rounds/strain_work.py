@@ -58,10 +58,7 @@ def load_payload(path: Path) -> WeightsPayload:
 
 
 def budget_of(spec: GeneratorTrainSpec) -> Any:
-    from generators.registry import TrainBudget
-
-    fields = spec.model_dump(exclude={"pretrained"})
-    return TrainBudget(**fields)
+    return spec.budget()
 
 
 def training_faces(world: Any, splits: list[str], per_identity: int, generator: torch.Generator) -> Any:

@@ -162,7 +162,6 @@ def retrain(
     """
     from detectors import retrain as run_strategy
     from detectors.strategies import StrategyOptions
-    from detectors.training import TrainConfig
 
     dev = setup_worker(num_cpus, device)
     worker_fault("retrain", r)
@@ -174,8 +173,8 @@ def retrain(
         writable_tensor(fakes),
         round=r,
         times_trained=times_trained,
-        scratch=TrainConfig(**spec.scratch.model_dump()),
-        finetune=TrainConfig(**spec.finetune.model_dump()),
+        scratch=spec.scratch,
+        finetune=spec.finetune,
         seed=seed,
         memory={k: writable_tensor(v) for k, v in memory.items()},
         options=StrategyOptions(replay_size=spec.replay_size, ensemble_k=spec.ensemble_k),
