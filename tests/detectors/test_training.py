@@ -106,7 +106,7 @@ def test_without_validation_the_full_budget_runs():
 @pytest.mark.parametrize(
     ("change", "match"),
     [
-        ({"batch_size": 7}, "even"),
+        ({"batch_size": 7}, "batch_size"),
         ({"steps": 0}, "steps"),
         ({"val_fraction": 1.0}, "val_fraction"),
         ({"eval_every": 0}, "eval_every"),
