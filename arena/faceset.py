@@ -124,7 +124,9 @@ class Faceset:
 def typed_labels(index: pd.DataFrame) -> pd.DataFrame:
     """`index` with `label` as Int8 and `method`, `released` as strings; absent ones all-null."""
     index = index.copy()
-    index["label"] = index["label"].astype("Int8") if "label" in index else pd.array([pd.NA] * len(index), "Int8")
+    index["label"] = (
+        index["label"].astype("Int8") if "label" in index else pd.array([pd.NA] * len(index), "Int8")
+    )
     for col in ("method", "released"):
         index[col] = index[col].astype("string") if col in index else pd.array([pd.NA] * len(index), "string")
     return index

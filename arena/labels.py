@@ -75,7 +75,8 @@ def _records(path: Path, text: str, what: str) -> list[dict[str, object]]:
             return [{"file": k, "label": v} for k, v in raw.items()]
         if not isinstance(raw, list) or not all(isinstance(r, dict) for r in raw):
             raise ArenaUserError(
-                f"{what} {path}: expected a JSON list of objects (file, label, ...) or an object {{file: label}}"
+                f"{what} {path}: expected a JSON list of objects (file, label, ...) "
+                "or an object {file: label}"
             )
         return raw
     try:

@@ -129,7 +129,9 @@ def ingest(src: str | Path, out: str | Path, options: IngestOptions) -> dict[str
     if labels is not None:  # unlisted files and unknown labels are quarantined, never decoded
         labelled = apply_labels(files, labels, mapping)
         files = labelled.files
-        empty = BatchResult(torch.zeros(0, 3, options.size, options.size, dtype=torch.uint8), torch.zeros(0, 68, 2))
+        empty = BatchResult(
+            torch.zeros(0, 3, options.size, options.size, dtype=torch.uint8), torch.zeros(0, 68, 2)
+        )
         writer.add(replace(empty, quarantine=labelled.rejected, seen=len(labelled.rejected)))
     p = plan(src, files, writer.known_files(), lmfile)
     if p.todo and (lmfile is None or lmfile.needs_fan):

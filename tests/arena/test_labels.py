@@ -36,7 +36,9 @@ def test_a_labels_file_reads_words_months_and_optional_columns(tmp_path):
     assert str(t.label.dtype) == "Int8" and str(t.method.dtype) == "string"
     assert t.released.tolist()[1:3] == ["2019-09-01", "2018-02-28"] and pd.isna(t.released[0])
     j = tmp_path / "l.json"
-    j.write_text(json.dumps([{"file": "x.png", "label": 0}, {"file": "y.png", "label": "fake", "method": "nt"}]))
+    j.write_text(
+        json.dumps([{"file": "x.png", "label": 0}, {"file": "y.png", "label": "fake", "method": "nt"}])
+    )
     assert read_label_file(j).method.tolist()[1] == "nt"
     assert normalise_released("2020-01") == "2020-01-01"
 
@@ -111,7 +113,14 @@ def test_ingest_keeps_labels_and_quarantines_unknown_and_unlisted_files(tmp_path
     assert str(index.label.dtype) == "Int8" and str(index.method.dtype) == "string"
     assert str(index.released.dtype) == "string"
     by = index.set_index("file")
-    assert by.label.to_dict() == {files[0]: 0, files[1]: 0, files[2]: 1, files[3]: 1, files[4]: 0, files[6]: 1}
+    assert by.label.to_dict() == {
+        files[0]: 0,
+        files[1]: 0,
+        files[2]: 1,
+        files[3]: 1,
+        files[4]: 0,
+        files[6]: 1,
+    }
     assert by.loc[files[2], "released"] == "2019-09-01" and by.loc[files[3], "method"] == "deepfakes"
     assert pd.isna(by.loc[files[0], "method"]) and pd.isna(by.loc[files[0], "released"])
     # Frames of one clip share its source; the others are their own.
@@ -143,7 +152,10 @@ def test_flat_frames_of_one_clip_are_one_identity_and_a_split_clip_is_refused(tm
             fh.write(json.dumps({**r, "file": flat}) + "\n")
     names = sorted(p.name for p in src.iterdir())
     labels = tmp_path / "l.csv"
-    _labels(labels, [{"file": n, "label": 0, "source": "clipA" if i < 2 else "clipB"} for i, n in enumerate(names)])
+    _labels(
+        labels,
+        [{"file": n, "label": 0, "source": "clipA" if i < 2 else "clipB"} for i, n in enumerate(names)],
+    )
     ingest(src, tmp_path / "fs", _opts(landmarks=lm, labels=labels))
     index = labelled_index(tmp_path / "fs")
     assert sorted(set(index.identity)) == ["clipA", "clipB"]
