@@ -24,6 +24,7 @@ import pandas as pd
 from arena import analysis
 from arena.atomic import write_text_atomic
 from arena.errors import ArenaUserError
+from arena.external import summary_table as ext_summary
 from arena.ledger import committed_rounds
 from arena.plot_style import Palette, Plot, label
 from arena.run_info import Condition, conditions, expand_run_dirs, world_credit
@@ -217,6 +218,17 @@ def render(sections: Sequence[Section], metric: str, half_life_metric: str) -> s
             show = analysis.over_seeds(debut, ["detector", "family", "debut_round"], "zero_day")
             intro = f"<p>Zero-day {label('tpr_at_1fpr')} of each family in its debut round:</p>"
             parts.append(intro + _table_html(show))
+    external = [(s, ext_summary(s.df, metric)) for s in sections]
+    if any(len(t) for _, t in external):
+        parts.append(
+            "<h2>External evaluation: real deepfakes</h2><p class=muted>Labelled facesets of real "
+            f"deepfakes (<code>evaluation.external</code>), {label(metric)} per round of the deployed "
+            "(zero-day) version -&gt; the retrained (post) one, per method (every real face against "
+            "that method's fakes) and pooled; the cat-and-mouse plot draws the pooled lines dashed.</p>"
+        )
+        for s, t in external:
+            parts.append(f"<h3>{html.escape(s.cond.label)}</h3>")
+            parts.append(_table_html(t) if len(t) else "<p class=note>no external sets in these runs</p>")
     # By name: a plot only some runs have (the extractor's) sits beside a note for the others.
     titles = {p.name: p.title for s in sections for p in s.plots}
     for name, title in titles.items():
