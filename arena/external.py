@@ -114,8 +114,8 @@ def pooled(df: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 def roles(df: pd.DataFrame, metric: str, per_method: bool = True) -> pd.DataFrame:
     """The external rows of `metric` (pooled only, unless `per_method`), each with its version's
-    role in its round: `zero_day` (the deployed version), `post` (the retrained one), or both for a version that is both (a
-    frozen detector); `set` names the external set."""
+    role in its round: `zero_day` (the deployed version), `post` (the retrained one), or both for
+    a version that is both (a frozen detector); `set` names the external set."""
     keys = ["run", "seed", "round", "detector", "detector_round"]
     ext = df[(df.phase == PHASE) & (df.metric == metric)]
     ext = ext if per_method else ext[ext.strain == ALL]
