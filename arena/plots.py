@@ -88,7 +88,7 @@ def plot_cat_and_mouse(
     for (name, ext_set), g in ext.groupby(["detector", "set"], sort=True):
         xs = g["round"] + np.where(g.phase == "zero_day", -0.2, 0.2)
         c = palette.detector(str(name))
-        lbl = f"{detector_label(str(name), g.strategy.iloc[0])} on {ext_set} (external, real)"
+        lbl = f"{detector_label(str(name), g.strategy.iloc[0])} on {ext_set} (external set)"
         ax.plot(xs, g.value, "--", color=c, lw=1.2, label=lbl)
         ax.plot(xs, g.value, "s", color=c, mfc="white", ms=4)
     if len(ext):  # the CSV holds both: the arena's lines and the external ones (column `set`)
