@@ -117,6 +117,7 @@ def ingest(src: str | Path, out: str | Path, options: IngestOptions) -> dict[str
         raise ArenaUserError(f"--out {out} must not lie inside SRC {src} (it would be ingested too)")
     lmfile = LandmarksFile(options.landmarks) if options.landmarks is not None else None
     mapping = read_mapping(options.mapping) if options.mapping is not None else None
+    given_labels = read_label_file(options.labels) if options.labels is not None else None
     files = scan(src, mapping)
     if not files:
         raise ArenaUserError(f"no photos or videos under {src}")
@@ -124,7 +125,7 @@ def ingest(src: str | Path, out: str | Path, options: IngestOptions) -> dict[str
     if credit is None and not (out / "manifest.json").is_file():
         credit = DEFAULT_CREDIT.format(src=src.name)
     writer = FacesetWriter(out, options.size, options.content(), credit, options.shard_rows)
-    labels = read_label_file(options.labels) if options.labels is not None else writer.stored_labels()
+    labels = given_labels if given_labels is not None else writer.stored_labels()
     labelled = None
     if labels is not None:  # unlisted files and unknown labels are quarantined, never decoded
         labelled = apply_labels(files, labels, mapping)

@@ -182,3 +182,17 @@ def test_an_unlabelled_faceset_reads_with_null_label_columns(tmp_path):
     assert len(index) == 4 and not is_labelled(index)
     assert index.label.isna().all() and str(index.label.dtype) == "Int8"
     assert "label" not in pd.read_parquet(tmp_path / "fs" / "index.parquet").columns
+
+
+def test_ingest_with_a_bad_labels_file_is_one_line_and_writes_nothing(tmp_path, capsys):
+    from PIL import Image
+
+    (tmp_path / "src").mkdir()
+    Image.new("RGB", (40, 40)).save(tmp_path / "src" / "a.jpg")
+    (tmp_path / "l.csv").write_bytes(b"")
+    out = tmp_path / "fs"
+    assert (
+        main(["ingest", str(tmp_path / "src"), "--out", str(out), "--labels", str(tmp_path / "l.csv")]) == 1
+    )
+    err = capsys.readouterr().err
+    assert "the file is empty" in err and err.count("\n") == 1 and not out.exists()
