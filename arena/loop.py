@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -324,9 +325,8 @@ class RoundRunner:
             results = [extraction.apply_misses(p, m) for p, m in zip(results, misses, strict=True)]
             ds = new_detectors[d.name]
             cols = {**base, **_det_cols(d), "detector_round": ds.trained_round}
-            if d in deployed and versions[d.name].trained_round == ds.trained_round:
-                pass  # one version both deployed and post (frozen): its external rows are written
-            else:
+            # A version both deployed and post (frozen) had its external rows written at zero-day.
+            if not (d in deployed and versions[d.name].trained_round == ds.trained_round):
                 rows += self._external_rows(base, d, ds.trained_round, ext_probs)
             if ext_probs:
                 self.external_scored[d.name] = (ds.trained_round, ext_probs)
@@ -493,6 +493,8 @@ class RoundRunner:
             for e in spec.evaluation.external
         ]
         self.external_refs, self.external_misses = self._extracted(ext_ref, [e.images for e in self.external])
+        # The object store holds the faces now; the driver keeps only the labels and methods.
+        self.external = [replace(e, images=np.empty(0, np.uint8)) for e in self.external]
         return self.external_refs
 
     def _kept_external(self, name: str, trained_round: int) -> list[np.ndarray] | None:
