@@ -22,7 +22,9 @@ from arena.store.ledger import committed_rounds, round_dir_name
 
 RESULTS_FILE = "results.parquet"
 SWEEP_FILE = "sweep.json"  # in a sweep directory: its members and their settings
-PHASES = ("zero_day", "post", "past", "sealed")  # sealed: the vault, never trained on
+# sealed: the vault, never trained on; external: labelled real deepfakes (arena.rounds.external), where
+# family is the set's name and strain the method (or `all`), generation the round
+PHASES = ("zero_day", "post", "past", "sealed", "external")
 ALL = "all"  # the strain/family label of rows that pool every strain of a generation
 
 SCHEMA = pa.schema(

@@ -10,11 +10,15 @@ With ``--extractor`` (a run's ``rounds/rNNNN/extractor.safetensors``, verified a
 manifest) every face first goes through that run's face extractor, as the arena scores faces in
 the field: re-aligned from its five points, or missed and scored P(fake) = 0 (``miss`` column).
 
+Labels come from a labelled faceset (``arena ingest --labels``) or a ``--labels`` file; faces
+without one are left out with a note, and ``--where key=value`` scores a subset
+(``arena.score_select``).
+
 Outputs: one row per face (``file``, ``source``, ``score`` = P(fake), ``miss`` with an extractor,
-and ``label`` when labels are given) as Parquet or CSV by the ``--out`` suffix; with labels, the
-arena's metrics with bootstrap intervals are printed, at frame level or, with ``--level video``,
-on the mean score per source (a faceset's ``source`` column; in a plain folder, the sub-folder a
-frame sits in).
+and ``label``, ``method``, ``released`` when labelled) as Parquet or CSV by the ``--out`` suffix;
+with labels, the arena's metrics with bootstrap intervals are printed, pooled and per method, at
+frame level or, with ``--level video``, on the mean score per source (a faceset's ``source``
+column, or a labels file's; in a plain folder, the sub-folder a frame sits in).
 """
 
 from __future__ import annotations
@@ -47,7 +51,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     )
     p.add_argument("--faces", required=True, help="faceset folder (arena ingest) or folder of PNG/JPEG crops")
     p.add_argument(
-        "--labels", help="CSV with columns file,label or JSON {file: label}; label 0/1 or real/fake"
+        "--labels",
+        help="CSV or JSON labels file: file,label (0/1 or real/fake), optional method, released, "
+        "source (see docs/real-deepfakes.md); replaces a labelled faceset's own labels; faces it does "
+        "not list are left out",
+    )
+    p.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="score only faces with label, method, source or released (a date prefix) equal to VALUE "
+        "(a,b: any of them); repeat to combine",
     )
     p.add_argument(
         "--out", default="scores.csv", help="per-face scores, .csv or .parquet (default scores.csv)"
@@ -78,18 +93,28 @@ def run(args: argparse.Namespace) -> int:
         extractor = SavedExtractor(Path(args.extractor), args.device, args.miss_threshold)
     elif args.miss_threshold is not None:
         raise ArenaUserError("--miss-threshold applies to --extractor, which is not given")
-    labels = read_labels(Path(args.labels)) if args.labels else None
-    table, skipped = score_faces(version, Path(args.faces), extractor)
+    from arena.score_select import attach, file_labels, parse_where, select
+
+    where = parse_where(args.where)
+    labels = file_labels(Path(args.labels)) if args.labels else None
+    faces = list_faces(Path(args.faces))
+    faces, notes = attach(faces, labels, args.labels or "the faceset")
+    faces, where_notes = select(faces, where)
+    for note in notes + where_notes:
+        print(note, file=sys.stderr)
+    table, skipped = score_faces(version, Path(args.faces), extractor, faces)
     if skipped:
         shown = ", ".join(skipped[:3]) + (" ..." if len(skipped) > 3 else "")
         print(f"arena: skipped {len(skipped)} unreadable image(s): {shown}", file=sys.stderr)
-    if labels is not None:
-        missing = sorted(set(table["file"]) - set(labels))
-        if missing:
-            raise ArenaUserError(
-                f"{len(missing)} scored file(s) have no label in {args.labels}, e.g. {missing[:3]}"
-            )
-        table["label"] = table["file"].map(labels).astype(np.int64)
+    labelled = "label" in faces and bool(faces["label"].notna().any())
+    by_pos = faces.set_index("pos")
+    table["source"] = table["pos"].map(by_pos["source"]).astype(str)  # a --labels file's clips
+    if labelled:
+        table["label"] = table["pos"].map(by_pos["label"]).astype(np.int64)
+        for col in ("method", "released"):
+            if by_pos[col].notna().any():
+                table[col] = table["pos"].map(by_pos[col])
+    table = table.drop(columns="pos")
     _write(table, out)
     print(f"scored {len(table)} faces with {version.describe()}; scores written to {out}")
     if extractor is not None:
@@ -98,8 +123,8 @@ def run(args: argparse.Namespace) -> int:
             f"through {extractor.describe()}: {k} of {len(table)} faces missed "
             f"({k / max(len(table), 1):.1%}), scored P(fake) = {extractor.miss_score}"
         )
-    if labels is not None:
-        for line in metric_lines(table, args.level, args.bootstrap):
+    if labelled:
+        for line in metric_blocks(table, args.level, args.bootstrap):
             print(line)
     return 0
 
@@ -222,16 +247,44 @@ def _run_resolution(path: Path) -> int:
 # --------------------------------------------------------------------------- the faces
 
 
-def score_faces(
-    version: SavedVersion, faces: Path, extractor: SavedExtractor | None = None
-) -> tuple[pd.DataFrame, list[str]]:
-    """Scores of every face in a faceset or image folder (through the extractor first, if one is
-    given: then a `miss` column); returns the table and the skipped files."""
+def _is_faceset(faces: Path) -> bool:
+    return (faces / "manifest.json").is_file() and (faces / "index.parquet").is_file()
+
+
+def list_faces(faces: Path) -> pd.DataFrame:
+    """Every face of a faceset or image folder, before any is read: `pos` (index row, or place in
+    the sorted file list), file, source (frame in a faceset) and, on a labelled faceset, label,
+    method and released."""
     if not faces.is_dir():
         raise ArenaUserError(f"--faces {faces}: folder not found")
-    if (faces / "manifest.json").is_file() and (faces / "index.parquet").is_file():
-        return _score_faceset(version, faces, extractor), []
-    return _score_folder(version, faces, extractor)
+    if _is_faceset(faces):
+        from arena.world.faceset import is_labelled, labelled_index
+
+        index = labelled_index(faces)
+        table = index[["file", "source", "frame"]].assign(source=index["source"].astype(str))
+        if is_labelled(index):
+            table = table.join(index[["label", "method", "released"]])
+        return table.assign(pos=np.arange(len(index)))
+    names = [f.relative_to(faces).as_posix() for f in _image_files(faces)]
+    source = [n.rsplit("/", 1)[0] if "/" in n else n for n in names]
+    return pd.DataFrame({"file": names, "source": source, "pos": np.arange(len(names))})
+
+
+def score_faces(
+    version: SavedVersion,
+    faces: Path,
+    extractor: SavedExtractor | None = None,
+    chosen: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Scores of the faces in a faceset or image folder (those of `chosen`, a subset of what
+    `list_faces` returns; all when None), through the extractor first if one is given (then a
+    `miss` column); returns the table (with `pos`) and the skipped files."""
+    if chosen is None:
+        chosen = list_faces(faces)
+    pos = chosen["pos"].to_numpy(dtype=np.int64)
+    if _is_faceset(faces):
+        return _score_faceset(version, faces, extractor, pos), []
+    return _score_folder(version, faces, extractor, pos)
 
 
 def _score_chunk(
@@ -258,17 +311,24 @@ def _table(
     return table
 
 
-def _score_faceset(version: SavedVersion, faces: Path, extractor: SavedExtractor | None) -> pd.DataFrame:
+def _score_faceset(
+    version: SavedVersion, faces: Path, extractor: SavedExtractor | None, pos: np.ndarray
+) -> pd.DataFrame:
     from arena.world.faceset import Faceset
 
     fs = Faceset(faces, columns=("file", "source", "frame"))
     scores, misses = [], []
-    for start in range(0, len(fs), CHUNK):
-        p, m = _score_chunk(version, extractor, fs.images(np.arange(start, min(start + CHUNK, len(fs)))))
+    for start in range(0, len(pos), CHUNK):
+        p, m = _score_chunk(version, extractor, fs.images(pos[start : start + CHUNK]))
         scores.append(p)
         misses.append(m)
-    index = fs.index.reset_index(drop=True)
-    columns = {"file": index["file"], "source": index["source"].astype(str), "frame": index["frame"]}
+    index = fs.index.reset_index(drop=True).iloc[pos]
+    columns = {
+        "file": index["file"].to_numpy(),
+        "source": index["source"].astype(str).to_numpy(),
+        "frame": index["frame"].to_numpy(),
+        "pos": pos,
+    }
     return _table(columns, scores, misses, extractor)
 
 
@@ -301,11 +361,13 @@ def _decode(files: list[Path], size: int, skipped: list[str], root: Path) -> Ite
 
 
 def _score_folder(
-    version: SavedVersion, folder: Path, extractor: SavedExtractor | None
+    version: SavedVersion, folder: Path, extractor: SavedExtractor | None, pos: np.ndarray
 ) -> tuple[pd.DataFrame, list[str]]:
     import torch
 
-    files = _image_files(folder)
+    every = _image_files(folder)
+    files = [every[i] for i in pos]
+    place = {f: int(i) for f, i in zip(files, pos, strict=True)}
     size = extractor.resolution if extractor is not None else version.resolution
     skipped: list[str] = []
     names: list[str] = []
@@ -323,40 +385,11 @@ def _score_folder(
     if not names:
         raise ArenaUserError(f"--faces {folder}: none of the {len(files)} images could be read")
     source = [n.rsplit("/", 1)[0] if "/" in n else n for n in names]
-    return _table({"file": names, "source": source}, scores, misses, extractor), skipped
+    where = [place[folder / n] for n in names]
+    return _table({"file": names, "source": source, "pos": where}, scores, misses, extractor), skipped
 
 
 # --------------------------------------------------------------------------- labels and metrics
-
-_LABEL_WORDS = {"0": 0, "1": 1, "real": 0, "fake": 1}
-
-
-def read_labels(path: Path) -> dict[str, int]:
-    """``file -> 0 (real) / 1 (fake)`` from a CSV (columns ``file``, ``label``) or a JSON object."""
-    if not path.is_file():
-        raise ArenaUserError(f"--labels {path}: file not found")
-    if path.suffix.lower() == ".json":
-        try:
-            raw = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ArenaUserError(f"--labels {path}: not valid JSON ({exc})") from None
-        if not isinstance(raw, dict):
-            raise ArenaUserError(f"--labels {path}: expected a JSON object {{file: label}}")
-        pairs = list(raw.items())
-    else:
-        df = pd.read_csv(path, dtype=str)
-        if not {"file", "label"} <= set(df.columns):
-            raise ArenaUserError(
-                f"--labels {path}: need CSV columns 'file' and 'label', got {list(df.columns)}"
-            )
-        pairs = list(zip(df["file"], df["label"], strict=True))
-    labels = {}
-    for file, label in pairs:
-        key = str(label).strip().lower()
-        if key not in _LABEL_WORDS:
-            raise ArenaUserError(f"--labels {path}: label of {file!r} is {label!r}; use 0/1 or real/fake")
-        labels[str(file)] = _LABEL_WORDS[key]
-    return labels
 
 
 def metric_lines(table: pd.DataFrame, level: str, n_bootstrap: int) -> list[str]:
@@ -390,3 +423,22 @@ def _write(table: pd.DataFrame, out: Path) -> None:
         buf = io.BytesIO()
         table.to_parquet(buf, index=False)
         write_bytes_atomic(out, buf.getvalue())
+
+
+def metric_blocks(table: pd.DataFrame, level: str, n_bootstrap: int) -> list[str]:
+    """The pooled metric lines, then one block per method of the fakes (every real against that
+    method's fakes), as `arena score` prints them."""
+    lines = metric_lines(table, level, n_bootstrap)
+    if "method" not in table:
+        return lines
+    fakes = table[table["label"] == 1]
+    methods = sorted({str(m) for m in fakes["method"].dropna()})
+    reals = table[table["label"] == 0]
+    for m in methods:
+        own = fakes[fakes["method"].astype("string") == m]
+        lines.append(f"method {m}: {len(reals)} real vs {len(own)} fake faces")
+        if len(reals) == 0:
+            lines.append("  (no real faces to rank its fakes against)")
+            continue
+        lines += ["  " + line for line in metric_lines(pd.concat([reals, own]), level, n_bootstrap)]
+    return lines

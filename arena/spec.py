@@ -189,10 +189,46 @@ class MetricsSpec(_Strict):
     confidence: float = Field(0.95, gt=0.0, lt=1.0)
 
 
+class ExternalSetSpec(_Strict):
+    """A labelled faceset of real deepfakes (`arena ingest SRC --labels FILE`) that every zero-day
+    and post version scores every round (phase `external`, arena.rounds.external)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="the set's name in results and plots")
+    path: str = Field(description="the labelled faceset's folder")
+    max_faces: int | None = Field(
+        None, ge=2, description="score a fixed random subset of this many faces; None: every face"
+    )
+
+    @model_validator(mode="after")
+    def _labelled_faceset(self) -> ExternalSetSpec:
+        # Absolute, so Ray workers and `arena resume` find it whatever their working directory.
+        object.__setattr__(self, "path", str(Path(self.path).expanduser().resolve()))
+        from arena.errors import ArenaUserError
+        from arena.world.faceset import check_external
+
+        try:
+            check_external(self.path)
+        except ArenaUserError as exc:  # not a ValueError: reaches the user as one line, not wrapped
+            raise SpecError(f"invalid spec: evaluation.external {self.name}: {exc}") from None
+        return self
+
+
 class EvaluationSpec(_Strict):
     past_budget: int = Field(
         64, ge=1, description="reals and fakes per strain kept per generation for the `past` phase"
     )
+    external: list[ExternalSetSpec] = Field(
+        default_factory=list,
+        description="labelled facesets of real deepfakes scored by every version every round",
+    )
+
+    @model_validator(mode="after")
+    def _unique_external_names(self) -> EvaluationSpec:
+        names = [e.name for e in self.external]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"evaluation.external names must be unique; repeated: {', '.join(dupes)}")
+        return self
 
 
 class VaultStrainSpec(_Strict):

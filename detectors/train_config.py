@@ -35,7 +35,7 @@ class TrainConfig:
     lr: float = Field(default=1e-3, gt=0)
     weight_decay: float = Field(default=1e-4, ge=0)
     augment: bool = True
-    val_fraction: float = Field(default=0.0, ge=0.0, lt=0.5, description="held out per class; 0: no validation")
+    val_fraction: float = Field(default=0.0, ge=0.0, lt=0.5, description="held out per class; 0: none")
     eval_every: int = Field(default=25, ge=1)
     patience: int = Field(default=4, ge=0, description="0 never stops early")
     jitter: float = Field(default=0.05, ge=0.0, lt=0.5, description="brightness/contrast augmentation")

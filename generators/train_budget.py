@@ -23,4 +23,4 @@ class TrainBudget:
     resolution: int = Field(default=32, ge=16, le=256, multiple_of=8, description="aligned crop side, px")
     batch_size: int = Field(default=8, ge=1)
     lr: float = Field(default=2e-3, gt=0)
-    faces_per_identity: int = Field(default=2, ge=1, description="real faces rendered per identity to train on")
+    faces_per_identity: int = Field(default=2, ge=1, description="real faces per identity to train on")

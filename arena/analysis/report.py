@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from arena.analysis import derived as analysis
+from arena.analysis.external import summary_table as ext_summary
 from arena.analysis.plots.style import Palette, Plot, label
 from arena.errors import ArenaUserError
 from arena.store.atomic import write_text_atomic
@@ -217,6 +218,17 @@ def render(sections: Sequence[Section], metric: str, half_life_metric: str) -> s
             show = analysis.over_seeds(debut, ["detector", "family", "debut_round"], "zero_day")
             intro = f"<p>Zero-day {label('tpr_at_1fpr')} of each family in its debut round:</p>"
             parts.append(intro + _table_html(show))
+    external = [(s, ext_summary(s.df, metric)) for s in sections]
+    if any(len(t) for _, t in external):
+        parts.append(
+            "<h2>External evaluation: real deepfakes</h2><p class=muted>Labelled facesets of real "
+            f"deepfakes (<code>evaluation.external</code>), {label(metric)} per round of the deployed "
+            "(zero-day) version -&gt; the retrained (post) one, per method (every real face against "
+            "that method's fakes) and pooled; the cat-and-mouse plot draws the pooled lines dashed.</p>"
+        )
+        for s, t in external:
+            parts.append(f"<h3>{html.escape(s.cond.label)}</h3>")
+            parts.append(_table_html(t) if len(t) else "<p class=note>no external sets in these runs</p>")
     # By name: a plot only some runs have (the extractor's) sits beside a note for the others.
     titles = {p.name: p.title for s in sections for p in s.plots}
     for name, title in titles.items():

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -106,6 +107,12 @@ class RoundRunner:
         self.made_ahead: dict[int, dict[tuple[Any, ...], Any]] = {}  # round -> {task key: ref}
         self.swapped_ahead: dict[int, dict[tuple[Any, ...], Any]] = {}  # round -> {task key: swap ref}
         self.surrogate_ahead: dict[int, Any] = {}  # round -> the surrogate its early tasks query
+        # External sets (arena.rounds.external): read once per run; each version's scores kept for the
+        # next round, where that version is the deployed one (scored once, not twice).
+        self.external: list[Any] = []
+        self.external_refs: list[Any] = []
+        self.external_misses: list[Any] = []
+        self.external_scored: dict[str, tuple[int, list[np.ndarray]]] = {}  # detector -> its version's
 
     def close(self) -> None:
         self.drawing.shutdown(wait=True)
@@ -192,6 +199,7 @@ class RoundRunner:
         past = [(j, self._past_set(j)) for j in range(1, r)]
         scored = [ev] + [p for _, p in past] + ([sealed] if sealed is not None else [])
         scored_refs, misses = self._extracted(ext_ref, [e.images for e in scored])
+        ext_refs = self._external(ext_ref)
         eval_ref, past_refs = scored_refs[0], scored_refs[1:]  # the vault rides last, if any
         # Without an extractor this is only reading the kept past sets: post's work, as it always was.
         timings["extract" if ext_ref is not None else "post"] = time.perf_counter() - t
@@ -205,6 +213,8 @@ class RoundRunner:
         t = time.perf_counter()
         versions = self._deployed_versions(state, r)
         deployed = [d for d in spec.detectors if versions[d.name].trained_round > 0]
+        # The external sets ride along unless this version's scores on them are kept from last round.
+        zd_ext = [self._kept_external(d.name, versions[d.name].trained_round) for d in deployed]
         zd_refs = [
             self.score.remote(
                 d,
@@ -213,11 +223,13 @@ class RoundRunner:
                 self.det_cpus,
                 spec.device,
                 eval_ref,
+                *(ext_refs if ext_kept is None else []),
             )
-            for d in deployed
+            for d, ext_kept in zip(deployed, zd_ext, strict=True)
         ]
         zd_probs: dict[str, np.ndarray] = {}  # the evasion evolution rewards (rounds.generator_side)
-        for d, (probs,) in zip(deployed, ray.get(zd_refs), strict=True):
+        for d, ext_kept, (probs, *ext_probs) in zip(deployed, zd_ext, ray.get(zd_refs), strict=True):
+            rows += self._external_rows(base, d, versions[d.name].trained_round, ext_kept or ext_probs)
             probs = extraction.apply_misses(probs, misses[0])
             zd_probs[d.name] = probs
             ds = versions[d.name]
@@ -266,7 +278,14 @@ class RoundRunner:
         ]
         post_refs = [  # each runs once its own detector's retrain ends
             self.score_retrained.remote(
-                d, rt, state.detectors[d.name].weights, self.det_cpus, spec.device, eval_ref, *past_refs
+                d,
+                rt,
+                state.detectors[d.name].weights,
+                self.det_cpus,
+                spec.device,
+                eval_ref,
+                *past_refs,
+                *ext_refs,
             )
             for d, rt in zip(spec.detectors, rt_refs, strict=True)
         ]
@@ -303,9 +322,15 @@ class RoundRunner:
             self._start_querying(next_state, r + 1, ext_ref)
         post_probs: dict[str, np.ndarray] = {}
         for d, results in zip(spec.detectors, ray.get(post_refs), strict=True):
+            results, ext_probs = results[: len(misses)], results[len(misses) :]
             results = [extraction.apply_misses(p, m) for p, m in zip(results, misses, strict=True)]
             ds = new_detectors[d.name]
             cols = {**base, **_det_cols(d), "detector_round": ds.trained_round}
+            # A version both deployed and post (frozen) had its external rows written at zero-day.
+            if not (d in deployed and versions[d.name].trained_round == ds.trained_round):
+                rows += self._external_rows(base, d, ds.trained_round, ext_probs)
+            if ext_probs:
+                self.external_scored[d.name] = (ds.trained_round, ext_probs)
             post_probs[d.name] = results[0]
             rows += metric_rows(
                 spec,
@@ -455,6 +480,42 @@ class RoundRunner:
             self.extract.remote(ext_ref, self.spec.extractor, self.det_cpus, self.spec.device, *image_sets)
         )
         return [self.ray.put(a) for a, _ in out], [m for _, m in out]
+
+    def _external(self, ext_ref: Any) -> list[Any]:
+        """Object refs of the external sets' faces as the detectors see them (through the
+        extractor, if any): read, resized and put once per run."""
+        if not self.spec.evaluation.external or self.external_refs:
+            return self.external_refs
+        from arena.rounds.external import load_external
+
+        spec = self.spec
+        self.external = [
+            load_external(e.path, e.name, spec.world.resolution, spec.seed, e.max_faces)
+            for e in spec.evaluation.external
+        ]
+        self.external_refs, self.external_misses = self._extracted(ext_ref, [e.images for e in self.external])
+        # The object store holds the faces now; the driver keeps only the labels and methods.
+        self.external = [replace(e, images=np.empty(0, np.uint8)) for e in self.external]
+        return self.external_refs
+
+    def _kept_external(self, name: str, trained_round: int) -> list[np.ndarray] | None:
+        """A version's raw scores on the external sets if the last round kept them, else None."""
+        if not self.external:
+            return []  # nothing to score: no external sets
+        kept = self.external_scored.get(name)
+        return kept[1] if kept is not None and kept[0] == trained_round else None
+
+    def _external_rows(
+        self, base: dict[str, Any], d: DetectorSpec, trained_round: int, probs: list[np.ndarray]
+    ) -> list[dict[str, Any]]:
+        """Phase `external` rows of one version on every external set (arena.rounds.external)."""
+        from arena.rounds.external import external_rows
+
+        rows: list[dict[str, Any]] = []
+        cols = {**base, **_det_cols(d), "detector_round": trained_round, "generation": base["round"]}
+        for ext, p, miss in zip(self.external, probs, self.external_misses, strict=True):
+            rows += external_rows(self.spec, cols, extraction.apply_misses(p, miss), ext, miss)
+        return rows
 
     def _sealed_set(
         self, reals: np.ndarray, vault: list[dict[str, Any]], fakes: list[dict[str, Any]]

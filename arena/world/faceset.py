@@ -4,6 +4,10 @@ Images stay on disk: `Faceset.images(rows)` opens each needed shard with safeten
 `safe_open` (memory-mapped) and slices out only the requested rows, so a 200k-face faceset never
 needs 200k faces in memory. The index is read with only the columns the caller asks for.
 The writer lives in `arena.world.ingest.store`; this module is what the world and tools import.
+
+A labelled faceset (`arena ingest SRC --labels FILE`) has three more index columns: `label`
+(Int8: 0 real, 1 fake), `method` and `released` (strings, YYYY-MM-DD); `labelled_index` reads
+them typed, as all-null columns on a faceset made without labels.
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import torch
 
 from arena.errors import ArenaUserError
 from arena.store.atomic import sha256_file
+from arena.world.labels import LABEL_COLUMNS
 
 FORMAT = "deepfake-arena-faceset"
 VERSION = 1
@@ -27,6 +33,7 @@ INDEX_COLUMNS = (
     *("file", "identity", "source", "frame", "face", "box", "landmarks5", "source_landmarks5"),
     *("has_landmarks68", "landmarker", "det_score", "face_px", "eye_px", "sharpness", "colour"),
     *("grey", "exif_rotated", "faces_in_input", "shard", "row"),
+    *LABEL_COLUMNS,
 )
 _REQUIRED = ("format", "version", "generation", "size", "credit", "index", "quarantine", "files", "shards")
 
@@ -78,7 +85,9 @@ class Faceset:
             raise ValueError(f"unknown index columns {unknown}; valid: {', '.join(INDEX_COLUMNS)}")
         if self.manifest["counts"]["faces"] == 0:
             raise ArenaUserError(f"faceset {self.path} holds no faces (see its quarantine.parquet)")
-        self.index = pd.read_parquet(index_file, columns=cols)
+        present = set(pq.read_schema(index_file).names)
+        self.index = typed_labels(pd.read_parquet(index_file, columns=[c for c in cols if c in present]))
+        self.index = self.index.drop(columns=[c for c in LABEL_COLUMNS if c not in cols])
         for name in set(self.index["shard"]):
             if name not in self.manifest["shards"] or not (self.path / "shards" / name).is_file():
                 raise ArenaUserError(f"faceset {self.path}: shard {name} missing; re-run arena ingest")
@@ -112,6 +121,30 @@ class Faceset:
         return out
 
 
+def typed_labels(index: pd.DataFrame) -> pd.DataFrame:
+    """`index` with `label` as Int8 and `method`, `released` as strings; absent ones all-null."""
+    index = index.copy()
+    index["label"] = (
+        index["label"].astype("Int8") if "label" in index else pd.array([pd.NA] * len(index), "Int8")
+    )
+    for col in ("method", "released"):
+        index[col] = index[col].astype("string") if col in index else pd.array([pd.NA] * len(index), "string")
+    return index
+
+
+def labelled_index(path: str | Path) -> pd.DataFrame:
+    """The index of the faceset at `path`: file, identity, source, frame, face, shard, row, and
+    label (Int8, 0 real / 1 fake), method, released (strings; YYYY-MM-DD), typed, with nulls where
+    a face has no label (every face, on a faceset ingested without --labels)."""
+    cols = ("file", "identity", "source", "frame", "face", "shard", "row", *LABEL_COLUMNS)
+    return Faceset(path, cols).index.reset_index(drop=True)
+
+
+def is_labelled(index: pd.DataFrame) -> bool:
+    """Whether any face of an index (as `labelled_index` returns it) has a label."""
+    return "label" in index and bool(index["label"].notna().any())
+
+
 @lru_cache(maxsize=4)
 def _open_cached(path: str, generation: int, columns: tuple[str, ...]) -> Faceset:
     return Faceset(path, columns)
@@ -123,3 +156,17 @@ def open_faceset(
     """A Faceset, cached per process and generation: Ray workers open it once, not per task."""
     generation = int(read_manifest(path)["generation"])
     return _open_cached(str(Path(path).resolve()), generation, columns)
+
+
+def check_external(path: str) -> pd.DataFrame:
+    """The labelled faceset's index; ArenaUserError unless it is one with real and fake faces."""
+    index = labelled_index(path)
+    if not is_labelled(index):
+        raise ArenaUserError(
+            f"faceset {path} has no labels; make it with: arena ingest SRC --out {path} --labels FILE"
+        )
+    classes = set(index["label"].dropna().astype(int).tolist())
+    if classes != {0, 1}:
+        which = "real" if 0 in classes else "fake"
+        raise ArenaUserError(f"faceset {path} holds {which} faces only; AUC and friends need both")
+    return index

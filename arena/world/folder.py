@@ -21,6 +21,16 @@ from arena.world.faceset import Faceset, open_faceset
 from arena.world.identity_split import split_counts
 
 
+def resize_faces(images: torch.Tensor, resolution: int) -> torch.Tensor:
+    """Faceset crops (n, 3, S, S) in [0, 1] at the run's resolution: an antialiased resize, as
+    every real face of a folder world (and of an external set, arena.rounds.external) is brought to it."""
+    if images.shape[-1] == resolution:
+        return images
+    return kornia.geometry.transform.resize(images, (resolution, resolution), antialias=True).clamp(0, 1)
+
+
+
+
 class FolderWorld:
     """Identity pools and face draws over an ingested faceset.
 
@@ -57,9 +67,5 @@ class FolderWorld:
         u = torch.rand(len(ids), generator=generator, dtype=torch.float64)
         k = (u * self.count[ids]).long().clamp(max=self.count[ids] - 1)
         rows = self.order[self.start[ids] + k]
-        images = from_uint8(self.faceset.images(rows.numpy()))
-        if self.faceset.size != self.resolution:
-            images = kornia.geometry.transform.resize(
-                images, (self.resolution, self.resolution), antialias=True
-            ).clamp(0, 1)
+        images = resize_faces(from_uint8(self.faceset.images(rows.numpy())), self.resolution)
         return FaceBatch(images, self.landmarks[rows], ids.to(torch.int64), self.sources[rows])

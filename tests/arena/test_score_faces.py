@@ -36,7 +36,12 @@ def one_torch_thread():
 @pytest.fixture(scope="module")
 def version(tmp_path_factory, one_torch_thread):
     """A meso4 version trained on the toy problem, saved as a run saves it (+ a 2-member ensemble)."""
-    folder = tmp_path_factory.mktemp("run") / "rounds" / "r0002" / "detectors"
+    return save_version(tmp_path_factory.mktemp("run"))
+
+
+def save_version(run) -> tuple[Path, Detector]:
+    """A toy-trained meso4 version in run/rounds/r0002/detectors (single, and pair: an ensemble)."""
+    folder = run / "rounds" / "r0002" / "detectors"
     folder.mkdir(parents=True)
     reals, fakes = toy(64, SIZE, seed=0)
     detector = Detector("meso4", seed=0)
@@ -119,8 +124,11 @@ def test_an_ensemble_version_averages_its_members(version, tmp_path):
     np.testing.assert_allclose(pd.read_csv(out).score.to_numpy(), expected.numpy(), atol=1e-6)
 
 
-def _faceset(path, images: torch.Tensor, files: list[str], sources: list[str]) -> None:
-    """A minimal faceset as `arena ingest` writes it: one shard, an index, a manifest."""
+def _faceset(
+    path, images: torch.Tensor, files: list[str], sources: list[str], labels: dict | None = None
+) -> None:
+    """A minimal faceset as `arena ingest` writes it: one shard, an index, a manifest (with
+    `labels`, {column: values}, the columns of a labelled faceset)."""
     (path / "shards").mkdir(parents=True)
     save_file({"images": images.contiguous()}, str(path / "shards" / "s0001-0000.safetensors"))
     index = pd.DataFrame(
@@ -130,6 +138,7 @@ def _faceset(path, images: torch.Tensor, files: list[str], sources: list[str]) -
             "frame": list(range(len(files))),
             "shard": "s0001-0000.safetensors",
             "row": list(range(len(files))),
+            **(labels or {}),
         }
     )
     index.to_parquet(path / "index.parquet")
@@ -203,9 +212,10 @@ def test_bad_labels_are_rejected(version, tmp_path, capsys):
     base = ["score", "--detector", str(folder / "single.safetensors"), "--faces", str(tmp_path / "faces")]
     assert main([*base, "--labels", str(labels), "--out", str(tmp_path / "s.csv")]) == 1
     assert "use 0/1 or real/fake" in capsys.readouterr().err
-    labels.write_text("file,label\na/000.png,0\n")
+    labels.write_text("file,label\na/000.png,0\n")  # one face left out, the other one class only
     assert main([*base, "--labels", str(labels), "--out", str(tmp_path / "s.csv")]) == 1
-    assert "have no label" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "1 of 2 faces have no label" in err and "one class only" in err
 
 
 def _run_extractor(run, points: torch.Tensor, miss_threshold: float) -> Path:

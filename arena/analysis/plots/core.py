@@ -2,7 +2,8 @@
 the cat-and-mouse curve and the train-round x test-generation heatmap — and `write_plots` /
 `plot_run` write every plot of a run (or of several seeds of one condition):
 
-1. cat_and_mouse   zero-day vs post-retrain score per round (the sawtooth), per detector
+1. cat_and_mouse   zero-day vs post-retrain score per round (the sawtooth), per detector; with
+                   `evaluation.external`, the same versions on each set of real deepfakes (dashed)
 2. decay_gap       score of version i on generation i+k against k        (arena.analysis.plots.decay)
 3. heatmap         score[trained through round i][generation j]
 4. forgetting      per detector and strategy                             (arena.analysis.plots.decay)
@@ -43,6 +44,20 @@ def cat_and_mouse_table(df: pd.DataFrame, metric: str = "auc") -> pd.DataFrame:
     )
 
 
+def external_table(df: pd.DataFrame, metric: str = "auc") -> pd.DataFrame:
+    """Pooled scores of the zero-day and post versions on each external set (arena.rounds.external), per
+    detector and round (mean over seeds); empty for runs without `evaluation.external`."""
+    from arena.analysis.external import pooled
+
+    keys = [*_CM_KEYS, "set"]
+    if df.empty or not (df.phase == "external").any():
+        return pd.DataFrame(columns=[*keys, "value", "ci_low", "ci_high", "n", "n_runs"])
+    table = over_runs(pooled(df, metric), keys)
+    return table.sort_values(
+        ["detector", "set", "round", "phase"], ascending=[True, True, True, False]
+    ).reset_index(drop=True)
+
+
 def plot_cat_and_mouse(
     df: pd.DataFrame, out: Path, metric: str = "auc", palette: Palette | None = None
 ) -> Path:
@@ -59,6 +74,17 @@ def plot_cat_and_mouse(
         zd, po = g[g.phase == "zero_day"], g[g.phase == "post"]
         ax.plot(zd["round"] - 0.2, zd.value, "v", color=c, mfc="white", ms=6)
         ax.plot(po["round"] + 0.2, po.value, "o", color=c, ms=5)
+    ext = external_table(df, metric)
+    for (name, ext_set), g in ext.groupby(["detector", "set"], sort=True):
+        xs = g["round"] + np.where(g.phase == "zero_day", -0.2, 0.2)
+        c = palette.detector(str(name))
+        lbl = f"{detector_label(str(name), g.strategy.iloc[0])} on {ext_set} (external set)"
+        ax.plot(xs, g.value, "--", color=c, lw=1.2, label=lbl)
+        ax.plot(xs, g.value, "s", color=c, mfc="white", ms=4)
+    if len(ext):  # the CSV holds both: the arena's lines and the external ones (column `set`)
+        table = pd.concat(
+            [table.assign(set=""), ext[[*_CM_KEYS, "set", "value", "ci_low", "ci_high", "n", "n_runs"]]]
+        )
     if metric in ("auc", "accuracy"):
         ax.axhline(0.5, color="grey", ls=":", lw=1)
         ax.text(ax.get_xlim()[0], 0.505, " chance", color="grey", fontsize=8, va="bottom")

@@ -61,6 +61,8 @@ class Palette:
 
     @classmethod
     def from_table(cls, df: pd.DataFrame, families: Iterable[str] = ()) -> Palette:
+        if len(df) and "phase" in df:  # an external set's name is no generator family
+            df = df[df.phase != "external"]
         fams = set(families) | set(df.family.unique() if len(df) else [])
         return cls.build(df.detector.unique() if len(df) else [], fams - {"all"})
 

@@ -32,6 +32,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "--identities", type=Path, help="CSV file,identity mapping files of a flat SRC to identities"
     )
     p.add_argument(
+        "--labels",
+        type=Path,
+        help="CSV or JSON labels file: file,label (0/1 or real/fake) and optional method, released "
+        "(YYYY-MM[-DD]), source (the clip a frame belongs to); every file of SRC must be listed "
+        "(unlisted ones and unknown labels are quarantined); see docs/real-deepfakes.md",
+    )
+    p.add_argument(
         "--policy", choices=["largest", "all", "skip"], default="largest", help="several faces in one input"
     )
     p.add_argument(
@@ -73,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         landmarks=args.landmarks,
         weights=args.weights,
         mapping=args.identities,
+        labels=args.labels,
         credit=args.credit,
         workers=args.workers,
         device=args.device,

@@ -21,6 +21,8 @@ class IngestOptions:
     (largest: keep the largest; all: keep each; skip: quarantine the input). min_size: smallest
     face box side (photo px). min_sharpness: smallest Laplacian variance of the crop (see
     `arena.world.ingest.align.sharpness`; 0 disables). fps, max_frames: video sampling rate and cap.
+    labels: a labels file (`arena.world.labels`): real/fake, method, release date and clip of each file;
+    not content (a changed labels file relabels the faceset without re-aligning a face).
     """
 
     size: int = 128
@@ -33,6 +35,7 @@ class IngestOptions:
     landmarks: Path | None = None
     weights: Path | None = None
     mapping: Path | None = None
+    labels: Path | None = None
     credit: str | None = None
     workers: int = 1
     device: str = "cpu"

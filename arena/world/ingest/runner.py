@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from arena.errors import ArenaUserError
+from arena.world.ingest.labelling import apply_labels
 from arena.world.ingest.landmarks_file import LandmarksFile
 from arena.world.ingest.options import DEFAULT_CREDIT, IngestOptions
 from arena.world.ingest.process import BatchProcessor, BatchResult
 from arena.world.ingest.scan import SourceFile, read_mapping, scan
 from arena.world.ingest.store import FacesetWriter
+from arena.world.labels import read_label_file
 
 
 @dataclass
@@ -107,6 +109,7 @@ def _results(
 
 def ingest(src: str | Path, out: str | Path, options: IngestOptions) -> dict[str, Any]:
     """Ingest SRC into the faceset OUT (created, or brought up to date); returns the manifest."""
+    import torch
     from tqdm import tqdm
 
     src, out = Path(src), Path(out)
@@ -114,6 +117,7 @@ def ingest(src: str | Path, out: str | Path, options: IngestOptions) -> dict[str
         raise ArenaUserError(f"--out {out} must not lie inside SRC {src} (it would be ingested too)")
     lmfile = LandmarksFile(options.landmarks) if options.landmarks is not None else None
     mapping = read_mapping(options.mapping) if options.mapping is not None else None
+    given_labels = read_label_file(options.labels) if options.labels is not None else None
     files = scan(src, mapping)
     if not files:
         raise ArenaUserError(f"no photos or videos under {src}")
@@ -121,6 +125,15 @@ def ingest(src: str | Path, out: str | Path, options: IngestOptions) -> dict[str
     if credit is None and not (out / "manifest.json").is_file():
         credit = DEFAULT_CREDIT.format(src=src.name)
     writer = FacesetWriter(out, options.size, options.content(), credit, options.shard_rows)
+    labels = given_labels if given_labels is not None else writer.stored_labels()
+    labelled = None
+    if labels is not None:  # unlisted files and unknown labels are quarantined, never decoded
+        labelled = apply_labels(files, labels, mapping)
+        files = labelled.files
+        empty = BatchResult(
+            torch.zeros(0, 3, options.size, options.size, dtype=torch.uint8), torch.zeros(0, 68, 2)
+        )
+        writer.add(replace(empty, quarantine=labelled.rejected, seen=len(labelled.rejected)))
     p = plan(src, files, writer.known_files(), lmfile)
     if p.todo and (lmfile is None or lmfile.needs_fan):
         from arena.world.ingest.fan import check_weights
@@ -131,6 +144,9 @@ def ingest(src: str | Path, out: str | Path, options: IngestOptions) -> dict[str
     seen = ingested = faces = 0
     write_s = 0.0
     reasons: dict[str, int] = {}
+    for q in labelled.rejected if labelled is not None else []:
+        seen += 1
+        reasons[q["reason"]] = reasons.get(q["reason"], 0) + 1
     bar = tqdm(total=len(p.todo), unit="file", desc="ingest", disable=not options.progress)
     for batch, result in zip(batches, _results(src, options, lmfile, batches), strict=True):
         write_s += writer.add(result)
@@ -154,7 +170,13 @@ def ingest(src: str | Path, out: str | Path, options: IngestOptions) -> dict[str
         "shard_write_s": write_s,
         "rebuilt": writer.rebuild,
     }  # fmt: skip
-    manifest = writer.commit(p.keep, summary, p.touched)
+    if labels is not None and labelled is not None:
+        summary["labels"] = {
+            "file": str(options.labels) if options.labels is not None else "kept from the last ingest",
+            "rows": len(labels),
+            "unmatched": labelled.unmatched,
+        }
+    manifest = writer.commit(p.keep, summary, p.touched, labels)
     return manifest
 
 
@@ -163,8 +185,15 @@ def format_summary(manifest: dict[str, Any], out: Path) -> str:
     s, t, c = manifest["last_ingest"], manifest["totals"], manifest["counts"]
     f = s["files"]
     why = ", ".join(f"{k} {v}" for k, v in s["reasons"].items()) or "none"
+    lab = s.get("labels")
+    labelled = []
+    if lab is not None:
+        listed = f"{lab['rows']} rows from {lab['file']}"
+        unmatched = f"; {lab['unmatched']} name no file of SRC (ignored)" if lab["unmatched"] else ""
+        labelled = [f"labels:     {listed}{unmatched}; files it does not list are quarantined not_in_labels"]
     return "\n".join(
         [
+            *labelled,
             f"files:      {f['scanned']} scanned: {f['new']} new, {f['changed']} changed, "
             f"{f['unchanged']} unchanged, {f['removed']} removed"
             + (" (options changed: rebuilt)" if s["rebuilt"] else ""),

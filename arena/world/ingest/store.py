@@ -5,6 +5,7 @@
       index.parquet                      one row per face (see `arena.world.faceset.INDEX_COLUMNS`)
       quarantine.parquet                 one row per rejected input, with its reason
       files.parquet                      one row per source file: size, mtime, sha256 (re-ingest)
+      labels.parquet                     a labelled faceset's labels file, as read (`arena.world.labels`)
       shards/sGGGG-KKKK.safetensors      images (N, 3, S, S) uint8, landmarks68 (N, 68, 2) float32
 
 Every ingest is a new generation G: its shards get new names (live shards are never overwritten),
@@ -80,12 +81,29 @@ class FacesetWriter:
             self.old_index = pd.read_parquet(out / self.previous["index"]["file"])
             self.old_quarantine = pd.read_parquet(out / self.previous["quarantine"]["file"])
             self.old_files = pd.read_parquet(out / self.previous["files"]["file"])
+        self._labels_file = None
+        if self.previous is not None and "labels" in self.previous:
+            path = out / self.previous["labels"]["file"]
+            if path.is_file() and sha256_file(path) == self.previous["labels"]["sha256"]:
+                self._labels_file = path
         self._rows: list[dict[str, Any]] = []
         self._quarantine: list[dict[str, Any]] = []
         self._files: list[dict[str, Any]] = []
         self._pending: list[tuple[torch.Tensor, torch.Tensor]] = []
         self._pending_n = 0
         self._shards: dict[str, dict[str, Any]] = {}
+
+    def stored_labels(self) -> pd.DataFrame | None:
+        """The labels the faceset was made with (a re-ingest without --labels keeps them), or None."""
+        if self._labels_file is None:
+            return None
+        from arena.world.labels import OPTIONAL
+
+        table = pd.read_parquet(self._labels_file)
+        table["label"] = table["label"].astype("Int8")
+        for key in OPTIONAL:
+            table[key] = table[key].astype("string")
+        return table
 
     def known_files(self) -> pd.DataFrame:
         """The source files the current generation holds (empty on a first ingest or a rebuild)."""
@@ -124,12 +142,18 @@ class FacesetWriter:
         return time.perf_counter() - t0
 
     def commit(
-        self, keep: set[str], summary: dict[str, Any], touched: dict[str, int] | None = None
+        self,
+        keep: set[str],
+        summary: dict[str, Any],
+        touched: dict[str, int] | None = None,
+        labels: pd.DataFrame | None = None,
     ) -> dict[str, Any]:
         """Write the new generation: files in `keep` keep their old rows, the rest are replaced.
 
         `touched` maps kept files whose mtime changed (content hash unchanged) to their new
-        mtime, so the next ingest need not hash them again. Returns the manifest written.
+        mtime, so the next ingest need not hash them again. `labels` (a labels table, see
+        `arena.world.labels`) sets every face's label, method, released and source, and is kept in the
+        faceset. Returns the manifest written.
         """
         flush_s = self._flush(self._pending_n) if self._pending_n else 0.0
         g = self.generation
@@ -143,6 +167,10 @@ class FacesetWriter:
             index = index.sort_values(["file", "frame", "face"], kind="stable").reset_index(drop=True)
         else:
             index = pd.DataFrame(columns=["file", "identity", "source", "frame", "face", "shard", "row"])
+        if labels is not None:
+            from arena.world.ingest.labelling import label_columns
+
+            index = label_columns(index, labels)
         old_q = self.old_quarantine[self.old_quarantine["file"].isin(keep)]
         quarantine = pd.concat([old_q, pd.DataFrame(self._quarantine, columns=QUARANTINE_COLUMNS)])
         quarantine = quarantine.sort_values(["file", "frame"], kind="stable").reset_index(drop=True)
@@ -160,6 +188,10 @@ class FacesetWriter:
             data = _parquet_bytes(df)
             write_bytes_atomic(self.out / name, data)
             tables[key] = {"file": name, "sha256": _sha(data), "rows": len(df)}
+        if labels is not None:
+            data = _parquet_bytes(labels)
+            write_bytes_atomic(self.out / "labels.parquet", data)
+            tables["labels"] = {"file": "labels.parquet", "sha256": _sha(data), "rows": len(labels)}
         shards = dict(self._shards)
         if self.previous is not None and not self.rebuild:
             used = set(index["shard"]) if len(index) else set()
@@ -218,7 +250,7 @@ def _sha(data: bytes) -> str:
 def verify(out: Path) -> None:
     """Check every file the manifest names against its sha256; raises ArenaUserError."""
     m = read_manifest(out)
-    for key in ("index", "quarantine", "files"):
+    for key in ("index", "quarantine", "files", *(["labels"] if "labels" in m else [])):
         if sha256_file(out / m[key]["file"]) != m[key]["sha256"]:
             raise ArenaUserError(f"faceset {out}: {m[key]['file']} does not match its sha256")
     for name, meta in m["shards"].items():
