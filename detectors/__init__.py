@@ -9,6 +9,7 @@ from detectors import (  # noqa: F401  (each registers its architecture)
     efficientnet,
     meso,
     mesoinception,
+    mesonet_published,
     spectrum,
     xception,
 )
