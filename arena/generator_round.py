@@ -94,7 +94,7 @@ def surrogate_detectors(spec: RunSpec, versions: dict[str, Any]) -> list[tuple[A
     return [
         (d, versions[d.name].weights, scoring_memory(versions[d.name].memory))
         for d in spec.detectors
-        if d.exposed and versions[d.name].trained_round > 0
+        if d.exposed and versions[d.name].weights is not None
     ]
 
 

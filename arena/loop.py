@@ -53,7 +53,7 @@ from arena.round_files import (
     save_json,
     save_memory,
 )
-from arena.round_state import ArenaState, DetectorState, load_state, load_version
+from arena.round_state import ArenaState, DetectorState, initial_detectors, load_state, load_version
 from arena.scored_sets import EvalSet, kept_eval_set, metric_rows
 from arena.seeding import derive_seed, torch_generator
 from arena.spec import DetectorSpec, RunSpec
@@ -203,7 +203,7 @@ class RoundRunner:
         self.progress.phase(r, "zero_day")
         t = time.perf_counter()
         versions = self._deployed_versions(state, r)
-        deployed = [d for d in spec.detectors if versions[d.name].trained_round > 0]
+        deployed = [d for d in spec.detectors if versions[d.name].weights is not None]
         zd_refs = [
             self.score.remote(
                 d,
@@ -477,8 +477,8 @@ class RoundRunner:
         source = r - 1 - self.spec.release_lag
         if source == state.round:
             return state.detectors
-        if source < 1:
-            return {d.name: DetectorState() for d in self.spec.detectors}
+        if source < 1:  # untrained, or the published weights a detector imported
+            return initial_detectors(self.spec)
         return {d.name: load_version(self.store.round_path(source), d.name) for d in self.spec.detectors}
 
     def _past_set(self, j: int) -> EvalSet:

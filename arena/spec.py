@@ -161,6 +161,20 @@ class TrainSpec(_Strict):
     jpeg_quality: int = Field(60, ge=1, le=95, description="lowest JPEG quality")
 
 
+class WeightsSpec(_Strict):
+    """Published weights a detector starts from (detectors.weights_import)."""
+
+    path: str = Field(description="a .pth/.pt/.bin state dict, a .safetensors file or Keras .h5 weights")
+    format: Literal["auto", "torch", "safetensors", "keras"] = Field(
+        "auto", description="auto: from the file's suffix"
+    )
+
+    @model_validator(mode="after")
+    def _absolute_path(self) -> WeightsSpec:  # absolute, so Ray workers and `arena resume` find it
+        object.__setattr__(self, "path", str(Path(self.path).expanduser().resolve()))
+        return self
+
+
 class DetectorSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     arch: str = "meso4"
@@ -179,6 +193,20 @@ class DetectorSpec(_Strict):
         description="the generators meet it in the field: its scores drive selection and evasion "
         "queries it; false: a lab detector the attackers never see (still scored every round)",
     )
+    weights: WeightsSpec | None = Field(
+        None,
+        description="start from published weights: deployed from round 1's zero-day on; frozen "
+        "never trains, the other strategies (not scratch) continue with the finetune budget",
+    )
+
+    @model_validator(mode="after")
+    def _scratch_discards_weights(self) -> DetectorSpec:
+        if self.weights is not None and self.strategy == "scratch":
+            raise ValueError(
+                "strategy 'scratch' re-initialises the detector every round and would discard "
+                "its imported weights; use frozen, finetune, replay or ensemble"
+            )
+        return self
 
 
 class RoleResources(_Strict):
@@ -426,6 +454,14 @@ def check_registry_names(spec: RunSpec) -> None:
                 build_detector_network(det.arch, det.arch_config)
             except (TypeError, ValueError) as exc:
                 problems.append(f"detectors.{i}.arch_config: {exc}")
+            else:
+                if det.weights is not None:
+                    from detectors.weights_import import WeightsError, import_weights
+
+                    try:
+                        import_weights(det.arch, det.arch_config, det.weights.path, det.weights.format)
+                    except WeightsError as exc:
+                        problems.append(f"detectors.{i}.weights: {exc}")
         if det.strategy not in STRATEGIES:
             problems.append(
                 f"detectors.{i}.strategy: unknown retraining strategy {det.strategy!r}; "
