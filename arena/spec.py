@@ -44,6 +44,14 @@ class SplitFractions(_Strict):
         return self
 
 
+class RoundMonths(_Strict):
+    """The calendar a run's rounds stand for: round 1 covers the `months_per_round` months from
+    `start`, round 2 the next ones... (recorded methods enter by their release date)."""
+
+    start: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM, round 1's first month")
+    months_per_round: int = Field(1, ge=1, le=120)
+
+
 class WorldSpec(_Strict):
     kind: Literal["synthetic", "folder"] = "synthetic"
     path: str | None = Field(None, description="folder: a faceset made by `arena ingest SRC --out DIR`")
@@ -60,6 +68,9 @@ class WorldSpec(_Strict):
         description="per-round step of the capture conditions' random walk (arena.capture); 0: fixed",
     )
     credit: str | None = Field(None, description="folder: credit line for the faces (default: the faceset's)")
+    round_months: RoundMonths | None = Field(
+        None, description="the months each round stands for (population.recorded enters methods by date)"
+    )
 
     @model_validator(mode="after")
     def _folder_has_a_faceset(self) -> WorldSpec:
@@ -118,6 +129,15 @@ class InnovationSpec(_Strict):
     family: str
     round: int = Field(ge=1, description="the first round the family's new strains play")
     strains: int = Field(1, ge=1, description="strains it enters with (the population grows by them)")
+    method: str | None = Field(None, description="recorded: the labelled faceset's method it serves")
+
+
+class RecordedSpec(_Strict):
+    """Recorded methods that enter by their release date (generators.recorded, arena.recorded)."""
+
+    methods: list[str] | None = Field(
+        None, description="methods of the world's labelled faceset; None: every method it has"
+    )
 
 
 class PopulationSpec(_Strict):
@@ -133,6 +153,9 @@ class PopulationSpec(_Strict):
     spectral_ceiling: float = Field(1.0, gt=0.0, description="spectral distance above which quality falls")
     fakes_per_strain: SplitCounts = SplitCounts(train=64, eval=32)
     innovation: list[InnovationSpec] = Field(default_factory=list, description="families unlocking later")
+    recorded: RecordedSpec | None = Field(
+        None, description="real methods replayed from the labelled world faceset, by release date"
+    )
     training: dict[str, GeneratorTrainSpec] = Field(
         default_factory=dict, description="learning family -> training budget (defaults when absent)"
     )
@@ -443,6 +466,9 @@ def check_registry_names(spec: RunSpec) -> None:
     from arena.spec_generators import generator_problems
 
     problems += generator_problems(spec)  # innovation, vault, training budgets, pretrained paths
+    from arena.recorded import recorded_problems
+
+    problems += recorded_problems(spec)  # recorded methods: labelled faceset, dates, rounds
     for i, det in enumerate(spec.detectors):
         if det.arch not in DETECTORS:
             problems.append(

@@ -4,7 +4,7 @@ Importing the package registers every family module below in `generators.registr
 (diffusers itself is imported only when a diffusion strain is trained or used).
 """
 
-from generators import autoencoder, blend, diffusion  # noqa: F401  (register the families)
+from generators import autoencoder, blend, diffusion, recorded  # noqa: F401  (register the families)
 from generators.registry import FAMILIES, FakeBatch, GeneratorFamily, StrainWeights, TrainBudget, get_family
 
 __all__ = ["FAMILIES", "FakeBatch", "GeneratorFamily", "StrainWeights", "TrainBudget", "get_family"]
