@@ -82,7 +82,9 @@ class FolderWorld:
         self.splits = splits  # every identity of each split (recorded fakes draw from these)
         labels = read_labels(spec.path)
         self.fake = np.zeros(len(codes), dtype=bool) if labels is None else labels["label"].to_numpy() == 1
-        self.methods = None if labels is None else labels["method"].to_numpy(dtype=object)
+        self.methods = (
+            None if labels is None else labels["method"].astype(object).fillna("").to_numpy(dtype=str)
+        )
         real_rows = np.flatnonzero(~self.fake)
         # Faces grouped by identity: identity i owns real rows order[start[i] : start[i] + count[i]].
         self.order = torch.from_numpy(real_rows[np.argsort(codes[real_rows], kind="stable")])
@@ -143,7 +145,7 @@ def _check_sources_disjoint(
     for k, ids in enumerate(splits.values()):
         split_of[ids.numpy()] = k
     row_split = split_of[codes]
-    per_source = {}
+    per_source: dict[int, int] = {}
     for src, sp in zip(sources.tolist(), row_split.tolist(), strict=True):
         if sp >= 0 and per_source.setdefault(src, sp) != sp:
             raise ArenaUserError(
