@@ -51,8 +51,12 @@ def _methods_cached(path: str, generation: int) -> tuple[tuple[str, str | None],
     fakes = labels[(labels["label"] == 1) & labels["method"].notna()]
     out = []
     for method, group in fakes.groupby("method", sort=True):
-        dates = [str(d) for d in group["released"].dropna()]
-        out.append((str(method), min(dates, key=month_of) if dates else None))
+        dates = sorted({str(d) for d in group["released"].dropna()})
+        try:
+            first = min(dates, key=month_of) if dates else None
+        except ValueError as exc:
+            raise ArenaUserError(f"faceset {path}: method {method!r}: released {exc}") from None
+        out.append((str(method), first))
     return tuple(out)
 
 

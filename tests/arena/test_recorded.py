@@ -133,3 +133,20 @@ def test_bad_recorded_specs_fail_in_one_line(faceset, extra, message):
 def test_recorded_strains_need_a_labelled_folder_world():
     with pytest.raises(SpecError, match="recorded strains need world.kind: folder on a labelled faceset"):
         load_spec(QUICKSTART, ["population.innovation=[{family: recorded, method: A, round: 2}]"])
+
+
+def test_a_bad_release_date_in_the_faceset_fails_in_one_line(tmp_path):
+    from tests.arena.labelled_helpers import add_labels
+
+    faceset = labelled_faceset(tmp_path, identities=4)
+    add_labels(
+        faceset, lambda row: (1, "A", "May 2018") if row["file"].endswith("_1.png") else (0, None, None)
+    )
+    with pytest.raises(
+        SpecError, match="world.path: faceset .*method 'A': released 'May 2018' is not a date"
+    ):
+        load_spec(
+            QUICKSTART,
+            ["world.kind=folder", f"world.path={faceset}", "world.identities={train: 2, eval: 2, vault: 0}",
+             "world.round_months={start: 2019-01}", "population.recorded={}"],
+        )  # fmt: skip
