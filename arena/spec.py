@@ -48,6 +48,14 @@ class SplitFractions(_Strict):
         return self
 
 
+class RoundMonths(_Strict):
+    """The calendar a run's rounds stand for: round 1 covers the `months_per_round` months from
+    `start`, round 2 the next ones... (recorded methods enter by their release date)."""
+
+    start: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM, round 1's first month")
+    months_per_round: int = Field(1, ge=1, le=120)
+
+
 class WorldSpec(_Strict):
     kind: Literal["synthetic", "folder"] = "synthetic"
     path: str | None = Field(None, description="folder: a faceset made by `arena ingest SRC --out DIR`")
@@ -64,6 +72,9 @@ class WorldSpec(_Strict):
         description="per-round step of the capture conditions' random walk (arena.world.capture); 0: fixed",
     )
     credit: str | None = Field(None, description="folder: credit line for the faces (default: the faceset's)")
+    round_months: RoundMonths | None = Field(
+        None, description="the months each round stands for (population.recorded enters methods by date)"
+    )
 
     @model_validator(mode="after")
     def _folder_has_a_faceset(self) -> WorldSpec:
@@ -120,6 +131,15 @@ class InnovationSpec(_Strict):
     family: str
     round: int = Field(ge=1, description="the first round the family's new strains play")
     strains: int = Field(1, ge=1, description="strains it enters with (the population grows by them)")
+    method: str | None = Field(None, description="recorded: the labelled faceset's method it serves")
+
+
+class RecordedSpec(_Strict):
+    """Recorded methods that enter by their release date (generators.recorded, arena.world.recorded)."""
+
+    methods: list[str] | None = Field(
+        None, description="methods of the world's labelled faceset; None: every method it has"
+    )
 
 
 class PopulationSpec(_Strict):
@@ -135,6 +155,9 @@ class PopulationSpec(_Strict):
     spectral_ceiling: float = Field(1.0, gt=0.0, description="spectral distance above which quality falls")
     fakes_per_strain: SplitCounts = SplitCounts(train=64, eval=32)
     innovation: list[InnovationSpec] = Field(default_factory=list, description="families unlocking later")
+    recorded: RecordedSpec | None = Field(
+        None, description="real methods replayed from the labelled world faceset, by release date"
+    )
     training: dict[str, GeneratorTrainSpec] = Field(
         default_factory=dict, description="learning family -> training budget (defaults when absent)"
     )
@@ -143,6 +166,20 @@ class PopulationSpec(_Strict):
     def _elite_fits(self) -> PopulationSpec:
         if self.elite > self.size:
             raise ValueError(f"elite ({self.elite}) cannot exceed size ({self.size})")
+        return self
+
+
+class WeightsSpec(_Strict):
+    """Published weights a detector starts from (detectors.weights_import)."""
+
+    path: str = Field(description="a .pth/.pt/.bin state dict, a .safetensors file or Keras .h5 weights")
+    format: Literal["auto", "torch", "safetensors", "keras"] = Field(
+        "auto", description="auto: from the file's suffix"
+    )
+
+    @model_validator(mode="after")
+    def _absolute_path(self) -> WeightsSpec:  # absolute, so Ray workers and `arena resume` find it
+        object.__setattr__(self, "path", str(Path(self.path).expanduser().resolve()))
         return self
 
 
@@ -164,6 +201,20 @@ class DetectorSpec(_Strict):
         description="the generators meet it in the field: its scores drive selection and evasion "
         "queries it; false: a lab detector the attackers never see (still scored every round)",
     )
+    weights: WeightsSpec | None = Field(
+        None,
+        description="start from published weights: deployed from round 1's zero-day on; frozen "
+        "never trains, the other strategies (not scratch) continue with the finetune budget",
+    )
+
+    @model_validator(mode="after")
+    def _scratch_discards_weights(self) -> DetectorSpec:
+        if self.weights is not None and self.strategy == "scratch":
+            raise ValueError(
+                "strategy 'scratch' re-initialises the detector every round and would discard "
+                "its imported weights; use frozen, finetune, replay or ensemble"
+            )
+        return self
 
 
 class RoleResources(_Strict):
@@ -447,6 +498,9 @@ def check_registry_names(spec: RunSpec) -> None:
     from arena.spec_generators import generator_problems
 
     problems += generator_problems(spec)  # innovation, vault, training budgets, pretrained paths
+    from arena.world.recorded import recorded_problems
+
+    problems += recorded_problems(spec)  # recorded methods: labelled faceset, dates, rounds
     for i, det in enumerate(spec.detectors):
         if det.arch not in DETECTORS:
             problems.append(
@@ -458,6 +512,14 @@ def check_registry_names(spec: RunSpec) -> None:
                 build_detector_network(det.arch, det.arch_config)
             except (TypeError, ValueError) as exc:
                 problems.append(f"detectors.{i}.arch_config: {exc}")
+            else:
+                if det.weights is not None:
+                    from detectors.weights_import import WeightsError, import_weights
+
+                    try:
+                        import_weights(det.arch, det.arch_config, det.weights.path, det.weights.format)
+                    except WeightsError as exc:
+                        problems.append(f"detectors.{i}.weights: {exc}")
         if det.strategy not in STRATEGIES:
             problems.append(
                 f"detectors.{i}.strategy: unknown retraining strategy {det.strategy!r}; "

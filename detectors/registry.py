@@ -19,7 +19,7 @@ from torch import nn
 from arena.registry import Registry
 
 # The built-in architectures, one module each, imported at the registry's first lookup.
-ARCHITECTURES = ("efficientnet", "meso", "mesoinception", "spectrum", "xception")
+ARCHITECTURES = ("efficientnet", "meso", "mesoinception", "mesonet_published", "spectrum", "xception")
 DETECTORS: Registry[type[nn.Module]] = Registry(
     "detector architecture", "deepfake_arena.detectors", [f"detectors.{m}" for m in ARCHITECTURES]
 )

@@ -67,6 +67,7 @@ class RetrainContext:
     seed: int
     options: StrategyOptions = StrategyOptions()
     pseudo_fakes: PseudoFakes | None = None
+    pretrained: bool = False  # started from imported weights: its first training is a finetune
 
     @property
     def fit_seed(self) -> int:
@@ -155,7 +156,7 @@ def _continued_fit(
 ) -> tuple[FitReport, Memory]:
     """Continue from the current weights and the saved optimiser; the first training uses the
     scratch budget (a fresh detector needs the full budget), later ones the finetune budget."""
-    first = ctx.times_trained == 0
+    first = ctx.times_trained == 0 and not ctx.pretrained
     if not first:
         detector.load_optimizer_state(memory_part(memory, OPTIM))
     report = detector.fit(
@@ -184,8 +185,9 @@ def _finetune(detector, reals, fakes, memory, ctx) -> RetrainResult:
 
 @STRATEGIES.register("frozen")
 def _frozen(detector, reals, fakes, memory, ctx) -> RetrainResult:
-    """Deployed once, never updated: train like ``scratch`` on the first call, then do nothing."""
-    if ctx.times_trained > 0:
+    """Deployed once, never updated: train like ``scratch`` on the first call, then do nothing;
+    a detector that imported published weights never trains."""
+    if ctx.times_trained > 0 or ctx.pretrained:
         return RetrainResult(None, dict(memory))
     return RetrainResult(_scratch_fit(detector, reals, fakes, ctx), {})
 
@@ -265,6 +267,7 @@ def retrain(
     options: StrategyOptions | None = None,
     training: str = "supervised",
     training_config: Mapping[str, Any] | None = None,
+    pretrained: bool = False,
 ) -> RetrainResult:
     """Retrain ``detector`` in place on the round's uint8 reals and fakes by ``strategy``.
 
@@ -275,6 +278,8 @@ def retrain(
         memory: what the previous call returned (None or {} on the first call).
         options: replay and ensemble sizes.
         training: ``supervised`` or ``sbi`` (then ``fakes_u8`` is ignored).
+        pretrained: the detector started from imported weights (``frozen`` never trains it;
+            the continuing strategies use the finetune budget from their first call).
     Returns:
         The fit report (None when the strategy did not train: ``frozen`` after its first call)
         and the memory for the next call.
@@ -291,5 +296,6 @@ def retrain(
         seed=seed,
         options=options or StrategyOptions(),
         pseudo_fakes=pseudo,
+        pretrained=pretrained,
     )
     return run(detector, reals_u8, None if pseudo is not None else fakes_u8, dict(memory or {}), ctx)

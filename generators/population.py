@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from generators.genome import Genome, crossover, default_genome, mutate, random_genome
-from generators.registry import gene_space
+from generators.registry import FAMILIES, gene_space
 
 
 @dataclass
@@ -27,26 +27,40 @@ class Strain:
     parents: list[str] = field(default_factory=list)
     born_round: int = 1
     mutations: list[str] = field(default_factory=list)
+    method: str | None = None  # a recorded strain's method (generators.recorded); None otherwise
 
     @property
     def family(self) -> str:
         return self.genome.family
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "id": self.id,
             "genome": self.genome.to_dict(),
             "parents": list(self.parents),
             "born_round": self.born_round,
             "mutations": list(self.mutations),
         }
+        if self.method is not None:
+            out["method"] = self.method
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Strain:
         genome = Genome.from_dict(data["genome"], gene_space(data["genome"]["family"]))
         return cls(
-            data["id"], genome, list(data["parents"]), int(data["born_round"]), list(data["mutations"])
+            data["id"],
+            genome,
+            list(data["parents"]),
+            int(data["born_round"]),
+            list(data["mutations"]),
+            data.get("method"),
         )
+
+
+def evolves(family: str) -> bool:
+    """Whether a family's strains evolve; a recorded method (generators.recorded) does not."""
+    return bool(getattr(FAMILIES.get(family), "evolves", True))
 
 
 def strain_id(family: str, number: int) -> str:
@@ -110,7 +124,11 @@ def evolve(
     Each child: a tournament winner; with probability `crossover_prob` crossed with a second
     tournament winner of the same family (when the family has another strain); then mutated.
     Children are numbered id_start, id_start + 1, ... and record their parents and mutated genes.
+    Strains of a family that does not evolve (`recorded`) are kept as they are, after the others:
+    they neither count towards `size` nor parent children.
     """
+    fixed = [s for s in strains if not evolves(s.family)]
+    strains = [s for s in strains if evolves(s.family)]
     if not strains:
         raise ValueError("cannot evolve an empty population")
     missing = sorted(s.id for s in strains if s.id not in fitness)
@@ -147,7 +165,7 @@ def evolve(
         genome, changed = mutate(genome, space, rate, scale, generator)
         nxt.append(Strain(strain_id(first.family, number), genome, parents, next_round, changed))
         number += 1
-    return nxt
+    return nxt + fixed
 
 
 def innovate(family: str, count: int, generator: torch.Generator, round: int, id_start: int) -> list[Strain]:

@@ -166,7 +166,7 @@ class LearningFamily(GeneratorFamily, Protocol):
 
 
 # The built-in families, one module each, imported at the registry's first lookup.
-BUILTIN_FAMILIES = ("autoencoder", "blend", "diffusion")
+BUILTIN_FAMILIES = ("autoencoder", "blend", "diffusion", "recorded")
 FAMILIES: Registry[GeneratorFamily] = Registry(
     "generator family", "deepfake_arena.generators", [f"generators.{m}" for m in BUILTIN_FAMILIES]
 )

@@ -81,7 +81,11 @@ def swap_splits(
     """Each split's pairs and swap, from the split's own seeded streams."""
     out = {}
     for split, n in counts.items():
-        source, target = world.pairs(split, n, torch_generator(seed, r, "pairs", strain.id, split))
+        draw = torch_generator(seed, r, "pairs", strain.id, split)
+        if strain.method is not None:  # a recorded strain: its method's fakes, as the targets
+            source = target = world.recorded(split, strain.method, n, draw)
+        else:
+            source, target = world.pairs(split, n, draw)
         gen = torch_generator(seed, r, "make", strain.id, split, device=dev)
         target = target.to(dev)
         swapped = family.swap(source.to(dev), target, strain.genome, gen, weights=weights)

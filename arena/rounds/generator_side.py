@@ -37,20 +37,36 @@ def vault_strains(spec: RunSpec) -> list[dict[str, Any]]:
 
 
 def innovations(spec: RunSpec, r: int, id_start: int) -> list[dict[str, Any]]:
-    """The strains of families unlocking in round r, numbered from id_start."""
+    """The strains of families unlocking in round r, numbered from id_start; then the recorded
+    methods entering in round r by their release date (arena.world.recorded), one strain each."""
+    from arena.world.recorded import FAMILY, arrivals
     from generators.population import innovate
 
     out: list[dict[str, Any]] = []
     for i, inn in enumerate(spec.population.innovation):
         if inn.round == r:
             gen = torch_generator(spec.seed, "innovation", i)
-            out += [s.to_dict() for s in innovate(inn.family, inn.strains, gen, r, id_start + len(out))]
+            for s in innovate(inn.family, inn.strains, gen, r, id_start + len(out)):
+                s.method = inn.method
+                out.append(s.to_dict())
+    given = {inn.method for inn in spec.population.innovation if inn.family == FAMILY}
+    for method, entry in sorted(arrivals(spec).items()):
+        if entry == r and method not in given:
+            gen = torch_generator(spec.seed, "recorded", method)
+            for s in innovate(FAMILY, 1, gen, r, id_start + len(out)):
+                s.method = method
+                out.append(s.to_dict())
     return out
 
 
 def population_size(spec: RunSpec, r: int) -> int:
-    """Seats in round r: the spec's size plus the strains of every innovation unlocked by then."""
-    return spec.population.size + sum(i.strains for i in spec.population.innovation if i.round <= r)
+    """Seats of evolving strains in round r: the spec's size plus the strains of every
+    innovation unlocked by then (recorded strains play besides them, outside the evolution)."""
+    from generators.population import evolves
+
+    return spec.population.size + sum(
+        i.strains for i in spec.population.innovation if i.round <= r and evolves(i.family)
+    )
 
 
 def train_spec(spec: RunSpec, family: str) -> GeneratorTrainSpec:
@@ -94,7 +110,7 @@ def surrogate_detectors(spec: RunSpec, versions: dict[str, Any]) -> list[tuple[A
     return [
         (d, versions[d.name].weights, scoring_memory(versions[d.name].memory))
         for d in spec.detectors
-        if d.exposed and versions[d.name].trained_round > 0
+        if d.exposed and versions[d.name].weights is not None
     ]
 
 

@@ -47,7 +47,7 @@ from arena.rounds.generator_side import (
 from arena.rounds.progress import Progress
 from arena.rounds.query_clock import phase_query_seconds
 from arena.rounds.scored_sets import EvalSet, kept_eval_set, metric_rows
-from arena.rounds.state import ArenaState, DetectorState, load_state, load_version
+from arena.rounds.state import ArenaState, DetectorState, initial_detectors, load_state, load_version
 from arena.seeding import derive_seed, torch_generator
 from arena.spec import DetectorSpec, RunSpec
 from arena.store.round_files import (
@@ -212,7 +212,7 @@ class RoundRunner:
         self.progress.phase(r, "zero_day")
         t = time.perf_counter()
         versions = self._deployed_versions(state, r)
-        deployed = [d for d in spec.detectors if versions[d.name].trained_round > 0]
+        deployed = [d for d in spec.detectors if versions[d.name].weights is not None]
         # The external sets ride along unless this version's scores on them are kept from last round.
         zd_ext = [self._kept_external(d.name, versions[d.name].trained_round) for d in deployed]
         zd_refs = [
@@ -539,8 +539,8 @@ class RoundRunner:
         source = r - 1 - self.spec.release_lag
         if source == state.round:
             return state.detectors
-        if source < 1:
-            return {d.name: DetectorState() for d in self.spec.detectors}
+        if source < 1:  # untrained, or the published weights a detector imported
+            return initial_detectors(self.spec)
         return {d.name: load_version(self.store.round_path(source), d.name) for d in self.spec.detectors}
 
     def _past_set(self, j: int) -> EvalSet:

@@ -50,8 +50,23 @@ def initial_state(spec: RunSpec) -> ArenaState:
         round=0,
         strains=[s.to_dict() for s in strains] + newborn,
         next_strain_id=len(strains) + len(newborn) + 1,
-        detectors={d.name: DetectorState() for d in spec.detectors},
+        detectors=initial_detectors(spec),
     )
+
+
+def initial_detectors(spec: RunSpec) -> dict[str, DetectorState]:
+    """Each detector before round 1: untrained, or its imported published weights (deployed
+    from round 1's zero-day on, though trained on no round: trained_round stays 0)."""
+    from detectors.weights_import import import_weights
+
+    out = {}
+    for d in spec.detectors:
+        if d.weights is None:
+            out[d.name] = DetectorState()
+            continue
+        state = import_weights(d.arch, d.arch_config, d.weights.path, d.weights.format)
+        out[d.name] = DetectorState(weights={k: v.numpy() for k, v in state.items()})
+    return out
 
 
 def load_state(spec: RunSpec, store: RunStore, r: int) -> ArenaState:

@@ -180,6 +180,7 @@ def retrain(
         options=StrategyOptions(replay_size=spec.replay_size, ensemble_k=spec.ensemble_k),
         training=spec.training,
         training_config=spec.training_config,
+        pretrained=spec.weights is not None,
     )
     new_memory = {k: v.detach().cpu().contiguous().numpy() for k, v in result.memory.items()}
     if result.report is None:

@@ -55,6 +55,15 @@ class World:
         ids = pool[torch.randint(len(pool), (n,), generator=generator)]
         return self.renderer.render(ids, generator)
 
+    def recorded(self, split: str, method: str, n: int, generator: torch.Generator) -> FaceBatch:
+        """`n` recorded fakes of `method` from `split`'s identities (a labelled folder world)."""
+        from arena.errors import ArenaUserError
+        from arena.world.folder import FolderWorld
+
+        if not isinstance(self.renderer, FolderWorld):
+            raise ArenaUserError("recorded strains need world.kind: folder on a labelled faceset")
+        return self.renderer.recorded(split, method, n, generator)
+
     def pairs(self, split: str, n: int, generator: torch.Generator) -> tuple[FaceBatch, FaceBatch]:
         """Source and target faces of distinct identities (the source's face goes on the target)."""
         pool = self._pool(split)

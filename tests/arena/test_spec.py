@@ -45,7 +45,8 @@ def test_overrides_are_applied_and_validated(tmp_path):
         (
             "detectors.0.arch=resnet9000",
             "detectors.0.arch: unknown detector architecture 'resnet9000'; "
-            "valid choices: efficientnet, meso4, mesoinception4, spectrum, xception",
+            "valid choices: efficientnet, meso4, meso4-published, mesoinception4, "
+            "mesoinception4-published, spectrum, xception",
         ),
         (
             "detectors.0.strategy=yolo",

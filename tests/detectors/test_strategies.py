@@ -222,3 +222,13 @@ def test_bad_options_are_rejected():
     with pytest.raises(ValueError, match="replay_size >= 1"):
         StrategyOptions(replay_size=0)
     assert np.isfinite(StrategyOptions().replay_size)
+
+
+def test_a_pretrained_detector_is_never_trained_by_frozen_and_finetuned_by_the_others():
+    detector = Detector("meso4", seed=5)
+    imported = detector.state_dict()
+    result = _round("frozen", detector, 1, 1, {}, pretrained=True)
+    assert result.report is None and _equal(imported, detector.state_dict())
+    result = _round("finetune", detector, 1, 1, {}, pretrained=True)
+    assert result.report is not None and result.report.steps_run == FINETUNE.steps  # not SCRATCH's
+    assert not _equal(imported, detector.state_dict())

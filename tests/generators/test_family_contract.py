@@ -27,9 +27,13 @@ def pair() -> tuple[FaceBatch, FaceBatch]:
 
 
 def busy(name: str) -> Genome:
-    """The default genome with the stages that draw randomness switched on."""
-    genes = dict(default_genome(FAMILIES.get(name).gene_space).genes)
-    return Genome(name, {**genes, "align_jitter": 1.0, "noise_std": 0.02, "spectral_match": 0.5})
+    """The default genome with the stages that draw randomness switched on (those the family
+    has: a recorded family aligns nothing, so it has no align_jitter)."""
+    space = FAMILIES.get(name).gene_space
+    busy_genes = {"align_jitter": 1.0, "noise_std": 0.02, "spectral_match": 0.5}
+    return Genome(
+        name, {**default_genome(space).genes, **{k: v for k, v in busy_genes.items() if k in space.names}}
+    )
 
 
 @pytest.fixture(scope="module")
