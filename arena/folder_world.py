@@ -4,7 +4,8 @@ Identities are split disjoint into train, eval and vault, by the spec's counts o
 source (a photo, a video) belongs to one identity, so all frames of a video land in one split.
 Faces stay on disk: a draw reads only the crops it returns (see `arena.faceset.Faceset.images`).
 It offers `render(ids, generator)` like the synthetic renderer, so `arena.world.World` serves
-`reals` and `pairs` from either the same way.
+`reals` and `pairs` from either the same way. Scored sets (eval, vault) draw with `distinct`
+instead: at most one face per source, because a photo drawn twice is one sample, not two.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ class FolderWorld:
     """Identity pools and face draws over an ingested faceset.
 
     Shape:
-        render(ids (n,), generator) -> FaceBatch of n faces at `spec.resolution`.
+        render(ids (n,), generator) -> FaceBatch of n faces at `spec.resolution`;
+        distinct(pool (k,), n, generator) -> FaceBatch of min(n, sources of the pool) faces.
     """
 
     def __init__(self, spec: WorldSpec, seed: int) -> None:
@@ -79,6 +81,7 @@ class FolderWorld:
         self.count = torch.from_numpy(np.bincount(codes, minlength=len(names)))
         self.start = torch.cumsum(self.count, 0) - self.count
         self.sources = torch.from_numpy(sources.astype(np.int64))
+        self.identity_of_row = torch.from_numpy(codes.astype(np.int64))
         s, r = self.faceset.size, spec.resolution
         # Crop pixel centres map as p' = (p + 0.5) * r / s - 0.5 under an area resize.
         self.landmarks = (self.faceset.landmarks5 + 0.5) * (r / s) - 0.5
@@ -87,10 +90,29 @@ class FolderWorld:
         """One face of each identity in `ids`, drawn uniformly among that identity's faces."""
         u = torch.rand(len(ids), generator=generator, dtype=torch.float64)
         k = (u * self.count[ids]).long().clamp(max=self.count[ids] - 1)
-        rows = self.order[self.start[ids] + k]
+        return self._faces(self.order[self.start[ids] + k])
+
+    def distinct(self, pool: torch.Tensor, n: int, generator: torch.Generator) -> FaceBatch:
+        """A scored set's reals: min(n, sources) faces of the pool's identities, one per source.
+
+        Why: a faceset holds few photos per identity (the London set: 2), so n draws with
+        replacement would score one photo several times and count it as independent samples,
+        making in-run intervals too narrow. Sources (a photo, a video) are drawn without
+        replacement in random order, each with one of its faces at random (a video's frames are
+        one sample too); when the pool has fewer sources than n, the set is smaller and the
+        results' `n` says so.
+        """
+        rows = torch.nonzero(torch.isin(self.identity_of_row, pool)).flatten()
+        shuffled = rows[torch.randperm(len(rows), generator=generator)]
+        _, source = torch.unique(self.sources[shuffled], return_inverse=True)
+        first = torch.full((int(source.max()) + 1,), len(shuffled), dtype=torch.int64)
+        first.scatter_reduce_(0, source, torch.arange(len(shuffled)), reduce="amin")
+        return self._faces(shuffled[first.sort().values[:n]])
+
+    def _faces(self, rows: torch.Tensor) -> FaceBatch:
         images = from_uint8(self.faceset.images(rows.numpy()))
         if self.faceset.size != self.resolution:
             images = kornia.geometry.transform.resize(
                 images, (self.resolution, self.resolution), antialias=True
             ).clamp(0, 1)
-        return FaceBatch(images, self.landmarks[rows], ids.to(torch.int64), self.sources[rows])
+        return FaceBatch(images, self.landmarks[rows], self.identity_of_row[rows], self.sources[rows])

@@ -28,9 +28,11 @@ class World:
             from arena.folder_world import FolderWorld
 
             folder = FolderWorld(spec, seed)
+            self.folder: FolderWorld | None = folder
             self.renderer: SyntheticWorld | FolderWorld = folder
             self.pools = folder.pools
             return
+        self.folder = None
         counts = spec.identities
         total = counts.train + counts.eval + counts.vault
         self.renderer = SyntheticWorld(total, spec.resolution, seed=derive_seed(seed, "world"))
@@ -54,6 +56,17 @@ class World:
         pool = self._pool(split)
         ids = pool[torch.randint(len(pool), (n,), generator=generator)]
         return self.renderer.render(ids, generator)
+
+    def scored_reals(self, split: str, n: int, generator: torch.Generator) -> FaceBatch:
+        """Reals of a scored set (eval, vault): never one photo twice (`FolderWorld.distinct`).
+
+        A folder world may return fewer than n (one face per source of the split). A synthetic
+        world renders every face afresh (a new pose, light and expression), so it draws as
+        `reals` does, and its runs replay as before.
+        """
+        if self.folder is not None:
+            return self.folder.distinct(self._pool(split), n, generator)
+        return self.reals(split, n, generator)
 
     def pairs(self, split: str, n: int, generator: torch.Generator) -> tuple[FaceBatch, FaceBatch]:
         """Source and target faces of distinct identities (the source's face goes on the target)."""
