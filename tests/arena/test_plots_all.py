@@ -105,8 +105,9 @@ def test_several_seeds_are_averaged_with_a_ci(tmp_path):
     cm = pd.read_csv(path.with_suffix(".csv"))
     zd = cm[(cm.detector == "ft") & (cm.phase == "zero_day")]
     np.testing.assert_allclose(zd.value, 0.35)  # seeds 0 and 1: 0.4 and 0.3
-    np.testing.assert_allclose(zd.ci_low, 0.3)
-    np.testing.assert_allclose(zd.ci_high, 0.4)
+    half = 12.706204736174698 * 0.05  # t interval: t(0.975, df=1) * sem of 0.4 and 0.3
+    np.testing.assert_allclose(zd.ci_low, 0.35 - half)
+    np.testing.assert_allclose(zd.ci_high, 0.35 + half)
     assert (cm.n_runs == 2).all()
 
 
