@@ -8,6 +8,7 @@ e.g. `arena.analysis.derived.load_runs([...])`) and returns a tidy DataFrame wit
 - `decay_curve`: the matrix averaged over versions by generation gap k = j - i;
 - `forward_transfer`: mean score on generations the version never saw (j > i);
 - `forgetting`: best earlier score on generation j minus the score after later retraining;
+  `forgetting_summary` sets it beside its noise floor (a frozen detector's apparent forgetting);
 - `half_life`: rounds until the zero-day TPR@1%FPR falls below half its post-retrain value;
 - `decay_area`: area under the decay curve over a common gap window;
 - `vault_gap`: in-distribution (post) vs sealed (vault) score per detector;
@@ -32,6 +33,7 @@ DETECTOR = ["run", "seed", "detector", "arch", "strategy"]  # identifies one det
 LOWER_IS_BETTER = frozenset({"eer", "log_loss", "ece"})
 SCORED = ("post", "zero_day", "past")  # phases that score a trained version on a generation
 SEALED = "sealed"  # phase of the vault rows: families never used for training or selection
+NEVER_RETRAINED = "frozen"  # strategy of detectors trained once: their apparent forgetting is noise
 
 
 def load_runs(run_dirs: Iterable[str | Path]) -> pd.DataFrame:
@@ -126,8 +128,10 @@ def forgetting(df: pd.DataFrame, metric: str = "auc") -> pd.DataFrame:
     s(r, j) is the score, on generation j, of the version deployed after round r's retraining
     (the `post` row when j == r, a `past` row when j < r). For a detector that retrains every
     round this is the per-version forgetting of continual learning; a frozen detector keeps its
-    version, so its forgetting is ~0 (up to the kept evaluation subset). For metrics where lower
-    is better (eer, log loss, ece) the sign is flipped so that forgetting > 0 always means worse.
+    version, so it forgets nothing, yet the max over its noisy re-scorings (full set, then the
+    kept subset) reads > 0: the noise floor `forgetting_summary` sets beside every detector. For
+    metrics where lower is better (eer, log loss, ece) the sign is flipped so that forgetting > 0
+    always means worse.
 
     Returns one row per (DETECTOR, round, generation < round): best, best_round, current, forgetting.
     """
@@ -146,16 +150,66 @@ def forgetting(df: pd.DataFrame, metric: str = "auc") -> pd.DataFrame:
     return out.reset_index(drop=True).assign(metric=metric)
 
 
-def forgetting_summary(df: pd.DataFrame, metric: str = "auc") -> pd.DataFrame:
-    """Per detector: mean forgetting of the last round's version over every earlier generation."""
+def forgetting_summary(df: pd.DataFrame, metric: str = "auc", confidence: float = 0.95) -> pd.DataFrame:
+    """Per detector: mean forgetting of the last round's version over every earlier generation,
+    beside its noise floor.
+
+    Why a floor: forgetting takes a max over noisy earlier scores, so it is > 0 even for a
+    detector that never changes (a frozen one "forgot" 0.008 AUC in the quickstart, a fine-tuned
+    one 0.010). The floor is that apparent forgetting of the run's never-retrained (frozen)
+    detectors, generation by generation, on the same cells; `excess` = forgetting - floor, paired
+    by generation. CIs are Student t intervals over the last version's generations (cells of one
+    run: a within-run spread, not a CI over seeds; for that, take `value` or `excess` per seed
+    to `over_seeds` or `arena.analysis.effects.measure`). `beyond_floor` is True only when excess_low > 0.
+
+    Returns DETECTOR + value, max, n_cells, ci_low, ci_high, floor, excess, excess_low,
+    excess_high, beyond_floor, metric, quantity (floor and excess NaN without a frozen detector).
+    """
+    cols = [
+        *DETECTOR,
+        "value",
+        "max",
+        "n_cells",
+        "ci_low",
+        "ci_high",
+        "floor",
+        "excess",
+        "excess_low",
+        "excess_high",
+        "beyond_floor",
+        "metric",
+        "quantity",
+    ]
     f = forgetting(df, metric)
     if f.empty:
-        return pd.DataFrame(columns=[*DETECTOR, "value", "max", "n_cells", "metric", "quantity"])
+        return pd.DataFrame(columns=cols)
     last = f[f["round"] == f.groupby(DETECTOR)["round"].transform("max")]
-    out = last.groupby(DETECTOR, as_index=False).agg(
-        value=("forgetting", "mean"), max=("forgetting", "max"), n_cells=("forgetting", "size")
-    )
-    return out.assign(metric=metric, quantity="forgetting")
+    never = last[last.strategy == NEVER_RETRAINED]
+    floor = never.groupby(["run", "seed", "generation"], as_index=False).agg(floor=("forgetting", "mean"))
+    last = last.merge(floor, on=["run", "seed", "generation"], how="left")
+    rows = []
+    for key, g in last.groupby(DETECTOR, sort=True, dropna=False):
+        cells = g.forgetting.to_numpy(dtype=float)
+        excess = cells - g.floor.to_numpy(dtype=float)
+        lo, hi = t_interval(cells, confidence)
+        ex_lo, ex_hi = t_interval(excess, confidence)
+        has_floor = bool(np.isfinite(excess).any())
+        rows.append(
+            dict(
+                zip(DETECTOR, key, strict=True),
+                value=float(cells.mean()),
+                max=float(cells.max()),
+                n_cells=int(cells.size),
+                ci_low=lo,
+                ci_high=hi,
+                floor=float(np.nanmean(g.floor)) if has_floor else np.nan,
+                excess=float(np.nanmean(excess)) if has_floor else np.nan,
+                excess_low=ex_lo,
+                excess_high=ex_hi,
+                beyond_floor=bool(ex_lo > 0),  # NaN (no floor, one cell) compares False
+            )
+        )
+    return pd.DataFrame(rows).assign(metric=metric, quantity="forgetting")[cols]
 
 
 def half_life(df: pd.DataFrame, metric: str = "tpr_at_1fpr") -> pd.DataFrame:
@@ -203,32 +257,50 @@ def half_life(df: pd.DataFrame, metric: str = "tpr_at_1fpr") -> pd.DataFrame:
 
 
 def decay_area(df: pd.DataFrame, metric: str = "auc", window: int | None = None) -> pd.DataFrame:
-    """Area under the decay curve D(k) = mean score at gap k, for k = 0..window, over the window.
+    """Area under the decay curve, score against gap k = 0..window, on cells matched across detectors.
 
-    Trapezoid rule divided by the window, so the value is in the metric's units (the mean score
-    a version keeps over `window` rounds after its training) and detectors are comparable. The
-    default window is the largest gap every detector in the table has observed (at least 1).
-    A detector missing a gap inside the window gets NaN rather than a silently shorter area.
+    Why matched: `decay_curve` averages each detector over the versions it has at a gap, and
+    those differ. A frozen detector's gap 0 is its one version on generation 1 (often the easiest),
+    a retrained one's the mean over every round; comparing those ranked the quickstart's two
+    detectors opposite to their curves. Here, within each run, gap k's score is averaged over the
+    generations every compared detector was scored on at that gap (the detectors that observed
+    every gap 0..window), so a detector scoring at least as high as another on every such cell
+    cannot get a smaller area. The trapezoid rule over 0..window, divided by the window, keeps
+    the metric's units (the mean score a version keeps over `window` rounds after training).
+
+    The default window is the largest gap every detector in the table has observed (at least 1);
+    a detector missing a gap inside the window gets NaN, and so does every detector when the
+    eligible ones share no generation at some gap. Returns DETECTOR + value, window, n_cells
+    (matched cells used), metric, quantity.
     """
-    curve = decay_curve(df, metric)
-    curve = curve[curve.gap >= 0]
-    cols = [*DETECTOR, "value", "window", "metric", "quantity"]
-    if curve.empty:
+    m = score_matrix(df, metric)
+    m = m[m.gap >= 0]
+    cols = [*DETECTOR, "value", "window", "n_cells", "metric", "quantity"]
+    if m.empty:
         return pd.DataFrame(columns=cols)
     if window is None:
-        window = max(1, int(curve.groupby(DETECTOR)["gap"].max().min()))
+        window = max(1, int(m.groupby(DETECTOR)["gap"].max().min()))
     if window < 1:
         raise ValueError(f"decay_area window must be >= 1 round, got {window}")
+    ks = np.arange(window + 1)
+    m = m[m.gap <= window]
     rows = []
-    for key, g in curve.groupby(DETECTOR, sort=True):
-        g = g.set_index("gap")["value"]
-        ks = np.arange(window + 1)
-        if all(k in g.index for k in ks):
-            ys = g.loc[ks].to_numpy()
-            area = float(np.sum((ys[1:] + ys[:-1]) / 2.0) / window)
-        else:
-            area = np.nan
-        rows.append(dict(zip(DETECTOR, key, strict=True), value=area, window=window))
+    for _, run in m.groupby(["run", "seed"], sort=True):
+        gaps = run.groupby(DETECTOR)["gap"].agg(lambda g: set(g.tolist()))
+        eligible = [key for key, seen in gaps.items() if set(ks.tolist()) <= seen]
+        cells = run[run.set_index(DETECTOR).index.isin(eligible)]
+        # the generations every eligible detector was scored on, gap by gap
+        per = cells.groupby(["gap", "generation"])["detector"].nunique()
+        common = per[per == len(eligible)].reset_index()[["gap", "generation"]]
+        matched = cells.merge(common, on=["gap", "generation"])
+        curve = matched.groupby([*DETECTOR, "gap"])["value"].mean().unstack("gap").reindex(columns=ks)
+        n = matched.groupby(DETECTOR).size()
+        for key in gaps.index:
+            area, n_cells = np.nan, 0
+            if key in curve.index and curve.loc[key].notna().all():
+                ys = curve.loc[key].to_numpy(dtype=float)
+                area, n_cells = float(np.sum((ys[1:] + ys[:-1]) / 2.0) / window), int(n[key])
+            rows.append(dict(zip(DETECTOR, key, strict=True), value=area, window=window, n_cells=n_cells))
     return pd.DataFrame(rows).assign(metric=metric, quantity="decay_area")[cols]
 
 

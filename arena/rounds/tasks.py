@@ -26,7 +26,9 @@ def make_reals(world: WorldSpec, seed: int, r: int, split: str, n: int, num_cpus
     from arena.world.pools import World
 
     setup_worker(num_cpus, "cpu")
-    faces = World(world, seed).reals(split, n, torch_generator(seed, r, "reals", split))
+    w = World(world, seed)
+    draw = w.reals if split == "train" else w.scored_reals  # scored sets never hold a photo twice
+    faces = draw(split, n, torch_generator(seed, r, "reals", split))
     return to_uint8(apply_capture(faces.images, capture_of_round(seed, r, world.capture_drift))).numpy()
 
 

@@ -7,7 +7,8 @@ On a labelled faceset (`arena ingest --labels`) the reals are the rows not label
 fakes are served by `recorded` strains (`generators.recorded`) from the same identity split, so
 a recorded fake and the reals of its identity always land in one split.
 It offers `render(ids, generator)` like the synthetic renderer, so `arena.world.pools.World` serves
-`reals` and `pairs` from either the same way.
+`reals` and `pairs` from either the same way. Scored sets (eval, vault) draw with `distinct`
+instead: at most one face per source, because a photo drawn twice is one sample, not two.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ class FolderWorld:
     """Identity pools and face draws over an ingested faceset.
 
     Shape:
-        render(ids (n,), generator) -> FaceBatch of n faces at `spec.resolution`.
+        render(ids (n,), generator) -> FaceBatch of n faces at `spec.resolution`;
+        distinct(pool (k,), n, generator) -> FaceBatch of min(n, sources of the pool) faces.
     """
 
     def __init__(self, spec: WorldSpec, seed: int) -> None:
@@ -86,6 +88,25 @@ class FolderWorld:
         k = (u * self.count[ids]).long().clamp(max=self.count[ids] - 1)
         rows = self.order[self.start[ids] + k]
         return self._faces(rows, ids.to(torch.int64))
+
+    def distinct(self, pool: torch.Tensor, n: int, generator: torch.Generator) -> FaceBatch:
+        """A scored set's reals: min(n, sources) real faces of the pool's identities, one per source.
+
+        Why: a faceset holds few photos per identity (the London set: 2), so n draws with
+        replacement would score one photo several times and count it as independent samples,
+        making in-run intervals too narrow. Sources (a photo, a video) are drawn without
+        replacement in random order, each with one of its faces at random (a video's frames are
+        one sample too); when the pool has fewer sources than n, the set is smaller and the
+        results' `n` says so. Faces labelled fake are never reals.
+        """
+        ids_of = torch.from_numpy(self.codes.astype(np.int64))
+        rows = torch.nonzero(torch.isin(ids_of, pool) & torch.from_numpy(~self.fake)).flatten()
+        shuffled = rows[torch.randperm(len(rows), generator=generator)]
+        _, source = torch.unique(self.sources[shuffled], return_inverse=True)
+        first = torch.full((int(source.max()) + 1,), len(shuffled), dtype=torch.int64)
+        first.scatter_reduce_(0, source, torch.arange(len(shuffled)), reduce="amin")
+        pick = shuffled[first.sort().values[:n]]
+        return self._faces(pick, ids_of[pick])
 
     def recorded(self, split: str, method: str, n: int, generator: torch.Generator) -> FaceBatch:
         """`n` recorded fakes of `method` (rows labelled fake), drawn uniformly with replacement

@@ -28,9 +28,11 @@ class World:
             from arena.world.folder import FolderWorld
 
             folder = FolderWorld(spec, seed)
+            self.folder: FolderWorld | None = folder
             self.renderer: SyntheticWorld | FolderWorld = folder
             self.pools = folder.pools
             return
+        self.folder = None
         counts = spec.identities
         total = counts.train + counts.eval + counts.vault
         self.renderer = SyntheticWorld(total, spec.resolution, seed=derive_seed(seed, "world"))
@@ -63,6 +65,17 @@ class World:
         if not isinstance(self.renderer, FolderWorld):
             raise ArenaUserError("recorded strains need world.kind: folder on a labelled faceset")
         return self.renderer.recorded(split, method, n, generator)
+
+    def scored_reals(self, split: str, n: int, generator: torch.Generator) -> FaceBatch:
+        """Reals of a scored set (eval, vault): never one photo twice (`FolderWorld.distinct`).
+
+        A folder world may return fewer than n (one face per source of the split). A synthetic
+        world renders every face afresh (a new pose, light and expression), so it draws as
+        `reals` does, and its runs replay as before.
+        """
+        if self.folder is not None:
+            return self.folder.distinct(self._pool(split), n, generator)
+        return self.reals(split, n, generator)
 
     def pairs(self, split: str, n: int, generator: torch.Generator) -> tuple[FaceBatch, FaceBatch]:
         """Source and target faces of distinct identities (the source's face goes on the target)."""

@@ -54,6 +54,32 @@ def test_forgetting_of_the_sawtooth():
     assert _one(s, "ft") == pytest.approx(np.mean([0.4, 0.3, 0.2, 0.1]))
     assert _one(s, "ft", "max") == pytest.approx(0.4)
     assert _one(s, "fz") == pytest.approx(0.01)
+    # the floor is fz's apparent forgetting (its kept subset reads 0.01 lower), paired by generation
+    assert _one(s, "ft", "floor") == pytest.approx(0.01) and _one(s, "ft", "excess") == pytest.approx(0.24)
+    # t interval over the 4 generations: sd of (0.39, 0.29, 0.19, 0.09) is 0.1291, t(0.975, 3) = 3.1824
+    half = 3.182446305284263 * np.std([0.4, 0.3, 0.2, 0.1], ddof=1) / 2
+    assert _one(s, "ft", "excess_low") == pytest.approx(0.24 - half) and _one(s, "ft", "beyond_floor")
+    assert _one(s, "fz", "excess") == 0 and not _one(s, "fz", "beyond_floor")
+
+
+def test_a_never_retrained_detector_with_noisy_scores_does_not_forget_beyond_the_floor():
+    """Two frozen detectors re-scored with noise every round, over 12 seeds: the max over earlier
+    scores makes them "forget" (the old summary's reading, significant over seeds), but not beyond
+    the floor; ft, which does forget, is beyond it in (nearly) every seed."""
+    df = pd.concat([sawtooth(run=f"s{k}", seed=k) for k in range(12)], ignore_index=True)
+    df = pd.concat([df, df[df.detector == "fz"].assign(detector="fz2")], ignore_index=True)
+    rng = np.random.default_rng(1)
+    frozen = df.detector.isin(["fz", "fz2"]) & (df.metric == "auc")
+    df.loc[frozen, "value"] = 0.7 + rng.normal(0, 0.03, int(frozen.sum()))
+    s = analysis.forgetting_summary(df, "auc")
+    fz = s[s.detector.isin(["fz", "fz2"])]
+    seeds = analysis.over_seeds(fz[[*analysis.DETECTOR, "value", "excess"]], ["detector"], "value")
+    assert (seeds.ci_low > 0).all(), "noise alone reads as forgetting, beyond doubt over 12 seeds"
+    excess = analysis.over_seeds(fz[[*analysis.DETECTOR, "excess"]], ["detector"], "excess")
+    assert (excess.ci_low < 0).all() and (excess.ci_high > 0).all()
+    assert fz.beyond_floor.mean() <= 0.1  # within a run: the 95% interval's false positives, no more
+    ft = s[s.detector == "ft"]
+    assert ft.beyond_floor.mean() >= 0.9 and ft.excess.mean() > 0.2
 
 
 def test_forgetting_flips_sign_for_lower_is_better_metrics():
@@ -107,6 +133,32 @@ def test_decay_area_over_a_common_window():
     assert _one(a4, "fz") == pytest.approx((0.75 + 0.6 + 0.4 + 0.25) / 4)
     with pytest.raises(ValueError, match="window"):
         analysis.decay_area(sawtooth(), "auc", window=0)
+
+
+def test_decay_area_keeps_the_order_of_a_detector_above_another_in_every_cell():
+    """`up` scores above `fz` on every (version, generation) cell both have, but later generations
+    are harder: averaged over its versions, up's gap-0 score (every round's post) fell below fz's
+    one gap-0 cell (the easy generation 1), and the old area ranked fz first (0.91 vs 0.885)."""
+    rows = []
+    for r in range(1, 7):
+        post = 0.95 - 0.02 * (r - 1)
+        up = dict(detector="up", strategy="finetune", round=r, generation=r)
+        rows.append(row(**up, detector_round=r, phase="post", value=post))
+        fz = dict(detector="fz", strategy="frozen", detector_round=1, round=r, generation=r)
+        if r == 1:
+            rows.append(row(**fz, phase="post", value=0.94))
+        else:
+            rows.append(row(**up, detector_round=r - 1, phase="zero_day", value=post - 0.02))
+            rows.append(row(**fz, phase="zero_day", value=post - 0.03 - 0.01 * r))
+    df = pd.DataFrame(rows)
+    curve = analysis.decay_curve(df, "auc").set_index(["detector", "gap"]).value
+    assert curve[("fz", 0)] > curve[("up", 0)]  # the unmatched curves cross: 0.94 vs 0.90
+    old_area = {d: (curve[(d, 0)] + curve[(d, 1)]) / 2 for d in ("up", "fz")}
+    assert old_area["fz"] > old_area["up"]  # what the old decay_area reported
+    a = analysis.decay_area(df, "auc")
+    assert _one(a, "up") == pytest.approx((0.95 + 0.91) / 2) and _one(a, "up", "n_cells") == 2
+    assert _one(a, "fz") == pytest.approx((0.94 + 0.88) / 2)
+    assert _one(a, "up") > _one(a, "fz")
 
 
 def test_vault_gap_absent_then_present():

@@ -158,9 +158,18 @@ def test_sbi_compares_only_families_the_baseline_never_trained_on():
 def test_forgetting_known_answer_and_not_measured_without_replay():
     e = effects.forgetting(_table(_replay), "ft", "rp")
     assert e.verdict == SHOWN
-    diff, ft, rp = e.stats
+    diff, above, ft, rp, floor = e.stats
     assert ft.value == pytest.approx(0.25) and rp.value == pytest.approx(0.125)
     assert diff.value == pytest.approx(0.125)
+    assert floor.value == pytest.approx(0.01)  # fz's kept subset reads 0.01 lower: apparent forgetting
+    assert above.value == pytest.approx(0.24) and above.required and not ft.required
+    no_floor = effects.forgetting(_table(_replay).query("detector != 'fz'"), "ft", "rp")
+    assert [s.name for s in no_floor.stats] == [
+        "finetune_minus_replay",
+        "finetune_forgetting",
+        "replay_forgetting",
+    ]
+    assert no_floor.stats[1].required and "no noise floor" in no_floor.stats[1].description
     missing = effects.forgetting(_table(), "ft", None)
     assert missing.verdict == NOT_MEASURED and missing.why == "no replay detector in the runs"
 
@@ -174,6 +183,20 @@ def test_forgetting_needs_finetune_to_forget():
     e = effects.forgetting(df, "ft", "rp")
     assert e.stats[0].excludes_null and not e.stats[1].excludes_null
     assert e.verdict == NOT_SHOWN
+
+
+def test_forgetting_within_the_noise_floor_is_not_shown():
+    """Finetune "forgets" only as much as the frozen detector appears to (max over noisy scores)."""
+    df = pd.DataFrame([r for s in range(10) for r in _rows(s) + _replay(s)])
+    rng = np.random.default_rng(0)
+    noisy = df.phase.isin(["post", "past"]) & df.detector.isin(["ft", "fz"])
+    df.loc[noisy, "value"] = 0.8 + rng.normal(0, 0.02, int(noisy.sum()))  # nobody forgets: pure noise
+    df.loc[(df.detector == "rp") & (df.phase == "past"), "value"] = 0.9  # replay gains: diff > 0
+    e = effects.forgetting(df, "ft", "rp")
+    ft = next(s for s in e.stats if s.name == "finetune_forgetting")
+    above = next(s for s in e.stats if s.name == "finetune_above_floor")
+    assert ft.excludes_null  # the old check: "finetune forgets", from noise alone
+    assert not above.excludes_null and e.verdict == NOT_SHOWN
 
 
 def test_forward_transfer_slope_and_distance_to_chance():

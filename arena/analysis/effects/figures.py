@@ -1,6 +1,6 @@
-"""One figure per effect (arena.analysis.effects.measure): what the effect looks like in the runs (left)
-and its
-statistics over seeds (right: each seed a dot, the mean with its bootstrap CI, the null as a dashed
+"""One figure per effect (arena.analysis.effects.measure): what the effect looks like in the runs
+(left) and its
+statistics over seeds (right: each seed a dot, the mean with its Student t CI, the null as a dashed
 line), with the published figure drawn in grey and labelled as an external reference.
 
 Each figure is saved with the CSV of the numbers it draws (arena.analysis.plots.style.save). Torch-free.
@@ -71,7 +71,7 @@ def _stats_panel(ax: Any, stats: list[Stat]) -> pd.DataFrame:
     ax.set_xticks(range(len(stats)), [s.name for s in stats], fontsize=8)
     ax.set_xlim(-0.6, len(stats) - 0.2)
     ax.grid(alpha=0.3, axis="y")
-    ax.set_title("over seeds: dots = seeds, ■ = mean with 95% CI, -- = null", fontsize=8, pad=14)
+    ax.set_title("over seeds: dots = seeds, ■ = mean with 95% t CI, -- = null", fontsize=8, pad=14)
     return pd.DataFrame(rows)
 
 

@@ -26,7 +26,10 @@ i.e. those that retrain on each generation's fakes):
    (CVPR 2022) +4.90 AUC points on DFDC over its baseline.
 4. forgetting: `arena.analysis.derived.forgetting_summary` (the last version's mean drop on every earlier
    generation) of the finetune detector minus the replay detector's. Required: difference > 0
-   and finetune forgetting > 0. External: CDDB (forgetting under fine-tuning, less with replay).
+   and finetune forgetting above its noise floor (the frozen detectors' apparent forgetting on
+   the same generations) > 0; runs without a frozen detector have no floor, and then finetune
+   forgetting > 0 is required instead (the stat's description says so). External: CDDB
+   (forgetting under fine-tuning, less with replay).
 5. forward_transfer: the frozen detector's AUC against generation gap k = j - i >= 0 (its own
    generation, then every later one, `arena.analysis.derived.score_matrix`): least-squares slope per
    seed, and |AUC(last) - 0.5| - |AUC(first) - 0.5|. Required: slope < 0 and the distance to
@@ -432,12 +435,15 @@ def forgetting(df: pd.DataFrame, finetune: str | None, replay: str | None) -> Ef
         eff.reason = f"no {' or '.join(missing)} detector in the runs"
         return eff
     eff.detectors = f"{finetune} vs {replay}"
-    summary = analysis.forgetting_summary(df[df.detector.isin([finetune, replay])], "auc")
+    frozen = df.strategy == analysis.NEVER_RETRAINED  # the noise floor's detectors
+    summary = analysis.forgetting_summary(df[df.detector.isin([finetune, replay]) | frozen], "auc")
     wide = summary.pivot_table(index="run", columns="detector", values="value", aggfunc="mean")
     if not {finetune, replay} <= set(wide.columns):
         eff.reason = "no forgetting cells (needs past rows: rounds >= 2)"
         return eff
     wide = wide[[finetune, replay]].dropna()
+    ft = summary[summary.detector == finetune].groupby("run")[["excess", "floor"]].mean().reindex(wide.index)
+    has_floor = bool(ft.excess.notna().all())
     eff.stats = [
         Stat(
             "finetune_minus_replay",
@@ -447,16 +453,32 @@ def forgetting(df: pd.DataFrame, finetune: str | None, replay: str | None) -> Ef
             ABOVE,
             required=True,
         ),
+    ]
+    if has_floor:
+        eff.stats.append(
+            Stat(
+                "finetune_above_floor",
+                f"forgetting of {finetune} minus the frozen detectors' apparent forgetting (AUC)",
+                ft.excess,
+                0.0,
+                ABOVE,
+                required=True,
+            )
+        )
+    eff.stats += [
         Stat(
             "finetune_forgetting",
-            f"forgetting of {finetune} (AUC)",
+            f"forgetting of {finetune} (AUC)"
+            + ("" if has_floor else "; no frozen detector in the runs, so no noise floor"),
             wide[finetune],
             0.0,
             ABOVE,
-            required=True,
+            required=not has_floor,
         ),
         Stat("replay_forgetting", f"forgetting of {replay} (AUC)", wide[replay]),
     ]
+    if has_floor:
+        eff.stats.append(Stat("noise_floor", "apparent forgetting of the frozen detectors (AUC)", ft.floor))
     cells = analysis.forgetting(df[df.detector.isin([finetune, replay])], "auc")
     eff.context = cells[cells["round"] == cells.groupby("run")["round"].transform("max")]
     return eff

@@ -90,7 +90,8 @@ def plot_forgetting(
     df: pd.DataFrame, out: Path, metric: str = "auc", palette: Palette | None = None
 ) -> Path | str:
     """Left: forgetting of the last version on each earlier generation. Right: its mean per
-    detector (strategy in the label), dots per generation, whiskers a CI over seeds."""
+    detector (strategy in the label), dots per generation, whiskers a CI over seeds, and the
+    noise floor (the frozen detectors' apparent forgetting) as a dashed line when there is one."""
     palette = palette or Palette.from_table(df)
     f = analysis.forgetting(df, metric)
     if f.empty:
@@ -140,6 +141,14 @@ def plot_forgetting(
             fontsize=8,
         )
     ax2.axhline(0, color="grey", lw=1)
+    floor = summary.drop_duplicates(
+        ["run", "seed"]
+    ).floor.mean()  # one floor per run, NaN without a frozen one
+    if np.isfinite(floor):
+        ax2.axhline(
+            floor, color="dimgrey", ls="--", lw=1, label="noise floor: frozen detectors' apparent forgetting"
+        )
+        ax2.legend(fontsize=7, loc="best")
     ax2.set_xticks(xs, [f"{d}\n({s})" for d, s in zip(bars.detector, bars.strategy, strict=True)], fontsize=8)
     ax2.set_ylabel(f"mean forgetting ({label(metric)} points)")
     ax2.set_title("Mean over earlier generations, per detector and strategy", fontsize=10)
