@@ -62,6 +62,7 @@ def ray_session(address: str | None, specs: list[RunSpec], num_cpus: int | None 
         address = address or os.environ.get("RAY_ADDRESS") or None
         kwargs: dict[str, Any] = {"logging_level": logging.WARNING}
         if address is None:  # a local Ray of our own; a cluster's settings are its own
+            quiet_local_ray_auth()
             kwargs["include_dashboard"] = False
             need = max(max(s.resources.generator.num_cpus, s.resources.detector.num_cpus) for s in specs)
             kwargs["num_cpus"] = num_cpus or max(os.cpu_count() or 1, int(need + 0.999))
@@ -76,10 +77,30 @@ def ray_session(address: str | None, specs: list[RunSpec], num_cpus: int | None 
             ray.shutdown()
 
 
+def quiet_local_ray_auth(environ: dict[str, str] | os._Environ[str] = os.environ) -> None:
+    """Choose token authentication for a local Ray explicitly, which Ray (2.5x) does anyway for a
+    cluster that `ray.init()` starts, but announces with a warning on every run when the choice is
+    left to it. A user's own RAY_AUTH_MODE (e.g. `disabled`) is kept."""
+    environ.setdefault("RAY_AUTH_MODE", "token")
+
+
 def _check_resources(spec: RunSpec) -> None:
+    import warnings
+
     import ray
 
-    check_resources(spec, ray.cluster_resources())
+    total = ray.cluster_resources()
+    check_resources(spec, total)
+    note = cpu_fallback_note(spec, total)
+    if note:  # once per process: the same message from the same line is shown once
+        warnings.warn(note, UserWarning, stacklevel=1)
+
+
+def cpu_fallback_note(spec: RunSpec, total: dict[str, float]) -> str | None:
+    """The one warning for `device: cuda` on a cluster without GPUs (its tasks fall back silently)."""
+    if spec.device == "cuda" and total.get("GPU", 0) == 0:
+        return "device: cuda but the Ray cluster has no GPUs; every task runs on the CPU"
+    return None
 
 
 def check_resources(spec: RunSpec, total: dict[str, float]) -> None:

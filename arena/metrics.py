@@ -39,6 +39,17 @@ __all__ = [
 ]
 
 METRICS: tuple[str, ...] = ("auc", "ap", "eer", "log_loss", "accuracy", "tpr_at_1fpr", "tpr_at_01fpr", "ece")
+# One line each, for `arena list metrics`.
+METRIC_NOTES: dict[str, str] = {
+    "auc": "area under the ROC curve (0.5 = chance)",
+    "ap": "average precision, fakes as the positive class",
+    "eer": "equal error rate: where false positive and false negative rates meet",
+    "log_loss": "binary cross-entropy of P(fake), the DFDC competition metric",
+    "accuracy": "share classified correctly at P(fake) = 0.5",
+    "tpr_at_1fpr": "share of fakes caught at a 1% false positive rate",
+    "tpr_at_01fpr": "share of fakes caught at a 0.1% false positive rate",
+    "ece": "expected calibration error over 15 equal-width bins of P(fake)",
+}
 HIGHER_IS_BETTER: dict[str, bool] = {
     "auc": True,
     "ap": True,
