@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import platform
 import signal
@@ -53,8 +54,6 @@ def default_run_name(spec_path: Path, runs_dir: Path) -> str:
 @contextmanager
 def ray_session(address: str | None, specs: list[RunSpec], num_cpus: int | None = None) -> Iterator[None]:
     """Local Ray by default; a cluster with --address or RAY_ADDRESS. Shut down only what we started."""
-    import logging
-
     import ray
 
     started = False
@@ -77,11 +76,23 @@ def ray_session(address: str | None, specs: list[RunSpec], num_cpus: int | None 
             ray.shutdown()
 
 
-def quiet_local_ray_auth(environ: dict[str, str] | os._Environ[str] = os.environ) -> None:
-    """Choose token authentication for a local Ray explicitly, which Ray (2.5x) does anyway for a
-    cluster that `ray.init()` starts, but announces with a warning on every run when the choice is
-    left to it. A user's own RAY_AUTH_MODE (e.g. `disabled`) is kept."""
-    environ.setdefault("RAY_AUTH_MODE", "token")
+RAY_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
+
+
+class _DropAuthNotice(logging.Filter):
+    """Drops Ray's "Token authentication is enabled for this Ray cluster" notice, which Ray (2.5x)
+    logs at WARNING on every local `ray.init()` that leaves RAY_AUTH_MODE unset. Ray's choice (token
+    authentication on) is kept; only the notice goes, so every run does not open with it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Token authentication is enabled")
+
+
+def quiet_local_ray_auth() -> None:
+    """Install the filter on Ray's authentication logger (once)."""
+    log = logging.getLogger(RAY_AUTH_LOGGER)
+    if not any(isinstance(f, _DropAuthNotice) for f in log.filters):
+        log.addFilter(_DropAuthNotice())
 
 
 def _check_resources(spec: RunSpec) -> None:

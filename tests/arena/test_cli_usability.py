@@ -101,29 +101,34 @@ def test_spec_reference_covers_every_key():
     assert {"rounds", "world.resolution", "detectors.N.strategy", "population.innovation.N.round"} <= keys
 
 
-def test_local_ray_auth_is_chosen_so_ray_does_not_warn(caplog):
-    from ray._private.authentication.authentication_token_setup import enable_token_auth_by_default
+def test_rays_auth_notice_is_dropped_but_token_auth_stays_on(monkeypatch):
+    """Ray's own code path for a local ray.init() with RAY_AUTH_MODE unset: it turns token auth on
+    and logs the notice; after quiet_local_ray_auth the notice is gone and the mode is the same."""
+    from ray._private.authentication import authentication_token_setup as auth
 
-    env: dict[str, str] = {}
-    quiet_local_ray_auth(env)
-    assert env == {"RAY_AUTH_MODE": "token"}
-    mine = {"RAY_AUTH_MODE": "disabled"}
-    quiet_local_ray_auth(mine)
-    assert mine == {"RAY_AUTH_MODE": "disabled"}  # the user's choice is kept
+    seen: list[str] = []
 
-    import os
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
 
-    old = os.environ.get("RAY_AUTH_MODE")
-    os.environ["RAY_AUTH_MODE"] = "token"
+    log = logging.getLogger(auth.__name__)
+    handler = Collect(logging.WARNING)
+    log.addHandler(handler)
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    monkeypatch.setattr(auth, "_enable_token_auth", lambda: None)  # keep this process's config as is
+    monkeypatch.setattr(log, "filters", list(log.filters))
     try:
-        with caplog.at_level(logging.WARNING):
-            enable_token_auth_by_default()
+        assert auth.enable_token_auth_by_default() is True
+        assert any("Token authentication is enabled" in m for m in seen)  # the premise: Ray logs it
+        seen.clear()
+        quiet_local_ray_auth()
+        quiet_local_ray_auth()  # idempotent
+        assert auth.enable_token_auth_by_default() is True
+        assert seen == []
+        assert len(log.filters) == 1
     finally:
-        if old is None:
-            os.environ.pop("RAY_AUTH_MODE", None)
-        else:
-            os.environ["RAY_AUTH_MODE"] = old
-    assert "Token authentication" not in caplog.text
+        log.removeHandler(handler)
 
 
 def test_cpu_fallback_warns_once_on_the_driver():
