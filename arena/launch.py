@@ -20,6 +20,7 @@ from typing import Any
 from arena.atomic import write_text_atomic
 from arena.errors import ArenaUserError, RunInterrupted
 from arena.progress import Progress
+from arena.run_info import git_commit, package_versions
 from arena.spec import RunSpec, apply_overrides, parse_overrides, read_spec_file, resolved_json, validate_spec
 from arena.store import RunStore
 from arena.sweep import SWEEP_FILE, expand, is_sweep, read_sweep
@@ -39,6 +40,8 @@ def environment() -> dict[str, Any]:
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "created": time.time(),
+        "versions": package_versions(),
+        "git": git_commit(),  # None unless run from a git checkout
     }
 
 
