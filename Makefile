@@ -37,6 +37,10 @@ test: $(TEST_STAMP)
 	$(VENV)/bin/mypy
 	$(PY) -m pytest
 
+# The README's quickstart plots and quoted numbers, from a fresh quickstart run (tests/test_readme.py).
+readme-figures: $(STAMP)
+	$(PY) benchmarks/readme_figures.py
+
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 

@@ -46,10 +46,14 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--out", help="HTML file (default: RUN_DIR/report/report.html; several: report.html)")
     rp.add_argument("--metric", default="auc")
 
-    ls = sub.add_parser("list", help="registered generator families, detector architectures, strategies or metrics")
+    ls = sub.add_parser(
+        "list", help="registered generator families, detector architectures, strategies or metrics"
+    )
     ls.add_argument("what", choices=list(LISTABLE))
 
-    sp = sub.add_parser("spec", help="print a spec resolved (overrides applied, defaults filled), without running")
+    sp = sub.add_parser(
+        "spec", help="print a spec resolved (overrides applied, defaults filled), without running"
+    )
     sp.add_argument("spec", nargs="?", help="YAML run spec, e.g. runs/quickstart.yaml")
     sp.add_argument("overrides", nargs="*", help="dotted overrides: rounds=3 detectors.0.strategy=frozen")
     sp.add_argument("--schema", action="store_true", help="print the JSON schema of a run spec instead")

@@ -32,7 +32,7 @@ def schema() -> dict[str, Any]:
 SECTION_NOTES = {
     "seed": "the run's seed; every random stream derives from it",
     "rounds": "rounds of make fakes, zero-day scoring, retraining, post scoring and evolution",
-    "device": "where tasks train and generate; cuda falls back to the CPU (one warning) on a cluster without GPUs",
+    "device": "where tasks train and generate; cuda on a cluster without GPUs: the CPU, one warning",
     "world": "where the real faces come from: the synthetic world or an ingested faceset",
     "population": "the evolving generator strains: families, size, selection, fakes per strain",
     "detectors": "the detectors: name, arch, strategy, training mode and budgets (at least one exposed)",
@@ -131,7 +131,9 @@ def splice(text: str, block: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--check", action="store_true", help="exit 1 if README.md or docs/spec-reference.md is stale")
+    p.add_argument(
+        "--check", action="store_true", help="exit 1 if README.md or docs/spec-reference.md is stale"
+    )
     args = p.parse_args(argv)
     readme = README.read_text()
     want = {README: splice(readme, readme_block()), FULL: full_page()}

@@ -47,7 +47,7 @@ def test_list_gives_one_line_descriptions(what, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     names = [n for n, _ in list_entries(what)]
     assert len(lines) == len(names) and len(names) >= 3
-    for line, name in zip(lines, names):
+    for line, name in zip(lines, names, strict=True):
         assert line.split()[0] == name
         assert len(line.split()) >= 3, f"no description: {line!r}"
         assert len(line) <= 120
