@@ -53,4 +53,5 @@ def test_quickstart_shows_the_race(tmp_path):
 
     quoted = json.loads(readme_figures.FIGURES.read_text())
     for key, value in readme_figures.derive(tmp_path / "qs").items():
-        assert quoted[key] == pytest.approx(value, abs=0.011), f"stale README figure {key}: run make readme-figures"
+        stale = f"stale README figure {key}: run make readme-figures"
+        assert quoted[key] == pytest.approx(value, abs=0.011), stale
