@@ -54,4 +54,4 @@ def test_quickstart_shows_the_race(tmp_path):
     quoted = json.loads(readme_figures.FIGURES.read_text())
     for key, value in readme_figures.derive(tmp_path / "qs").items():
         stale = f"stale README figure {key}: run make readme-figures"
-        assert quoted[key] == pytest.approx(value, abs=0.011), stale
+        assert quoted[key] == (value if value is None else pytest.approx(value, abs=0.011)), stale
