@@ -98,16 +98,18 @@ def quiet_local_ray_auth() -> None:
         log.addFilter(_DropAuthNotice())
 
 
-def _check_resources(spec: RunSpec) -> None:
-    import warnings
+_NOTED: set[str] = set()  # warnings already shown by this process
 
+
+def _check_resources(spec: RunSpec) -> None:
     import ray
 
     total = ray.cluster_resources()
     check_resources(spec, total)
     note = cpu_fallback_note(spec, total)
-    if note:  # once per process: the same message from the same line is shown once
-        warnings.warn(note, UserWarning, stacklevel=1)
+    if note and note not in _NOTED:  # once per process, however many sessions and members
+        _NOTED.add(note)
+        print(f"arena: warning: {note}", file=sys.stderr, flush=True)
 
 
 def cpu_fallback_note(spec: RunSpec, total: dict[str, float]) -> str | None:

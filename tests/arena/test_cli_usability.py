@@ -131,7 +131,21 @@ def test_rays_auth_notice_is_dropped_but_token_auth_stays_on(monkeypatch):
         log.removeHandler(handler)
 
 
-def test_cpu_fallback_warns_once_on_the_driver():
+def test_cpu_fallback_warns_once_on_the_driver(monkeypatch, capsys):
+    import ray
+
+    from arena import launch
+
+    spec, _ = load_spec(QUICKSTART, ["device=cuda"])
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 2.0, "memory": 1e12})
+    monkeypatch.setattr(launch, "_NOTED", set())
+    for _ in range(3):  # start_run and _drive each check; a sweep checks every member
+        launch._check_resources(spec)
+    err = capsys.readouterr().err
+    assert err.count("arena: warning: device: cuda but the Ray cluster has no GPUs") == 1
+
+
+def test_cpu_fallback_note():
     spec, _ = load_spec(QUICKSTART, ["device=cuda"])
     assert "no GPUs" in (cpu_fallback_note(spec, {"CPU": 2.0}) or "")
     assert cpu_fallback_note(spec, {"CPU": 2.0, "GPU": 1.0}) is None
