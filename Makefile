@@ -12,30 +12,40 @@ VENV := .venv
 endif
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.deepfake-arena-installed
+TEST_STAMP := $(VENV)/.deepfake-arena-test-tools
 
-.PHONY: demo test lint bench gpu-check env
+.PHONY: demo test lint bench gpu-check env readme-figures
 env: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install torch==2.13.0
+	$(PY) -m pip install -e .
+	@touch $(STAMP)
+
+# Only the tests need the test tools and a browser (the HTML report's test); `make demo` installs neither.
+$(TEST_STAMP): $(STAMP)
 	$(PY) -m pip install -e '.[test]'
 	@command -v chromium >/dev/null || ! command -v apt-get >/dev/null || [ "$$(id -u)" != 0 ] || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) || echo "note: chromium not installed; the report's browser test will skip"
-	@touch $(STAMP)
+	@touch $(TEST_STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/arena run runs/quickstart.yaml
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(VENV)/bin/ruff check arena generators detectors tests benchmarks
 	$(VENV)/bin/mypy
 	$(PY) -m pytest
+
+# The README's quickstart plots and quoted numbers, from a fresh quickstart run (tests/test_readme.py).
+readme-figures: $(STAMP)
+	$(PY) benchmarks/readme_figures.py
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
 # On a machine with a CUDA GPU (and a CUDA build of torch): the GPU tests, then every benchmark on
 # the GPU, figures to benchmarks/RESULTS_cuda.md.
-gpu-check: $(STAMP)
+gpu-check: $(TEST_STAMP)
 	$(PY) -m pytest tests/gpu
 	$(PY) benchmarks/run_all.py --device cuda

@@ -11,9 +11,12 @@ EXIT_OK, EXIT_USER, EXIT_INTERRUPTED = 0, 1, 3
 
 
 def _parser() -> argparse.ArgumentParser:
+    from arena import __version__
+
     p = argparse.ArgumentParser(
         prog="arena", description="Simulate the deepfake generator/detector arms race."
     )
+    p.add_argument("--version", action="version", version=f"arena {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="start a run from a spec")
@@ -43,8 +46,17 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--out", help="HTML file (default: RUN_DIR/report/report.html; several: report.html)")
     rp.add_argument("--metric", default="auc")
 
-    ls = sub.add_parser("list", help="list registered generator families or detector architectures")
-    ls.add_argument("what", choices=["generators", "detectors", "strategies"])
+    ls = sub.add_parser(
+        "list", help="registered generator families, detector architectures, strategies or metrics"
+    )
+    ls.add_argument("what", choices=list(LISTABLE))
+
+    sp = sub.add_parser(
+        "spec", help="print a spec resolved (overrides applied, defaults filled), without running"
+    )
+    sp.add_argument("spec", nargs="?", help="YAML run spec, e.g. runs/quickstart.yaml")
+    sp.add_argument("overrides", nargs="*", help="dotted overrides: rounds=3 detectors.0.strategy=frozen")
+    sp.add_argument("--schema", action="store_true", help="print the JSON schema of a run spec instead")
 
     from arena.world.ingest.cli import add_parser as add_ingest_parser
 
@@ -103,22 +115,96 @@ def _run_status(path: Path) -> int:
     return EXIT_OK
 
 
-def _list(what: str) -> int:
+LISTABLE = ("generators", "detectors", "strategies", "metrics")
+# Subcommands whose trailing `key=value` words are spec overrides, wherever they stand.
+TAKES_OVERRIDES = ("run", "resume", "spec")
+
+
+def summary(doc: str | None, width: int = 100) -> str:
+    """The first sentence of a docstring's first paragraph, on one line of at most `width`."""
+    para = " ".join((doc or "").strip().split("\n\n")[0].split())
+    cut = para.find(". ")
+    line = para[: cut + 1] if cut >= 0 else para
+    return line if len(line) <= width else line[: width - 3].rstrip() + "..."
+
+
+def list_entries(what: str) -> list[tuple[str, str]]:
+    """(name, one-line description) of every registered component of a kind."""
+    if what == "metrics":
+        from arena.metrics import METRIC_NOTES, METRICS
+
+        return [(name, METRIC_NOTES[name]) for name in METRICS]
     if what == "generators":
         from generators import FAMILIES as reg
     elif what == "detectors":
         from detectors import DETECTORS as reg  # type: ignore[assignment]
     else:
         from detectors import STRATEGIES as reg  # type: ignore[assignment]
-    for name in reg.names():
-        print(name)
+    return [(name, summary(reg.get(name).__doc__)) for name in reg.names()]
+
+
+def _list(what: str) -> int:
+    entries = list_entries(what)
+    width = max(len(name) for name, _ in entries)
+    for name, note in entries:
+        print(f"{name:<{width}}  {note}".rstrip())
     return EXIT_OK
+
+
+def _spec(args: argparse.Namespace) -> int:
+    import json
+
+    from arena.errors import ArenaUserError
+
+    if args.schema:
+        if args.spec or args.overrides:
+            raise ArenaUserError("arena spec --schema takes no spec file or overrides")
+        from arena.spec_reference import schema
+
+        print(json.dumps(schema(), indent=2, sort_keys=True))
+        return EXIT_OK
+    if not args.spec:
+        raise ArenaUserError("arena spec needs a spec file (or --schema)")
+    from arena.rounds.sweep import expand, is_sweep
+    from arena.spec import apply_overrides, parse_overrides, read_spec_file, validate_spec
+
+    raw, _ = read_spec_file(args.spec)
+    raw = apply_overrides(raw, parse_overrides(args.overrides))
+    if is_sweep(raw):
+        members = {m.name: m.spec.model_dump(mode="json") for m in expand(raw)}
+        print(json.dumps({"members": members}, indent=2, sort_keys=True))
+    else:
+        print(json.dumps(validate_spec(raw).model_dump(mode="json"), indent=2, sort_keys=True))
+    return EXIT_OK
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Parse the command line; a subcommand's overrides (`key=value`) may sit among its flags.
+
+    argparse's nargs="*" positional ends at the first flag, so `run SPEC --name x rounds=3` would
+    leave `rounds=3` unrecognised: such words are collected from what is left and appended to the
+    overrides in the order given; anything else left over is the usual usage error.
+    """
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command in TAKES_OVERRIDES:
+        words = [w for w in extra if "=" in w and not w.startswith("-")]
+        rest = [w for w in extra if w not in words]
+        if not rest:
+            args.overrides = [*args.overrides, *words]
+            if args.command == "spec" and args.spec is None:
+                parser.error("arena spec: the spec file comes first")
+            return args
+        extra = rest
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     from arena.errors import ArenaUserError, RunInterrupted
 
-    args = _parser().parse_args(argv)
+    args = parse_args(argv)
     try:
         if args.command == "run":
             from arena.launch import start_run
@@ -150,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
             print(build_report(args.run_dirs, args.out or default_out(args.run_dirs), args.metric))
         elif args.command == "list":
             return _list(args.what)
+        elif args.command == "spec":
+            return _spec(args)
         elif args.command == "ingest":
             from arena.world.ingest.cli import run as run_ingest
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import platform
 import signal
@@ -23,6 +24,7 @@ from arena.rounds.sweep import expand, is_sweep
 from arena.spec import RunSpec, apply_overrides, parse_overrides, read_spec_file, resolved_json, validate_spec
 from arena.store.atomic import write_text_atomic
 from arena.store.run_dir import RunStore
+from arena.store.run_info import git_commit, package_versions
 
 
 def environment() -> dict[str, Any]:
@@ -39,6 +41,8 @@ def environment() -> dict[str, Any]:
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "created": time.time(),
+        "versions": package_versions(),
+        "git": git_commit(),  # None unless run from a git checkout
     }
 
 
@@ -54,8 +58,6 @@ def default_run_name(spec_path: Path, runs_dir: Path) -> str:
 @contextmanager
 def ray_session(address: str | None, specs: list[RunSpec], num_cpus: int | None = None) -> Iterator[None]:
     """Local Ray by default; a cluster with --address or RAY_ADDRESS. Shut down only what we started."""
-    import logging
-
     import ray
 
     started = False
@@ -63,6 +65,7 @@ def ray_session(address: str | None, specs: list[RunSpec], num_cpus: int | None 
         address = address or os.environ.get("RAY_ADDRESS") or None
         kwargs: dict[str, Any] = {"logging_level": logging.WARNING}
         if address is None:  # a local Ray of our own; a cluster's settings are its own
+            quiet_local_ray_auth()
             kwargs["include_dashboard"] = False
             need = max(max(s.resources.generator.num_cpus, s.resources.detector.num_cpus) for s in specs)
             kwargs["num_cpus"] = num_cpus or max(os.cpu_count() or 1, int(need + 0.999))
@@ -77,10 +80,44 @@ def ray_session(address: str | None, specs: list[RunSpec], num_cpus: int | None 
             ray.shutdown()
 
 
+RAY_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
+
+
+class _DropAuthNotice(logging.Filter):
+    """Drops Ray's "Token authentication is enabled for this Ray cluster" notice, which Ray (2.5x)
+    logs at WARNING on every local `ray.init()` that leaves RAY_AUTH_MODE unset. Ray's choice (token
+    authentication on) is kept; only the notice goes, so every run does not open with it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Token authentication is enabled")
+
+
+def quiet_local_ray_auth() -> None:
+    """Install the filter on Ray's authentication logger (once)."""
+    log = logging.getLogger(RAY_AUTH_LOGGER)
+    if not any(isinstance(f, _DropAuthNotice) for f in log.filters):
+        log.addFilter(_DropAuthNotice())
+
+
+_NOTED: set[str] = set()  # warnings already shown by this process
+
+
 def _check_resources(spec: RunSpec) -> None:
     import ray
 
-    check_resources(spec, ray.cluster_resources())
+    total = ray.cluster_resources()
+    check_resources(spec, total)
+    note = cpu_fallback_note(spec, total)
+    if note and note not in _NOTED:  # once per process, however many sessions and members
+        _NOTED.add(note)
+        print(f"arena: warning: {note}", file=sys.stderr, flush=True)
+
+
+def cpu_fallback_note(spec: RunSpec, total: dict[str, float]) -> str | None:
+    """The one warning for `device: cuda` on a cluster without GPUs (its tasks fall back silently)."""
+    if spec.device == "cuda" and total.get("GPU", 0) == 0:
+        return "device: cuda but the Ray cluster has no GPUs; every task runs on the CPU"
+    return None
 
 
 def check_resources(spec: RunSpec, total: dict[str, float]) -> None:

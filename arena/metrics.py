@@ -39,6 +39,17 @@ __all__ = [
 ]
 
 METRICS: tuple[str, ...] = ("auc", "ap", "eer", "log_loss", "accuracy", "tpr_at_1fpr", "tpr_at_01fpr", "ece")
+# One line each, for `arena list metrics`.
+METRIC_NOTES: dict[str, str] = {
+    "auc": "area under the ROC curve (0.5 = chance)",
+    "ap": "average precision, fakes as the positive class",
+    "eer": "equal error rate: where false positive and false negative rates meet",
+    "log_loss": "binary cross-entropy of P(fake), the DFDC competition metric",
+    "accuracy": "share classified correctly at P(fake) = 0.5",
+    "tpr_at_1fpr": "share of fakes caught at a 1% false positive rate",
+    "tpr_at_01fpr": "share of fakes caught at a 0.1% false positive rate",
+    "ece": "expected calibration error over 15 equal-width bins of P(fake)",
+}
 HIGHER_IS_BETTER: dict[str, bool] = {
     "auc": True,
     "ap": True,
@@ -49,6 +60,8 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "tpr_at_01fpr": True,
     "ece": False,
 }
+# Metrics whose bootstrap interval is shifted by the bootstrap's bias estimate (see compute_metrics).
+BIAS_SHIFTED: frozenset[str] = frozenset({"ece"})
 # Metrics that rank fakes against reals: undefined (NaN) when only one class is present.
 RANK_METRICS: frozenset[str] = frozenset({"auc", "ap", "eer", "tpr_at_1fpr", "tpr_at_01fpr"})
 _FPR_OF: dict[str, float] = {"tpr_at_1fpr": 0.01, "tpr_at_01fpr": 0.001}
@@ -390,7 +403,8 @@ def compute_metrics(
     seed: int = 0,
     metrics: Sequence[str] = METRICS,
 ) -> dict[str, MetricValue]:
-    """Each requested metric on the full sample, with a stratified percentile bootstrap interval.
+    """Each requested metric on the full sample, with a stratified percentile bootstrap interval
+    (for ECE, shifted by the bootstrap's bias estimate so it holds the value: `_bias_shifted`).
 
     The resamples come from `bootstrap_indices(labels, n_bootstrap, seed)`, so a seed replays them
     exactly; all metrics share the same resamples. With one class present, rank metrics are NaN
@@ -413,9 +427,26 @@ def compute_metrics(
         value = _SCALAR[name](y, p)
         lo = hi = float("nan")
         if n_bootstrap > 0 and not (one_class and name in RANK_METRICS):
-            lo, hi = (float(v) for v in np.percentile(_BATCH[name](resamples), [tail, 100.0 - tail]))
+            boot = _BATCH[name](resamples)
+            lo, hi = (float(v) for v in np.percentile(boot, [tail, 100.0 - tail]))
+            if name in BIAS_SHIFTED:
+                lo, hi = _bias_shifted(float(value), boot, lo, hi)
         out[name] = MetricValue(value=float(value), ci_low=lo, ci_high=hi, n=int(y.size))
     return out
+
+
+def _bias_shifted(value: float, boot: FloatArray, lo: float, hi: float) -> tuple[float, float]:
+    """The percentile interval moved by the bootstrap's own bias estimate, mean(boot) - value.
+
+    ECE is a sum of absolute gaps, so resampling (duplicated samples, emptier bins) inflates it:
+    the resamples sit above the sample's value, and their plain percentile interval can exclude
+    it (0.0849 with [0.088, 0.200], issue 27). Efron's bias-corrected (BC) percentile fails here
+    too: with every resample above the value its z0 is infinite. Shifted by the bias, the interval
+    contains the value whenever the resamples' mean lies inside their central interval, i.e. for
+    any but a degenerate bootstrap; it is clipped at ECE's floor of 0.
+    """
+    shift = float(np.mean(boot)) - value
+    return max(lo - shift, 0.0), max(hi - shift, 0.0)
 
 
 # --------------------------------------------------------------------------- video level

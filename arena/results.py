@@ -1,10 +1,15 @@
 """The results table: one tidy row per (run, seed, round, detector, detector_round, strain,
 family, generation, phase, metric). Torch-free, so analysts' tools start fast.
 
-Analysts load every committed round of a run with one call:
+Analysts load every committed round of a run with one call, filtered on any column:
 
     >>> import arena.results
     >>> df = arena.results.load("runs/quickstart-20261126-101500")
+    >>> zd = arena.results.load("runs/quickstart-20261126-101500", phase="zero_day", pooled=False)
+
+Rows that pool every strain of a generation (`strain == "all"`) sit beside the per-strain rows;
+the boolean `pooled` column marks them, so an average over strains can leave them out. Files
+written before that column existed load with it derived from `strain`.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ SCHEMA = pa.schema(
         ("ci_low", pa.float64()),
         ("ci_high", pa.float64()),
         ("n", pa.int64()),
+        ("pooled", pa.bool_()),  # strain == ALL: the row pools every strain of the generation
     ]
 )
 KEY = [
@@ -61,36 +67,85 @@ KEY = [
 ]
 
 
+DERIVED = ("pooled",)  # columns computed from the others, never given by the rows
+
+
 def to_table(rows: Sequence[dict[str, object]]) -> pa.Table:
     """Rows as a table in the fixed schema; a missing or extra column is an error, not a guess."""
-    names = SCHEMA.names
+    names = [n for n in SCHEMA.names if n not in DERIVED]
     for row in rows:
         if set(row) != set(names):
             missing, extra = set(names) - set(row), set(row) - set(names)
             raise ValueError(f"result row has missing {sorted(missing)} / extra {sorted(extra)} columns")
-    columns = {name: [row[name] for row in rows] for name in names}
-    return pa.table(columns, schema=SCHEMA)
+    columns: dict[str, list[object]] = {name: [row[name] for row in rows] for name in names}
+    columns["pooled"] = [row["strain"] == ALL for row in rows]
+    return pa.table({name: columns[name] for name in SCHEMA.names}, schema=SCHEMA)
 
 
 def write_results(path: Path, rows: Sequence[dict[str, object]]) -> None:
     pq.write_table(to_table(rows), path)
 
 
-def load(run_dir: str | Path) -> pd.DataFrame:
+def read_round(path: Path) -> pa.Table:
+    """One round's results file in today's schema; a file from before a derived column existed
+    gets it derived (`pooled` from `strain`)."""
+    table = pq.read_table(path)
+    if "pooled" not in table.column_names:
+        strain = table.column("strain").to_pylist()
+        table = table.append_column(pa.field("pooled", pa.bool_()), pa.array([s == ALL for s in strain]))
+    return table.select(SCHEMA.names).cast(SCHEMA)
+
+
+def load(run_dir: str | Path, **filters: object) -> pd.DataFrame:
     """All committed rounds of a run as one DataFrame (rounds still in flight are not included).
 
-    Given a sweep directory, every member's rows, with a `member` column and one per swept key.
+    Given a sweep directory, every member's rows, with a `member` column and one per swept key; a
+    sweep member loaded alone has its swept keys' columns too. `filters` keep the rows whose
+    column equals the value, or any of a list's values: `phase="zero_day"`, `metric=["auc", "ap"]`,
+    `pooled=False`, `detector=...`; an unknown column is a ValueError naming the columns.
     """
     run_dir = Path(run_dir)
     if (run_dir / "sweep.json").is_file():
-        return load_sweep(run_dir)
+        return select(load_sweep(run_dir), **filters)
     if not (run_dir / "spec.resolved.json").is_file():
         raise FileNotFoundError(f"{run_dir} is not an arena run directory (no spec.resolved.json)")
     state = committed_rounds(run_dir, deep=False)
-    tables = [pq.read_table(run_dir / "rounds" / round_dir_name(r) / RESULTS_FILE) for r in state.rounds]
-    if not tables:
-        return SCHEMA.empty_table().to_pandas()
-    return pa.concat_tables(tables).to_pandas()
+    tables = [read_round(run_dir / "rounds" / round_dir_name(r) / RESULTS_FILE) for r in state.rounds]
+    df = (pa.concat_tables(tables) if tables else SCHEMA.empty_table()).to_pandas()
+    for key, value in swept_settings(run_dir).items():
+        df[key] = json.dumps(value) if isinstance(value, list | dict) else value
+    return select(df, **filters)
+
+
+def swept_settings(run_dir: Path) -> dict[str, object]:
+    """The swept keys' values of a sweep member (from its sweep's index); {} for a plain run.
+
+    Seeds are left out: replicates differ only in the `seed` column, as in `load_sweep`."""
+    index = run_dir.parent / "sweep.json"
+    if not index.is_file():
+        return {}
+    try:
+        members = json.loads(index.read_text()).get("members", [])
+    except (OSError, ValueError):
+        return {}
+    for m in members:
+        if m.get("name") == run_dir.name:
+            return {k: v for k, v in sorted(m.get("settings", {}).items()) if k != "seed"}
+    return {}
+
+
+def select(df: pd.DataFrame, **filters: object) -> pd.DataFrame:
+    """Rows of `df` whose columns match `filters` (a value, or any of a list/tuple/set of them)."""
+    unknown = sorted(set(filters) - set(df.columns))
+    if unknown and not df.empty:
+        raise ValueError(f"no column {', '.join(unknown)} to filter on; columns: {', '.join(df.columns)}")
+    keep = pd.Series(True, index=df.index)
+    for col, value in filters.items():
+        if col not in df.columns:
+            continue
+        wanted = list(value) if isinstance(value, list | tuple | set | frozenset) else [value]
+        keep &= df[col].isin(wanted)
+    return df[keep].reset_index(drop=True) if filters else df
 
 
 def read_sweep(sweep_dir: Path) -> list[dict[str, Any]]:

@@ -124,7 +124,25 @@ def _run(cmd: list[str], timeout: float | None) -> tuple[str, str, int]:
     return proc.stdout, proc.stderr, proc.returncode
 
 
+ANALYSIS_BEGIN = "<!-- analysis: kept by run_all.py when it rewrites this file -->"
+ANALYSIS_END = "<!-- /analysis -->"
+
+
+def kept_analysis(out: Path) -> str:
+    """The hand-written analysis block of an existing results file (empty if none): the figures
+    are rewritten each run, the analysis of them is kept, to be revised by hand."""
+    try:
+        text = out.read_text()
+    except OSError:
+        return ""
+    if ANALYSIS_BEGIN not in text or ANALYSIS_END not in text:
+        return ""
+    body = text.split(ANALYSIS_BEGIN, 1)[1].split(ANALYSIS_END, 1)[0]
+    return f"{ANALYSIS_BEGIN}{body}{ANALYSIS_END}\n\n"
+
+
 def _write(out: Path, args: argparse.Namespace, header: str, sections: list[str]) -> None:
+    analysis = kept_analysis(out)
     text = (
         "# Benchmark results\n\n"
         f"Written by `benchmarks/run_all.py{' --smoke' if args.smoke else ''}"
@@ -132,7 +150,7 @@ def _write(out: Path, args: argparse.Namespace, header: str, sections: list[str]
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Each benchmark states its baseline, "
         "measured in the same run; compare ratios, not absolute times (this machine is shared)."
         f"{GPU_NOTE if args.device == 'cpu' and (HERE / 'RESULTS_cuda.md').is_file() else ''}\n\n"
-        f"{header}\n" + "\n".join(sections)
+        f"{header}\n{analysis}" + "\n".join(sections)
     )
     write_text_atomic(out, text)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import kornia
 import torch
@@ -42,6 +42,9 @@ class FitReport:
         stopped_early: patience ran out before the step budget.
         seconds: wall time of the whole call, validation included.
         images_per_s: training images (steps_run x batch_size) per wall second.
+        curve: the training curve, one point per ``eval_every`` steps (and the last step):
+            ``{"step", "loss"}`` (mean training BCE since the previous point) and, with
+            validation, ``"val_loss"``; kept in the round's training.json.
     """
 
     steps_run: int
@@ -50,6 +53,7 @@ class FitReport:
     stopped_early: bool
     seconds: float
     images_per_s: float
+    curve: list[dict[str, float]] = field(default_factory=list)
 
 
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -231,6 +235,8 @@ def fit(
 
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     losses: list[torch.Tensor] = []
+    curve: list[dict[str, float]] = []
+    curve_from = 0
     best_loss, best_state, bad_evals, stopped_early, step = float("inf"), None, 0, False, 0
     with seeded_rng(seed, device):
         model.train()
@@ -263,8 +269,12 @@ def fit(
             scaler.update()
             losses.append(loss.detach())
 
+            if step % config.eval_every == 0 or step == config.steps:  # a point of the curve
+                curve.append({"step": step, "loss": float(torch.stack(losses[curve_from:]).mean())})
+                curve_from = len(losses)
             if validate and (step % config.eval_every == 0 or step == config.steps):
                 val_loss = evaluate_loss(model, val_reals, val_fakes, device, channels_last=channels_last)
+                curve[-1]["val_loss"] = val_loss
                 model.train()
                 if val_loss < best_loss:
                     best_loss, bad_evals = val_loss, 0
@@ -286,6 +296,7 @@ def fit(
         stopped_early=stopped_early,
         seconds=seconds,
         images_per_s=step * config.batch_size / seconds,
+        curve=curve,
     )
 
 

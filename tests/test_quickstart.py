@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -46,3 +47,11 @@ def test_quickstart_shows_the_race(tmp_path):
     frozen = auc[(auc.strategy == "frozen") & (auc.phase == "post")].sort_values("round").value
     assert frozen.iloc[-1] < frozen.iloc[0], "a frozen detector decays against evolving generators"
     print(f"quickstart wall time {wall:.0f} s")
+    # The README quotes this run's figures (docs/img/quickstart_figures.json, `make readme-figures`).
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import readme_figures
+
+    quoted = json.loads(readme_figures.FIGURES.read_text())
+    for key, value in readme_figures.derive(tmp_path / "qs").items():
+        stale = f"stale README figure {key}: run make readme-figures"
+        assert quoted[key] == (value if value is None else pytest.approx(value, abs=0.011)), stale

@@ -53,7 +53,9 @@ def room_of(module: str) -> str:
         return parts[0]
     if len(parts) > 1 and parts[1] in ROOMS:
         return parts[1]
-    if len(parts) == 1 or parts[1] in PURE_CORE:
+    if len(parts) == 1:
+        return "entry"  # the package itself: `arena.run`, the notebook API
+    if parts[1] in PURE_CORE:
         return "core"
     if parts[1] in ("spec", "spec_generators", "results"):
         return "spec" if parts[1] != "results" else "results"
@@ -84,8 +86,13 @@ def imports_of(path: Path, modules: dict[str, Path]) -> set[str]:
 
 
 def graph() -> dict[str, set[str]]:
+    """Module -> the project modules it imports; a package a module sits in is not counted (Python
+    imports it before the module in any case, so it adds no dependency)."""
     modules = project_modules()
-    return {m: imports_of(f, modules) - {m} for m, f in modules.items()}
+    return {
+        m: {t for t in imports_of(f, modules) if t != m and not m.startswith(t + ".")}
+        for m, f in modules.items()
+    }
 
 
 def cycles(g: dict[str, set[str]]) -> list[list[str]]:

@@ -108,15 +108,18 @@ def headline_table(
             h = hit.iloc[0]
             text = _fmt(h.value, h.ci_low, h.ci_high, 2 if q == "half_life" else 3)
             if q == "half_life" and h.n_missing:
-                cens = f"> {h.censored_at:g}"
-                text = (
-                    f"{cens} (not reached)"
-                    if not np.isfinite(h.value)
-                    else f"{text} ({h.n_missing} of {h.n_runs} seeds {cens})"
-                )
+                text = censored_half_life(h.value, text, int(h.n_missing), int(h.n_runs), h.censored_at)
             row[title] = text
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def censored_half_life(value: float, text: str, n_missing: int, n_runs: int, censored_at: float) -> str:
+    """A half-life some seeds never reached, in words: a table of numbers read "> 1" as a value."""
+    rounds = "round" if censored_at == 1 else "rounds"
+    if not np.isfinite(value):
+        return f"censored: not reached in the {censored_at:g} {rounds} observed"
+    return f"{text}; censored in {n_missing} of {n_runs} seeds (not reached in {censored_at:g} {rounds})"
 
 
 def _table_html(df: pd.DataFrame) -> str:

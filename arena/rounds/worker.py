@@ -7,6 +7,7 @@ without importing the others.
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -25,7 +26,9 @@ def setup_worker(num_cpus: float, device: str) -> str:
         if torch.cuda.is_available():
             warm_imports()
             return "cuda"
-        if device == "cuda":
+        # The driver warns once when the cluster has no GPUs (arena.launch.cpu_fallback_note);
+        # a task warns only when Ray gave it GPUs that torch cannot see, which is a fault.
+        if device == "cuda" and os.environ.get("CUDA_VISIBLE_DEVICES"):
             warnings.warn("device 'cuda' asked for but no GPU is visible; running on CPU", stacklevel=2)
     return "cpu"
 

@@ -106,3 +106,45 @@ def conditions(run_dirs: Iterable[Path]) -> list[Condition]:
         if labels.count(c.label) > 1:
             c.label = f"{c.label} [{c.run_dirs[0].parent.name}]"
     return out
+
+
+# ---------------------------------------------------------------------------------- provenance
+VERSIONED = ("torch", "kornia", "ray", "diffusers", "numpy", "pandas", "pydantic")
+
+
+def package_versions(names: Iterable[str] = VERSIONED) -> dict[str, str | None]:
+    """Installed versions of the packages a run's numbers depend on (None: not installed), read
+    from the installed metadata, so nothing heavy is imported."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {}
+    for name in names:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def git_commit(where: Path | None = None) -> dict[str, Any] | None:
+    """The checkout's commit and whether tracked files differ from it, when the code runs from a
+    git checkout (None from an installed wheel, or without git)."""
+    import shutil
+    import subprocess
+
+    root = Path(where) if where else Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists() or shutil.which("git") is None:
+        return None
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        )
+        status = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if head.returncode != 0:
+        return None
+    return {"commit": head.stdout.strip(), "dirty": bool(status.stdout.strip())}

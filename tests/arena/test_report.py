@@ -102,7 +102,7 @@ def test_report_content(report):
 def test_report_renders_in_headless_chromium(report, tmp_path):
     browser = _chromium()
     if browser is None:
-        pytest.skip("chromium not found (Debian: apt-get install chromium; `make env` installs it as root)")
+        pytest.skip("chromium not found (Debian: apt-get install chromium; `make test` installs it as root)")
     out, _ = report
     url = out.resolve().as_uri()
     dom = subprocess.run(

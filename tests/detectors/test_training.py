@@ -127,3 +127,19 @@ def test_fit_rejects_bad_data():
         detector.fit(reals, fakes[..., :16, :16], config, seed=0)
     with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
         detector.fit(reals[:0], fakes, config, seed=0)
+
+
+def test_each_fit_keeps_its_training_curve():
+    """One point per eval_every steps and the last one: the mean training loss since the last
+    point and, with validation, the validation loss there (issue 27: training.json kept only the
+    final loss)."""
+    reals, fakes = _data(16, seed=3)
+    config = TrainConfig(steps=7, batch_size=8, val_fraction=0.25, eval_every=3, patience=0)
+    report = Detector("meso4", seed=0).fit(reals, fakes, config, seed=5)
+    assert [p["step"] for p in report.curve] == [3, 6, 7]
+    assert all(p["loss"] > 0 and p["val_loss"] > 0 for p in report.curve)
+    assert min(p["val_loss"] for p in report.curve) == pytest.approx(report.best_val_loss)
+    plain = Detector("meso4").fit(reals, fakes, TrainConfig(steps=4, batch_size=4, eval_every=2), seed=0)
+    assert [p["step"] for p in plain.curve] == [2, 4] and all("val_loss" not in p for p in plain.curve)
+    assert plain.curve[-1]["loss"] == pytest.approx(plain.final_loss, rel=1e-6)  # same window here
+    assert dataclasses.asdict(plain)["curve"] == plain.curve  # what training.json keeps

@@ -21,6 +21,15 @@ from arena.analysis.plots.style import Palette, pyplot, save
 EXTERNAL = {"color": "dimgrey", "marker": "D", "ms": 8, "mfc": "lightgrey", "ls": "none"}
 
 
+def ci_text(lo: float, hi: float, n_seeds: int) -> str:
+    """`[lo, hi]`, or why there is none: one seed gives no spread to build a CI over seeds from."""
+    if np.isfinite(lo) and np.isfinite(hi):
+        return f"[{lo:+.3f}, {hi:+.3f}]"
+    if n_seeds < 2:
+        return f"({n_seeds} seed: a CI needs several seeds)"
+    return "(no CI)"
+
+
 def _stats_panel(ax: Any, stats: list[Stat]) -> pd.DataFrame:
     """Per-seed dots, mean and CI, null and external reference, one column per tested statistic."""
     rows = []
@@ -192,7 +201,7 @@ def plot_effect(e: Effect, out: Path, suffix: str = "") -> Path | str:
     assert p is not None
     fig.suptitle(
         f"Effect {e.number}: {e.title} — {e.verdict.upper()} ({p.n_seeds} seeds)\n"
-        f"{p.description} = {p.value:+.3f} [{p.ci_low:+.3f}, {p.ci_high:+.3f}]",
+        f"{p.description} = {p.value:+.3f} {ci_text(p.ci_low, p.ci_high, p.n_seeds)}",
         fontsize=10,
     )
     fig.text(
