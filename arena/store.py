@@ -3,7 +3,8 @@
 Commit protocol for round r (DESIGN.md step 6): every file is written into
 `rounds/.tmp-rNNNN-<pid>/` and fsynced, a manifest lists each file's sha256, the folder is
 renamed to `rounds/rNNNN` and the parent fsynced, and only then is one ledger line appended.
-A crash before the ledger line leaves a round that does not count; recovery removes it.
+A crash before the ledger line leaves a round that does not count; recovery moves it aside
+into the run's quarantine folder (it never deletes a committed round).
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from arena.atomic import (
 )
 from arena.errors import ArenaUserError
 from arena.faults import driver_fault
-from arena.ledger import LEDGER, MANIFEST, committed_rounds, round_dir_name
+from arena.ledger import LEDGER, MANIFEST, committed_rounds, rebuild_entries, round_dir_name
 from arena.lock import RunLock
+
+QUARANTINE = "quarantine"  # damaged or unledgered rounds set aside by recovery, never deleted
 
 
 class RunStore:
@@ -34,6 +37,7 @@ class RunStore:
         self.dir = Path(run_dir)
         self.rounds_dir = self.dir / "rounds"
         self.lock = RunLock(self.dir)
+        self._stamp: str | None = None
 
     # -- creation ----------------------------------------------------------------------------
     @classmethod
@@ -84,27 +88,74 @@ class RunStore:
 
     # -- recovery ----------------------------------------------------------------------------
     def recover(self) -> tuple[int, list[str]]:
-        """Verify the ledger and files, drop anything after the last good round, clean temp dirs.
+        """Verify the ledger and files, set aside anything after the last good round, clean temp dirs.
 
+        Committed work is never deleted: a lost ledger is rebuilt from the rounds whose manifests
+        and files verify; a damaged round and the rounds built on it are moved into
+        `quarantine/<time>/` inside the run; a damaged file nothing depends on (REDRAWABLE) is
+        moved there alone and recorded as dropped in its round's ledger line, and the round counts.
         Returns the last good round and human-readable notes of what was found and done.
         """
-        state = committed_rounds(self.dir)
-        notes = list(state.problems)
-        if state.problems:
-            ledger = self.dir / LEDGER
-            backup = ledger.with_name(f"{LEDGER}.bad-{int(time.time())}")
-            shutil.copy2(ledger, backup)
-            write_text_atomic(ledger, _ledger_text(state.entries))
-            notes.append(f"ledger rewritten to rounds 1..{state.last}; old ledger kept as {backup.name}")
+        notes: list[str] = []
+        ledger = self.dir / LEDGER
         self.rounds_dir.mkdir(exist_ok=True)
+        rebuilt = not ledger.exists()
+        if rebuilt:
+            entries = rebuild_entries(self.dir)
+            write_text_atomic(ledger, _ledger_text(entries))
+            notes.append(
+                f"{LEDGER} was missing; rebuilt from the verified manifests of rounds 1..{len(entries)}"
+            )
+        state = committed_rounds(self.dir)
+        problems = [p for p in state.problems if not p.endswith("set aside")]
+        notes += problems
+        rewrite = bool(problems)
+        for r, rel in state.droppable:
+            where = self._quarantine(self.round_path(r) / rel, f"{round_dir_name(r)}/{rel}")
+            entry = state.entries[r - 1]
+            entry["dropped"] = sorted({*(entry.get("dropped") or []), rel})  # type: ignore[misc]
+            notes.append(f"round {r}: {rel} is corrupt; nothing depends on it; moved to {where}")
+            rewrite = True
+        if rewrite:
+            if ledger.exists() and problems:
+                backup = ledger.with_name(f"{LEDGER}.bad-{int(time.time())}")
+                shutil.copy2(ledger, backup)
+                notes.append(f"ledger rewritten to rounds 1..{state.last}; old ledger kept as {backup.name}")
+            write_text_atomic(ledger, _ledger_text(state.entries))
+        first_bad = state.last + 1
         for child in sorted(self.rounds_dir.iterdir()):
             if child.name.startswith(".tmp-"):
-                shutil.rmtree(child)
+                shutil.rmtree(child)  # never committed: written before its rename
                 notes.append(f"removed unfinished round folder {child.name}")
             elif child.name.startswith("r") and child.name[1:].isdigit() and int(child.name[1:]) > state.last:
-                shutil.rmtree(child)
-                notes.append(f"removed uncommitted round folder {child.name}")
+                r = int(child.name[1:])
+                where = self._quarantine(child, child.name)
+                if r == first_bad and problems:
+                    why = "is corrupt"
+                elif problems:
+                    why = f"was built on corrupt round {first_bad}"
+                elif rebuilt:
+                    why = "did not verify when the ledger was rebuilt"
+                else:
+                    why = "has no ledger line (the driver stopped before its commit)"
+                notes.append(f"round {r} {why}; moved to {where}, to be played again")
         return state.last, notes
+
+    def _quarantine(self, path: Path, rel: str) -> str:
+        """Move `path` under `quarantine/<stamp>/<rel>` inside the run; returns that place, relative."""
+        if self._stamp is None:
+            self._stamp = time.strftime("%Y%m%d-%H%M%S")
+            k = 1
+            while (self.dir / QUARANTINE / self._stamp).exists():
+                k += 1
+                self._stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{k}"
+        target = self.dir / QUARANTINE / self._stamp / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists() or path.is_symlink():
+            os.replace(path, target)
+            fsync_dir(path.parent)
+            fsync_dir(target.parent)
+        return target.relative_to(self.dir).as_posix()
 
     # -- the commit protocol -----------------------------------------------------------------
     def round_path(self, r: int) -> Path:
