@@ -76,8 +76,9 @@ def _run_status(path: Path) -> int:
     import json
 
     from arena.errors import ArenaUserError
-    from arena.ledger import committed_rounds, round_dir_name
+    from arena.ledger import CorruptFile, committed_rounds, round_dir_name, verified_path
     from arena.lock import RunLock
+    from arena.results import RESULTS_FILE
 
     run_dir = str(path)
     if not (path / "spec.resolved.json").is_file():
@@ -88,7 +89,15 @@ def _run_status(path: Path) -> int:
     running = RunLock(path).is_held()
     print(f"run:       {path}")
     print(f"committed: round {state.last} of {total} ({100 * state.last / total:.0f}%)")
+    damaged = []
+    for r in state.rounds:  # a round's results are what a reader trusts: check their hash
+        try:
+            verified_path(path, r, RESULTS_FILE)
+        except CorruptFile as exc:
+            damaged.append(str(exc))
     finished = "complete" if state.last >= total else "stopped (resumable)"
+    if damaged or state.missing_ledger:
+        finished = f"damaged; `arena resume {path}` sets the damage aside and plays it again"
     print(f"state:     {'running' if running else finished}")
     times = []
     for r in state.rounds:
@@ -98,7 +107,7 @@ def _run_status(path: Path) -> int:
     if times:
         mean = sum(times) / len(times)
         print(f"per round: {mean:.1f} s mean; about {mean * (total - state.last):.0f} s of rounds left")
-    for problem in state.problems:
+    for problem in state.problems + damaged:
         print(f"warning:   {problem}")
     return EXIT_OK
 

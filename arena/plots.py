@@ -140,8 +140,14 @@ def plot_heatmap(df: pd.DataFrame, out: Path, metric: str = "auc") -> Path:
 
 
 def _safe(name: str, title: str, fn, *args, **kw) -> Plot:  # type: ignore[no-untyped-def]
-    """Run one plot function; a plot without data (fn returns a note string) is skipped, not an error."""
-    result = fn(*args, **kw)
+    """Run one plot function; a plot without data (fn returns a note string) is skipped, not an error,
+    and so is one whose round files do not match their manifests (the note names the file)."""
+    from arena.ledger import CorruptFile
+
+    try:
+        result = fn(*args, **kw)
+    except CorruptFile as exc:
+        return Plot(name, title, None, str(exc))
     if isinstance(result, str):
         return Plot(name, title, None, result)
     return Plot(name, title, result)
@@ -170,7 +176,13 @@ def write_plots(
         df = load_runs(dirs)
     if df.empty:
         raise ValueError(f"{', '.join(map(str, dirs))}: no committed rounds yet; nothing to plot")
-    pops = plots_population.load_populations(dirs)
+    from arena.ledger import CorruptFile
+
+    pop_error = None
+    try:
+        pops = plots_population.load_populations(dirs)
+    except CorruptFile as exc:  # the population plots are skipped, naming the file; the rest are drawn
+        pops, pop_error = pd.DataFrame(columns=plots_population.POP_COLUMNS), str(exc)
     families = set(pops.family.unique()) if len(pops) else set()
     palette = palette or Palette.from_table(df, families)
     credit = world_credit(dirs[0])
@@ -184,6 +196,9 @@ def write_plots(
         _safe("lineage", "Lineage", plots_population.plot_lineage, pops, out, palette),
         _safe("samples", "Samples across rounds", plots_samples.plot_samples, dirs[0], out, credit),
     ]
+    if pop_error:
+        pop_plots = ("red_queen", "lineage")
+        plots = [Plot(p.name, p.title, None, pop_error) if p.name in pop_plots else p for p in plots]
     if plots_extractor.has_extractor(df):  # only runs with a face extractor have this one
         plots.append(
             _safe("extractor_miss", "Face extractor misses", plots_extractor.plot_extractor, df, out, palette)

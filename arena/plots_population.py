@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from arena import analysis
-from arena.ledger import committed_rounds, round_dir_name
+from arena.ledger import committed_rounds, round_dir_name, verified_path
 from arena.plot_style import Palette, detector_label, label, pyplot, save
 from arena.results import ALL
 from arena.round_files import POPULATION
@@ -34,6 +34,7 @@ def load_populations(run_dirs: Sequence[Path]) -> pd.DataFrame:
             path = run_dir / "rounds" / round_dir_name(r) / POPULATION
             if not path.is_file():
                 continue
+            path = verified_path(run_dir, r, POPULATION)
             for s in json.loads(path.read_text()).get("strains", []):
                 rows.append(
                     {

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from arena.ledger import committed_rounds, round_dir_name
+from arena.ledger import LEDGER, CorruptFile, committed_rounds, verified_path
 
 RESULTS_FILE = "results.parquet"
 PHASES = ("zero_day", "post", "past", "sealed")  # sealed: the vault, never trained on
@@ -74,6 +74,9 @@ def write_results(path: Path, rows: Sequence[dict[str, object]]) -> None:
 def load(run_dir: str | Path) -> pd.DataFrame:
     """All committed rounds of a run as one DataFrame (rounds still in flight are not included).
 
+    Each round's results.parquet is checked against the sha256 in its round's manifest first: a
+    damaged file raises CorruptFile (a one-line user error) instead of changing the table.
+
     Given a sweep directory, every member's rows, with a `member` column and one per swept key.
     """
     run_dir = Path(run_dir)
@@ -84,7 +87,9 @@ def load(run_dir: str | Path) -> pd.DataFrame:
     if not (run_dir / "spec.resolved.json").is_file():
         raise FileNotFoundError(f"{run_dir} is not an arena run directory (no spec.resolved.json)")
     state = committed_rounds(run_dir, deep=False)
-    tables = [pq.read_table(run_dir / "rounds" / round_dir_name(r) / RESULTS_FILE) for r in state.rounds]
+    if state.missing_ledger:
+        raise CorruptFile(f"{run_dir / LEDGER} is missing; `arena resume {run_dir}` rebuilds it")
+    tables = [pq.read_table(verified_path(run_dir, r, RESULTS_FILE)) for r in state.rounds]
     if not tables:
         return SCHEMA.empty_table().to_pandas()
     return pa.concat_tables(tables).to_pandas()

@@ -121,6 +121,7 @@ class SavedVersion:
             raise ArenaUserError(
                 f"no detector version at {path} (expected rounds/rNNNN/detectors/NAME.safetensors)"
             )
+        _check_in_round(path)
         try:
             weights, meta = load_detector(path)
         except Exception as exc:  # safetensors raises its own error types on a bad header
@@ -131,7 +132,15 @@ class SavedVersion:
         self.name = path.name.removesuffix(".safetensors")
         self.resolution = int(meta.get("resolution") or _run_resolution(path))
         parts = [p for p in meta.get("memory_parts", []) if p in SCORING_PARTS]
-        memory = load_memory(path.parent, self.name, parts)
+        for part in parts:
+            member = path.parent / f"{self.name}.{part}.safetensors"
+            if not member.is_file():
+                raise ArenaUserError(f"{path}: its {part} file {member.name} is missing (copy it along)")
+            _check_in_round(member)
+        try:
+            memory = load_memory(path.parent, self.name, parts)
+        except Exception as exc:  # safetensors raises its own error types on a bad header
+            raise ArenaUserError(f"{path}: its {', '.join(parts)} file is not readable ({exc})") from None
         try:
             self.detector = Detector(meta["arch"], meta.get("arch_config", {}), device=device)
         except (KeyError, ValueError) as exc:
@@ -198,6 +207,25 @@ class SavedExtractor:
     def describe(self) -> str:
         rule = f"miss above {self.miss_threshold} eye distances"
         return f"the extractor {self.path} ({self.resolution} px, {rule})"
+
+
+def _check_in_round(path: Path) -> None:
+    """A detector file inside a run's round folder (rounds/rNNNN/detectors/x) must match the sha256
+    its round's manifest records, as --extractor's does; a file copied out of a run is taken as is."""
+    from arena.atomic import sha256_file
+    from arena.ledger import MANIFEST, read_manifest
+
+    rdir = path.parent.parent
+    if path.parent.name != "detectors" or not (rdir / MANIFEST).is_file():
+        return
+    manifest = read_manifest(rdir)
+    rel = path.relative_to(rdir).as_posix()
+    want = manifest["files"].get(rel) if manifest else None
+    if want is None or sha256_file(path) != want:
+        raise ArenaUserError(
+            f"{path} does not match its round's manifest ({rdir / MANIFEST}); the file is damaged "
+            "or not the one the run wrote"
+        )
 
 
 def load_version_file(path: Path, device: str = "cpu") -> SavedVersion:
