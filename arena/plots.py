@@ -139,6 +139,20 @@ def plot_heatmap(df: pd.DataFrame, out: Path, metric: str = "auc") -> Path:
     return save(fig, table, out / f"heatmap_{metric}.png")
 
 
+def check_metric(metric: str, df: pd.DataFrame | None = None) -> None:
+    """A metric name must be one the arena computes (and, given a table, one it holds): anything
+    else is a one-line error, not a page of empty plots or a string pasted into HTML."""
+    from arena.errors import ArenaUserError
+    from arena.metrics import METRICS
+
+    if metric not in METRICS:
+        shown = metric if len(metric) <= 40 else metric[:40] + "..."
+        raise ArenaUserError(f"unknown metric {shown!r}; valid choices: {', '.join(METRICS)}")
+    if df is not None and len(df) and not (df["metric"] == metric).any():
+        held = ", ".join(sorted(m for m in df["metric"].unique() if m in METRICS))
+        raise ArenaUserError(f"metric {metric!r} is not in these runs' results; they hold: {held}")
+
+
 def _safe(name: str, title: str, fn, *args, **kw) -> Plot:  # type: ignore[no-untyped-def]
     """Run one plot function; a plot without data (fn returns a note string) is skipped, not an error,
     and so is one whose round files do not match their manifests (the note names the file)."""
@@ -171,11 +185,13 @@ def write_plots(
 
     dirs = [Path(d) for d in run_dirs]
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_metric(metric)
     if df is None:
         df = load_runs(dirs)
     if df.empty:
         raise ValueError(f"{', '.join(map(str, dirs))}: no committed rounds yet; nothing to plot")
+    check_metric(metric, df)
+    out.mkdir(parents=True, exist_ok=True)
     from arena.ledger import CorruptFile
 
     pop_error = None
@@ -216,6 +232,7 @@ def plot_dir(path: str | Path, metric: str = "auc") -> list[Plot]:
     from arena.run_info import conditions, expand_run_dirs
 
     path = Path(path)
+    check_metric(metric)
     try:
         run_dirs = expand_run_dirs([path])
     except ArenaUserError as exc:
