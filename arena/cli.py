@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from shlex import quote
 
 EXIT_OK, EXIT_USER, EXIT_INTERRUPTED = 0, 1, 3
 
@@ -97,7 +98,7 @@ def _run_status(path: Path) -> int:
             damaged.append(str(exc))
     finished = "complete" if state.last >= total else "stopped (resumable)"
     if damaged or state.missing_ledger:
-        finished = f"damaged; `arena resume {path}` sets the damage aside and plays it again"
+        finished = f"damaged; `arena resume {quote(str(path))}` sets the damage aside and plays it again"
     print(f"state:     {'running' if running else finished}")
     times = []
     for r in state.rounds:
@@ -178,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         where = exc.run_dir if isinstance(exc, RunInterrupted) and exc.run_dir else "<run_dir>"
         reason = exc.reason if isinstance(exc, RunInterrupted) else "interrupted"
         print(
-            f"arena: {reason}; the last committed round is intact. Continue with: arena resume {where}",
+            f"arena: {reason}; the last committed round is intact. "
+            f"Continue with: arena resume {quote(where)}",
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED

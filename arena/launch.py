@@ -14,10 +14,12 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from shlex import quote
 from typing import Any
 
 from arena.atomic import write_text_atomic
 from arena.errors import ArenaUserError, RunInterrupted
+from arena.preflight import check_memory, check_run_name, check_runs_dir
 from arena.progress import Progress
 from arena.spec import RunSpec, apply_overrides, parse_overrides, read_spec_file, resolved_json, validate_spec
 from arena.store import RunStore
@@ -144,18 +146,26 @@ def start_run(
     written: a spec the cluster cannot serve leaves no run directory behind to clear up.
     """
     spec_path, runs_dir = Path(spec_path), Path(runs_dir)
+    if name is not None:
+        check_run_name(name)
     raw, text = read_spec_file(spec_path)
     raw = apply_overrides(raw, parse_overrides(overrides))
+    check_runs_dir(runs_dir)
     run_dir = runs_dir / (name or default_run_name(spec_path, runs_dir))
     if not is_sweep(raw):
         spec = validate_spec(raw)
+        check_memory(spec, address)
         RunStore.check_new(run_dir)  # fail at once, not after Ray's start-up
         with ray_session(address, [spec], num_cpus):
             store = RunStore.create(run_dir, text, resolved_json(spec), environment())
             return _drive([(spec, store)], address, num_cpus, progress)
     members = expand(raw)
+    for m in members:
+        check_memory(m.spec, address, f"sweep member {m.name}: ")
     if run_dir.exists() and any(run_dir.iterdir()):
-        raise ArenaUserError(f"sweep directory {run_dir} already exists; use `arena resume {run_dir}`")
+        raise ArenaUserError(
+            f"sweep directory {run_dir} already exists; use `arena resume {quote(str(run_dir))}`"
+        )
     with ray_session(address, [m.spec for m in members], num_cpus):
         run_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(run_dir / "spec.yaml", text)
@@ -194,6 +204,7 @@ def resume_run(
     store.check_exists()
     stored = json.loads(store.resolved_spec_text())
     spec = validate_spec(apply_overrides(stored, parse_overrides(overrides or [])))
+    check_memory(spec, address)
     # Compare as models, not as text: a newer arena that adds a setting with a default still
     # resumes an older run; only a changed value (or a hand-edited file) is a changed spec.
     changed = spec != validate_spec(stored) or store.spec_was_edited()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from shlex import quote
 from typing import Any
 
 from arena.atomic import sha256_file
@@ -166,7 +167,7 @@ def verified_path(run_dir: Path, r: int, rel: str) -> Path:
     if not path.is_file() or sha256_file(path) != want:
         raise CorruptFile(
             f"{path} does not match the sha256 in its round's manifest (corrupt); "
-            f"`arena resume {Path(run_dir)}` moves the damaged round aside and plays it again"
+            f"`arena resume {quote(str(run_dir))}` moves the damaged round aside and plays it again"
         )
     return path
 

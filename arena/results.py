@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from shlex import quote
 
 import pandas as pd
 import pyarrow as pa
@@ -88,7 +89,7 @@ def load(run_dir: str | Path) -> pd.DataFrame:
         raise FileNotFoundError(f"{run_dir} is not an arena run directory (no spec.resolved.json)")
     state = committed_rounds(run_dir, deep=False)
     if state.missing_ledger:
-        raise CorruptFile(f"{run_dir / LEDGER} is missing; `arena resume {run_dir}` rebuilds it")
+        raise CorruptFile(f"{run_dir / LEDGER} is missing; `arena resume {quote(str(run_dir))}` rebuilds it")
     tables = [pq.read_table(verified_path(run_dir, r, RESULTS_FILE)) for r in state.rounds]
     if not tables:
         return SCHEMA.empty_table().to_pandas()

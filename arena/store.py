@@ -16,6 +16,7 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from shlex import quote
 
 from arena.atomic import (
     append_line_durable,
@@ -57,7 +58,8 @@ class RunStore:
         """A run starts only in a missing or empty directory (checked before Ray starts, too)."""
         if run_dir.exists() and any(run_dir.iterdir()):
             raise ArenaUserError(
-                f"run directory {run_dir} already exists; use `arena resume {run_dir}` or another --name"
+                f"run directory {run_dir} already exists; "
+                f"use `arena resume {quote(str(run_dir))}` or another --name"
             )
 
     def check_exists(self) -> None:
