@@ -8,7 +8,6 @@ or inside Ray actors, one batch of files at a time. Each photo and each sampled 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from arena.ingest.align import align_faces, reduce68
 from arena.ingest.decode import Photo, Rejected, decode_photo
 from arena.ingest.landmarks_file import LandmarksFile
 from arena.ingest.options import IngestOptions
+from arena.ingest.safe_read import read_photo_bytes, sha256_regular
 from arena.ingest.scan import SourceFile
 from arena.ingest.video import sample_frames
 
@@ -58,14 +58,6 @@ class BatchResult:
     files: list[dict[str, Any]] = field(default_factory=list)
     seen: int = 0
     ingested: int = 0
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _box_side(box: tuple[float, float, float, float]) -> float:
@@ -116,8 +108,8 @@ class BatchProcessor:
         out.files.append(record)
         if f.kind == "photo":
             try:
-                data = path.read_bytes()  # read once: hashed and decoded from memory
-                record["sha256"] = hashlib.sha256(data).hexdigest()
+                # read once, a regular file within the size limit: hashed and decoded from memory
+                data, record["sha256"] = read_photo_bytes(path)
                 photo = decode_photo(data, self.opt.max_pixels)
             except OSError as exc:
                 self._reject(out, f, -1, Rejected("unreadable", str(exc)))
@@ -128,7 +120,7 @@ class BatchProcessor:
             return [_Input(f, -1, photo)]
         inputs = []
         try:
-            record["sha256"] = _sha256(path)
+            record["sha256"] = sha256_regular(path)  # checks it is a regular file, before any decoder
             for number, frame in sample_frames(path, self.opt.fps, self.opt.max_frames):
                 inputs.append(_Input(f, number, Photo(frame, "rgb", False)))
         except (Rejected, OSError) as exc:

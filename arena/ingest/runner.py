@@ -7,16 +7,17 @@ the faceset does not depend on the number of workers. A tqdm bar counts files an
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from arena.errors import ArenaUserError
+from arena.ingest.decode import Rejected
 from arena.ingest.landmarks_file import LandmarksFile
 from arena.ingest.options import DEFAULT_CREDIT, IngestOptions
 from arena.ingest.process import BatchProcessor, BatchResult
+from arena.ingest.safe_read import sha256_regular
 from arena.ingest.scan import SourceFile, read_mapping, scan
 from arena.ingest.store import FacesetWriter
 
@@ -33,12 +34,12 @@ class Plan:
     removed: int = 0
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def _same_sha256(path: Path, want: str) -> bool:
+    """Whether a regular file still hashes to `want` (streamed; a FIFO or device never does)."""
+    try:
+        return sha256_regular(path) == want
+    except Rejected:
+        return False
 
 
 def plan(src: Path, files: list[SourceFile], known: Any, lmfile: LandmarksFile | None) -> Plan:
@@ -55,7 +56,7 @@ def plan(src: Path, files: list[SourceFile], known: Any, lmfile: LandmarksFile |
         same_meta = old.identity == f.identity and old.lm_digest == digest and old.size == f.size
         if same_meta and old.mtime_ns == f.mtime_ns:
             p.keep.add(f.rel)
-        elif same_meta and f.size >= 0 and _sha256(src / f.rel) == old.sha256:
+        elif same_meta and f.size >= 0 and _same_sha256(src / f.rel, old.sha256):
             p.keep.add(f.rel)
             p.touched[f.rel] = f.mtime_ns
         else:
