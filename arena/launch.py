@@ -19,7 +19,7 @@ from typing import Any
 
 from arena.atomic import write_text_atomic
 from arena.errors import ArenaUserError, RunInterrupted
-from arena.preflight import check_memory, check_run_name, check_runs_dir
+from arena.preflight import check_address, check_memory, check_run_name, check_runs_dir
 from arena.progress import Progress
 from arena.spec import RunSpec, apply_overrides, parse_overrides, read_spec_file, resolved_json, validate_spec
 from arena.store import RunStore
@@ -61,6 +61,7 @@ def ray_session(address: str | None, specs: list[RunSpec], num_cpus: int | None 
 
     started = False
     if not ray.is_initialized():
+        check_address(address)  # an address that does not answer fails in seconds, in one line
         address = address or os.environ.get("RAY_ADDRESS") or None
         kwargs: dict[str, Any] = {"logging_level": logging.WARNING}
         if address is None:  # a local Ray of our own; a cluster's settings are its own
@@ -115,12 +116,22 @@ def check_resources(spec: RunSpec, total: dict[str, float]) -> None:
             )
 
 
+class _Signalled(KeyboardInterrupt):
+    """SIGINT or SIGTERM received by the driver (see `interruptible`)."""
+
+
 @contextmanager
 def interruptible() -> Iterator[None]:
-    """SIGTERM and SIGINT become RunInterrupted, so the CLI can exit 3 (resumable)."""
+    """SIGTERM and SIGINT become a KeyboardInterrupt, which _drive turns into RunInterrupted, so the
+    CLI can exit 3 (resumable).
+
+    It must be a KeyboardInterrupt: a signal that arrives while the driver waits inside `ray.get`
+    runs this handler from Ray's compiled signal check, which passes a KeyboardInterrupt on as such
+    but turns any other exception into a SystemError with a long traceback (exit 1).
+    """
 
     def handler(signum: int, frame: object) -> None:
-        raise RunInterrupted(signal.Signals(signum).name)
+        raise _Signalled(signal.Signals(signum).name)
 
     old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -157,7 +168,7 @@ def start_run(
         check_memory(spec, address)
         RunStore.check_new(run_dir)  # fail at once, not after Ray's start-up
         with ray_session(address, [spec], num_cpus):
-            store = RunStore.create(run_dir, text, resolved_json(spec), environment())
+            store = RunStore.create(run_dir, text, resolved_json(spec), environment(), overrides)
             return _drive([(spec, store)], address, num_cpus, progress)
     members = expand(raw)
     for m in members:
@@ -174,7 +185,8 @@ def start_run(
         write_text_atomic(run_dir / SWEEP_FILE, json.dumps(index, indent=2, sort_keys=True))
         env = environment()
         pairs = [
-            (m.spec, RunStore.create(run_dir / m.name, text, resolved_json(m.spec), env)) for m in members
+            (m.spec, RunStore.create(run_dir / m.name, text, resolved_json(m.spec), env, overrides))
+            for m in members
         ]
         return _drive(pairs, address, num_cpus, progress, sweep_dir=run_dir)
 
@@ -202,6 +214,9 @@ def resume_run(
         return _drive(pairs, address, num_cpus, progress, sweep_dir=run_dir)
     store = RunStore(run_dir)
     store.check_exists()
+    note = store.spec_yaml_note()
+    if note:
+        print(f"arena: warning: {note}", file=sys.stderr, flush=True)
     stored = json.loads(store.resolved_spec_text())
     spec = validate_spec(apply_overrides(stored, parse_overrides(overrides or [])))
     check_memory(spec, address)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from pathlib import Path
 
 from arena.errors import ArenaUserError
@@ -76,3 +77,27 @@ def check_memory(spec: RunSpec, address: str | None, where: str = "") -> None:
             f"{have / gib:.1f} GiB: lower world.reals_per_round, population.size, "
             "population.fakes_per_strain, world.resolution or evaluation.past_budget"
         )
+
+
+ADDRESS_TIMEOUT_S = 10.0  # how long a Ray address may take to accept a connection
+
+
+def check_address(address: str | None, timeout: float = ADDRESS_TIMEOUT_S) -> None:
+    """A Ray address of the form [ray://]host:port must accept a TCP connection within `timeout`
+    seconds; otherwise ray.init would wait for many minutes, deaf to Ctrl-C. `auto`, `local` and
+    unset addresses are Ray's own business."""
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if not address or address in ("auto", "local"):
+        return
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ArenaUserError(f"Ray address {address!r} is not of the form host:port (or ray://host:port)")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise ArenaUserError(
+            f"the Ray cluster at {address} does not answer ({exc.strerror or exc}; waited at most "
+            f"{timeout:g} s): is it running, and is the address right?"
+        ) from None

@@ -30,6 +30,8 @@ from arena.faults import driver_fault
 from arena.ledger import LEDGER, MANIFEST, committed_rounds, rebuild_entries, round_dir_name
 from arena.lock import RunLock
 
+OVERRIDES = "overrides.json"  # the command-line overrides a run was started with, beside spec.yaml
+FORMAT_VERSION = 2  # of the run folder; 1: written before the version was recorded
 QUARANTINE = "quarantine"  # damaged or unledgered rounds set aside by recovery, never deleted
 
 
@@ -42,12 +44,27 @@ class RunStore:
 
     # -- creation ----------------------------------------------------------------------------
     @classmethod
-    def create(cls, run_dir: Path, spec_text: str, resolved: str, env: dict[str, object]) -> RunStore:
+    def create(
+        cls,
+        run_dir: Path,
+        spec_text: str,
+        resolved: str,
+        env: dict[str, object],
+        overrides: list[str] | None = None,
+    ) -> RunStore:
+        """A new run folder: the spec as given (spec.yaml) and the overrides it was started with
+        (overrides.json), the spec it runs (spec.resolved.json), the environment and hashes."""
         cls.check_new(run_dir)
         (run_dir / "rounds").mkdir(parents=True, exist_ok=True)
         write_text_atomic(run_dir / "spec.yaml", spec_text)
+        write_text_atomic(run_dir / OVERRIDES, json.dumps(list(overrides or []), indent=2))
         write_text_atomic(run_dir / "spec.resolved.json", resolved)
-        env = {**env, "spec_sha256": hashlib.sha256(resolved.encode()).hexdigest()}
+        env = {
+            **env,
+            "spec_sha256": hashlib.sha256(resolved.encode()).hexdigest(),
+            "spec_yaml_sha256": hashlib.sha256(spec_text.encode()).hexdigest(),
+            "format_version": FORMAT_VERSION,
+        }
         write_text_atomic(run_dir / "env.json", json.dumps(env, indent=2, sort_keys=True))
         (run_dir / LEDGER).touch()
         fsync_dir(run_dir)
@@ -73,6 +90,23 @@ class RunStore:
         """True when spec.resolved.json no longer matches the hash recorded when the run began."""
         env = json.loads((self.dir / "env.json").read_text())
         return env.get("spec_sha256") != sha256_file(self.dir / "spec.resolved.json")
+
+    def spec_yaml_note(self) -> str | None:
+        """A warning when spec.yaml was edited after the run started (resume runs the resolved spec
+        the run started with, never the edited file); None when unchanged or not recorded."""
+        try:
+            env = json.loads((self.dir / "env.json").read_text())
+            want = env.get("spec_yaml_sha256") if isinstance(env, dict) else None
+            now = sha256_file(self.dir / "spec.yaml") if want else None
+        except (OSError, ValueError):
+            return None
+        if want is None or now == want:
+            return None
+        return (
+            f"{self.dir / 'spec.yaml'} was edited after the run started; resume ignores it and goes on "
+            "with spec.resolved.json (the spec the run started with). To run the edited spec, start it "
+            "with `arena run`, or give its changes as overrides to `arena resume --force`"
+        )
 
     def branch(self, resolved: str) -> RunStore:
         """A new run that shares this one's committed rounds (hard links) and goes on under a new spec."""

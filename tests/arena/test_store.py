@@ -158,3 +158,15 @@ def test_corrupt_round_and_later_ones_are_quarantined_not_deleted(tmp_path):
     assert sorted(moved) == ["r0002", "r0003"]
     _commit_with_samples(store, 2)  # played again, it counts
     assert committed_rounds(store.dir).rounds == [1, 2]
+
+
+def test_overrides_are_saved_and_an_edited_spec_yaml_is_noticed(tmp_path):
+    store = RunStore.create(
+        tmp_path / "run", "seed: 0\n", json.dumps({"rounds": 3}), {}, overrides=["rounds=3"]
+    )
+    assert json.loads((store.dir / "overrides.json").read_text()) == ["rounds=3"]
+    assert json.loads((store.dir / "env.json").read_text())["format_version"] >= 2
+    assert store.spec_yaml_note() is None
+    (store.dir / "spec.yaml").write_text("seed: 1\n")
+    note = store.spec_yaml_note()
+    assert note and "was edited after the run started" in note and "spec.resolved.json" in note
