@@ -80,13 +80,13 @@ def _run_status(path: Path) -> int:
     from arena.ledger import CorruptFile, committed_rounds, round_dir_name, verified_path
     from arena.lock import RunLock
     from arena.results import RESULTS_FILE
+    from arena.run_info import read_spec
 
-    run_dir = str(path)
-    if not (path / "spec.resolved.json").is_file():
-        raise ArenaUserError(f"{run_dir} is not an arena run directory (no spec.resolved.json)")
-    spec = json.loads((path / "spec.resolved.json").read_text())
+    spec = read_spec(path)  # a one-line error for a missing or damaged file
     state = committed_rounds(path, deep=False)
-    total = int(spec["rounds"])
+    total = spec.get("rounds")
+    if not isinstance(total, int) or total < 1:
+        raise ArenaUserError(f"{path / 'spec.resolved.json'} is damaged (no valid 'rounds')")
     running = RunLock(path).is_held()
     print(f"run:       {path}")
     print(f"committed: round {state.last} of {total} ({100 * state.last / total:.0f}%)")
@@ -103,8 +103,10 @@ def _run_status(path: Path) -> int:
     times = []
     for r in state.rounds:
         tfile = path / "rounds" / round_dir_name(r) / "timings.json"
-        if tfile.is_file():
-            times.append(json.loads(tfile.read_text()).get("total", 0.0))
+        try:  # timings are not verified: a damaged file only leaves the estimate out
+            times.append(float(json.loads(tfile.read_bytes()).get("total", 0.0)))
+        except (OSError, ValueError, TypeError, AttributeError):
+            continue
     if times:
         mean = sum(times) / len(times)
         print(f"per round: {mean:.1f} s mean; about {mean * (total - state.last):.0f} s of rounds left")

@@ -217,7 +217,7 @@ def resume_run(
     note = store.spec_yaml_note()
     if note:
         print(f"arena: warning: {note}", file=sys.stderr, flush=True)
-    stored = json.loads(store.resolved_spec_text())
+    stored = store.resolved_spec()
     spec = validate_spec(apply_overrides(stored, parse_overrides(overrides or [])))
     check_memory(spec, address)
     # Compare as models, not as text: a newer arena that adds a setting with a default still
@@ -237,7 +237,7 @@ def _member_for_resume(store: RunStore) -> tuple[RunSpec, RunStore]:
     store.check_exists()
     if store.spec_was_edited():
         raise ArenaUserError(f"{store.dir}: spec.resolved.json was changed after the run started")
-    return validate_spec(json.loads(store.resolved_spec_text())), store
+    return validate_spec(store.resolved_spec()), store
 
 
 def _drive(

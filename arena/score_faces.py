@@ -72,6 +72,11 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix not in (".csv", ".parquet"):
         raise ArenaUserError(f"--out must end in .csv or .parquet, got {out.name!r}")
+    above = next((p for p in out.parents if p.exists()), None)  # checked before any scoring
+    if out.is_dir():
+        raise ArenaUserError(f"--out {out} is a folder; give a file name ending in .csv or .parquet")
+    if above is not None and not above.is_dir():
+        raise ArenaUserError(f"--out {out}: {above} is a file, not a folder")
     version = load_version_file(Path(args.detector), args.device)
     extractor = None
     if args.extractor:
@@ -365,14 +370,19 @@ def read_labels(path: Path) -> dict[str, int]:
         raise ArenaUserError(f"--labels {path}: file not found")
     if path.suffix.lower() == ".json":
         try:
-            raw = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
+            raw = json.loads(path.read_bytes())
+        except ValueError as exc:  # not JSON, or not UTF-8
             raise ArenaUserError(f"--labels {path}: not valid JSON ({exc})") from None
         if not isinstance(raw, dict):
             raise ArenaUserError(f"--labels {path}: expected a JSON object {{file: label}}")
         pairs = list(raw.items())
     else:
-        df = pd.read_csv(path, dtype=str)
+        try:
+            df = pd.read_csv(path, dtype=str)
+        except (ValueError, pd.errors.ParserError) as exc:  # empty, not UTF-8, malformed
+            raise ArenaUserError(
+                f"--labels {path}: not a readable CSV ({' '.join(str(exc).split())})"
+            ) from None
         if not {"file", "label"} <= set(df.columns):
             raise ArenaUserError(
                 f"--labels {path}: need CSV columns 'file' and 'label', got {list(df.columns)}"

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from shlex import quote
+from typing import Any
 
 from arena.atomic import (
     append_line_durable,
@@ -86,10 +87,25 @@ class RunStore:
     def resolved_spec_text(self) -> str:
         return (self.dir / "spec.resolved.json").read_text()
 
+    def resolved_spec(self) -> dict[str, Any]:
+        """spec.resolved.json as a mapping; a damaged file is a one-line error naming it."""
+        from arena.run_info import read_spec
+
+        return read_spec(self.dir)
+
     def spec_was_edited(self) -> bool:
         """True when spec.resolved.json no longer matches the hash recorded when the run began."""
-        env = json.loads((self.dir / "env.json").read_text())
-        return env.get("spec_sha256") != sha256_file(self.dir / "spec.resolved.json")
+        path = self.dir / "env.json"
+        try:
+            env = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            raise ArenaUserError(
+                f"{path} is missing or damaged: it holds the hash that shows spec.resolved.json is the "
+                "spec the run started with; restore it from a backup (or start the run again)"
+            ) from None
+        return not isinstance(env, dict) or env.get("spec_sha256") != sha256_file(
+            self.dir / "spec.resolved.json"
+        )
 
     def spec_yaml_note(self) -> str | None:
         """A warning when spec.yaml was edited after the run started (resume runs the resolved spec
