@@ -186,6 +186,10 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
+    except OSError as exc:  # a file or folder the command needs is unreadable or in the way
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"arena: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USER
     except ValueError as exc:
         if args.command in ("plot", "report"):
             print(f"arena: error: {exc}", file=sys.stderr)

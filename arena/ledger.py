@@ -53,6 +53,8 @@ def read_ledger_lines(run_dir: Path) -> tuple[list[dict[str, object]], list[str]
         return [], []
     entries: list[dict[str, object]] = []
     problems: list[str] = []
+    if not path.is_file() or path.is_symlink():
+        return [], [f"{LEDGER} is not a plain file; `arena resume` sets it aside and rebuilds it"]
     data = path.read_bytes()
     lines = data.split(b"\n")
     for i, raw in enumerate(lines):

@@ -151,6 +151,9 @@ class RunStore:
         notes: list[str] = []
         ledger = self.dir / LEDGER
         self.rounds_dir.mkdir(exist_ok=True)
+        if ledger.is_symlink() or (ledger.exists() and not ledger.is_file()):
+            where = self._quarantine(ledger, LEDGER)
+            notes.append(f"{LEDGER} was not a plain file; moved to {where}")
         rebuilt = not ledger.exists()
         if rebuilt:
             entries = rebuild_entries(self.dir)
