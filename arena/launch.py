@@ -214,6 +214,7 @@ def resume_run(
         return _drive(pairs, address, num_cpus, progress, sweep_dir=run_dir)
     store = RunStore(run_dir)
     store.check_exists()
+    store.format_version()  # a folder from a newer arena is refused before anything else
     note = store.spec_yaml_note()
     if note:
         print(f"arena: warning: {note}", file=sys.stderr, flush=True)
@@ -235,6 +236,7 @@ def resume_run(
 
 def _member_for_resume(store: RunStore) -> tuple[RunSpec, RunStore]:
     store.check_exists()
+    store.format_version()
     if store.spec_was_edited():
         raise ArenaUserError(f"{store.dir}: spec.resolved.json was changed after the run started")
     return validate_spec(store.resolved_spec()), store

@@ -107,6 +107,44 @@ class RunStore:
             self.dir / "spec.resolved.json"
         )
 
+    def format_version(self) -> int:
+        """The run folder's format: `format_version` in env.json; 1 for folders from before it was
+        recorded. Raises a one-line error for a folder written by a newer arena."""
+        try:
+            env = json.loads((self.dir / "env.json").read_bytes())
+        except (OSError, ValueError):
+            return FORMAT_VERSION  # spec_was_edited names the missing file
+        version = env.get("format_version", 1) if isinstance(env, dict) else 1
+        if not isinstance(version, int) or version < 1:
+            raise ArenaUserError(f"{self.dir / 'env.json'}: format_version {version!r} is not a version")
+        if version > FORMAT_VERSION:
+            raise ArenaUserError(
+                f"{self.dir} was written in run folder format {version}; this arena reads formats up "
+                f"to {FORMAT_VERSION}: resume it with the newer arena that wrote it"
+            )
+        return version
+
+    def upgrade_format(self) -> str | None:
+        """Bring an older run folder to FORMAT_VERSION, recording the step in env.json (under the
+        lock, before any round is played); a note saying so, or None when already current.
+
+        1 -> 2: nothing on disk changes (overrides.json and the spec.yaml hash were not recorded
+        then, so they are left out); genomes saved before a gene existed take its documented,
+        behaviour-preserving default when read (generators.genome.Genome.from_dict)."""
+        version = self.format_version()
+        if version == FORMAT_VERSION:
+            return None
+        path = self.dir / "env.json"
+        env = json.loads(path.read_bytes())
+        steps = list(env.get("format_upgrades") or [])
+        steps.append({"from": version, "to": FORMAT_VERSION, "at": time.time()})
+        env.update(format_version=FORMAT_VERSION, format_upgrades=steps)
+        write_text_atomic(path, json.dumps(env, indent=2, sort_keys=True))
+        return (
+            f"run folder format {version} upgraded to {FORMAT_VERSION} (recorded in env.json); genes "
+            "added since take their documented defaults"
+        )
+
     def spec_yaml_note(self) -> str | None:
         """A warning when spec.yaml was edited after the run started (resume runs the resolved spec
         the run started with, never the edited file); None when unchanged or not recorded."""
@@ -149,6 +187,9 @@ class RunStore:
         Returns the last good round and human-readable notes of what was found and done.
         """
         notes: list[str] = []
+        upgraded = self.upgrade_format()
+        if upgraded:
+            notes.append(upgraded)
         ledger = self.dir / LEDGER
         self.rounds_dir.mkdir(exist_ok=True)
         if ledger.is_symlink() or (ledger.exists() and not ledger.is_file()):

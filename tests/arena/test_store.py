@@ -170,3 +170,34 @@ def test_overrides_are_saved_and_an_edited_spec_yaml_is_noticed(tmp_path):
     (store.dir / "spec.yaml").write_text("seed: 1\n")
     note = store.spec_yaml_note()
     assert note and "was edited after the run started" in note and "spec.resolved.json" in note
+
+
+def _old_format(store):
+    """What a run folder written before format_version existed looks like."""
+    env_path = store.dir / "env.json"
+    env = json.loads(env_path.read_text())
+    for key in ("format_version", "spec_yaml_sha256"):
+        env.pop(key)
+    env_path.write_text(json.dumps(env))
+    (store.dir / "overrides.json").unlink()
+
+
+def test_an_older_run_folder_is_upgraded_and_the_step_recorded(tmp_path):
+    store = _store(tmp_path)
+    _commit(store, 1)
+    _old_format(store)
+    assert store.format_version() == 1
+    last, notes = store.recover()
+    assert last == 1 and any("format 1 upgraded to 2" in n for n in notes)
+    env = json.loads((store.dir / "env.json").read_text())
+    assert env["format_version"] == 2 and env["format_upgrades"][0]["from"] == 1
+    assert store.recover() == (1, [])
+    assert store.spec_yaml_note() is None  # no spec.yaml hash recorded then: nothing to compare
+
+
+def test_a_newer_run_folder_is_refused_naming_both_versions(tmp_path):
+    store = _store(tmp_path)
+    env_path = store.dir / "env.json"
+    env_path.write_text(json.dumps({**json.loads(env_path.read_text()), "format_version": 99}))
+    with pytest.raises(ArenaUserError, match="format 99; this arena reads formats up to 2"):
+        store.recover()
