@@ -238,7 +238,7 @@ def _damage(run: Path, rng: random.Random) -> None:
     files = sorted(p for p in run.rglob("*") if p.is_file())
     for _ in range(rng.randint(1, 3)):
         target = rng.choice(files)
-        if not target.exists():
+        if target.is_symlink() or not target.is_file():  # already damaged by this loop
             continue
         how = rng.choice(["flip", "truncate", "delete", "dir", "garbage", "empty", "latin1", "link"])
         data = target.read_bytes()

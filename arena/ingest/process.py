@@ -197,9 +197,13 @@ class BatchProcessor:
 
     def _check(self, c: Candidate, w: int, h: int) -> Rejected | None:
         side = _box_side(c.box)
+        x0, y0, x1, y1 = c.box
+        fits = np.isfinite(side) and side <= 2 * max(w, h) and x1 > 0 and y1 > 0 and x0 < w and y0 < h
+        if not fits:  # a box of 1e31 px, or one beside the photo, is no face of it
+            return Rejected("bad_box", f"face box {list(c.box)} does not fit the {w}x{h} photo")
         if side < self.opt.min_size:
             return Rejected("face_too_small", f"face box side {side:.0f} px < --min-size {self.opt.min_size}")
-        pts = c.lm5
+        pts = c.lm5 if c.lm68 is None else np.concatenate([c.lm5, c.lm68])
         margin = 0.5 * side
         inside = (
             (pts[:, 0] > -margin)

@@ -18,7 +18,7 @@ from arena.ingest.landmarks_file import LandmarksFile
 from arena.ingest.options import DEFAULT_CREDIT, IngestOptions
 from arena.ingest.process import BatchProcessor, BatchResult
 from arena.ingest.safe_read import sha256_regular
-from arena.ingest.scan import SourceFile, read_mapping, scan
+from arena.ingest.scan import SourceFile, read_mapping, scan_all
 from arena.ingest.store import FacesetWriter
 
 
@@ -115,9 +115,9 @@ def ingest(src: str | Path, out: str | Path, options: IngestOptions) -> dict[str
         raise ArenaUserError(f"--out {out} must not lie inside SRC {src} (it would be ingested too)")
     lmfile = LandmarksFile(options.landmarks) if options.landmarks is not None else None
     mapping = read_mapping(options.mapping) if options.mapping is not None else None
-    files = scan(src, mapping)
+    files, skipped = scan_all(src, mapping)
     if not files:
-        raise ArenaUserError(f"no photos or videos under {src}")
+        raise ArenaUserError(f"no photos or videos under {src} ({len(skipped)} other entries skipped)")
     credit = options.credit
     if credit is None and not (out / "manifest.json").is_file():
         credit = DEFAULT_CREDIT.format(src=src.name)
@@ -146,6 +146,10 @@ def ingest(src: str | Path, out: str | Path, options: IngestOptions) -> dict[str
     summary = {
         "files": {"scanned": len(files), "new": p.new, "changed": p.changed, "unchanged": len(p.keep),
                   "removed": p.removed},
+        "entries": len(files) + len(skipped),  # = files.scanned + skipped: every entry below SRC
+        "skipped": len(skipped),
+        "skipped_reasons": {r: list(skipped.values()).count(r) for r in sorted(set(skipped.values()))},
+        "skipped_entries": dict(list(skipped.items())[:1000]),
         "seen": seen,
         "ingested": ingested,
         "quarantined": quarantined,
@@ -172,6 +176,9 @@ def format_summary(manifest: dict[str, Any], out: Path) -> str:
             f"this run:   seen {s['seen']} = ingested {s['ingested']} + quarantined {s['quarantined']} "
             f"({s['faces']} faces, {s['seconds']:.1f} s)",
             f"quarantine: {why}",
+            f"skipped:    {s.get('skipped', 0)} of {s.get('entries', f['scanned'])} entries below SRC ("
+            + (", ".join(f"{k} {v}" for k, v in s.get("skipped_reasons", {}).items()) or "none")
+            + "); see last_ingest.skipped_entries in the manifest",
             f"faceset:    seen {t['seen']} = ingested {t['ingested']} + quarantined {t['quarantined']}; "
             f"{c['faces']} faces of {c['identities']} identities, {manifest['size']} px -> {out}",
         ]

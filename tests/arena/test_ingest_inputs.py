@@ -64,9 +64,9 @@ def test_fifos_devices_and_huge_files_are_quarantined_unread(tmp_path):
         "p1/huge.jpg": "file_too_large",
         "p1/pipe.jpg": "not_a_file",
         "p1/plain.png": "no_face",
-        "p1/zero.jpg": "not_a_file",
     }
-    assert manifest["last_ingest"]["quarantined"] == 5
+    assert manifest["last_ingest"]["quarantined"] == 4
+    assert manifest["last_ingest"]["skipped_entries"] == {"p1/zero.jpg": "link_outside_src"}  # never read
     # A second ingest re-checks them without hanging on the FIFOs either.
     _ingest_within(60, src, tmp_path / "fs", _opts(lm))
 
@@ -103,3 +103,34 @@ def test_reingest_deletes_only_shards_a_manifest_named(tmp_path):
     Image.fromarray(np.full((48, 48, 3), 30, np.uint8)).save(src / "p1" / "another.png")
     ingest(src, out, _opts(lm))
     assert foreign.read_bytes() == b"not ours"
+
+
+def test_every_entry_is_accounted_for_and_links_stay_inside_src(tmp_path):
+    src, lm = _source(tmp_path)
+    outside = tmp_path / "outside.png"
+    Image.fromarray(np.full((48, 48, 3), 60, np.uint8)).save(outside)
+    (src / "p1" / "in_link.png").symlink_to(src / "p1" / "plain.png")
+    (src / "p1" / "out_link.png").symlink_to(outside)
+    (src / "loop").symlink_to(src)  # a folder link back to SRC: not descended
+    (src / ".hidden.png").write_bytes(b"x")
+    (src / "README.txt").write_text("notes")
+    m = ingest(src, tmp_path / "fs", _opts(lm))["last_ingest"]
+    assert m["skipped_entries"] == {
+        ".hidden.png": "hidden",
+        "README.txt": "not_a_photo_or_video",
+        "loop/": "link_to_folder",
+        "p1/out_link.png": "link_outside_src",
+    }
+    assert m["entries"] == m["files"]["scanned"] + m["skipped"] == 6
+    assert m["seen"] == m["ingested"] + m["quarantined"] == 2  # plain.png and in_link.png
+
+
+def test_landmark_boxes_must_fit_the_photo(tmp_path):
+    import json
+
+    src, lm = _source(tmp_path)
+    five = [[10, 10], [30, 10], [20, 20], [12, 30], [28, 30]]
+    lm.write_text(json.dumps({"file": "p1/plain.png", "box": [0, 0, 1e31, 1e31], "landmarks5": five}) + "\n")
+    ingest(src, tmp_path / "fs", _opts(lm))
+    q = pd.read_parquet(tmp_path / "fs" / "quarantine.parquet")
+    assert q.reason.tolist() == ["bad_box"]
