@@ -67,6 +67,13 @@ def _no_ray(*args, **kw):
     yield  # pragma: no cover
 
 
+@pytest.fixture(scope="module", autouse=True)
+def warm():
+    """Import what a case needs (torch, the registries) once, outside the per-case time bound."""
+    load_spec(QUICKSTART)
+    main(["list", "detectors"])
+
+
 @pytest.fixture(autouse=True)
 def guard(monkeypatch, tmp_path):
     monkeypatch.setattr(arena.launch, "ray_session", _no_ray)
