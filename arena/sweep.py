@@ -63,7 +63,18 @@ def expand(raw: dict[str, Any]) -> list[Member]:
 
 
 def read_sweep(sweep_dir: Path) -> list[dict[str, Any]]:
-    return list(json.loads((Path(sweep_dir) / SWEEP_FILE).read_text())["members"])
+    """The members listed in sweep.json; a damaged file is a one-line error naming it."""
+    from arena.errors import ArenaUserError
+    from arena.preflight import NAME_RE
+
+    path = Path(sweep_dir) / SWEEP_FILE
+    try:
+        members = json.loads(path.read_bytes())["members"]
+        if not all(isinstance(m, dict) and NAME_RE.fullmatch(str(m["name"])) for m in members):
+            raise ValueError("a member without a valid name")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ArenaUserError(f"{path} is damaged ({' '.join(str(exc).split())[:120]})") from None
+    return list(members)
 
 
 def load_sweep(sweep_dir: str | Path) -> pd.DataFrame:

@@ -65,3 +65,11 @@ def test_score_out_under_a_file(tmp_path, capsys):
     argv = ["score", "--detector", "d.safetensors", "--faces", str(tmp_path)]
     assert main([*argv, "--out", str(tmp_path / "afile" / "s.csv")]) == 1
     _one_line(capsys, "is a file, not a folder")
+
+
+@pytest.mark.parametrize("content", [b"{", b'{"members": [{"name": "../../x"}]}', b"\xff", b"[]"])
+def test_damaged_sweep_index(tmp_path, capsys, content):
+    (tmp_path / "sweep.json").write_bytes(content)
+    for argv in (["status", str(tmp_path)], ["resume", str(tmp_path)]):
+        assert main(argv) == 1, argv
+        _one_line(capsys, "sweep.json is damaged")
