@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from shlex import quote
 
 EXIT_OK, EXIT_USER, EXIT_INTERRUPTED = 0, 1, 3
 
@@ -88,29 +89,40 @@ def _run_status(path: Path) -> int:
     import json
 
     from arena.errors import ArenaUserError
-    from arena.store.ledger import committed_rounds, round_dir_name
+    from arena.results import RESULTS_FILE
+    from arena.store.ledger import CorruptFile, committed_rounds, round_dir_name, verified_path
     from arena.store.lock import RunLock
+    from arena.store.run_info import read_spec
 
-    run_dir = str(path)
-    if not (path / "spec.resolved.json").is_file():
-        raise ArenaUserError(f"{run_dir} is not an arena run directory (no spec.resolved.json)")
-    spec = json.loads((path / "spec.resolved.json").read_text())
+    spec = read_spec(path)  # a one-line error for a missing or damaged file
     state = committed_rounds(path, deep=False)
-    total = int(spec["rounds"])
+    total = spec.get("rounds")
+    if not isinstance(total, int) or total < 1:
+        raise ArenaUserError(f"{path / 'spec.resolved.json'} is damaged (no valid 'rounds')")
     running = RunLock(path).is_held()
     print(f"run:       {path}")
     print(f"committed: round {state.last} of {total} ({100 * state.last / total:.0f}%)")
+    damaged = []
+    for r in state.rounds:  # a round's results are what a reader trusts: check their hash
+        try:
+            verified_path(path, r, RESULTS_FILE)
+        except CorruptFile as exc:
+            damaged.append(str(exc))
     finished = "complete" if state.last >= total else "stopped (resumable)"
+    if damaged or state.missing_ledger:
+        finished = f"damaged; `arena resume {quote(str(path))}` sets the damage aside and plays it again"
     print(f"state:     {'running' if running else finished}")
     times = []
     for r in state.rounds:
         tfile = path / "rounds" / round_dir_name(r) / "timings.json"
-        if tfile.is_file():
-            times.append(json.loads(tfile.read_text()).get("total", 0.0))
+        try:  # timings are not verified: a damaged file only leaves the estimate out
+            times.append(float(json.loads(tfile.read_bytes()).get("total", 0.0)))
+        except (OSError, ValueError, TypeError, AttributeError):
+            continue
     if times:
         mean = sum(times) / len(times)
         print(f"per round: {mean:.1f} s mean; about {mean * (total - state.last):.0f} s of rounds left")
-    for problem in state.problems:
+    for problem in state.problems + damaged:
         print(f"warning:   {problem}")
     return EXIT_OK
 
@@ -257,10 +269,15 @@ def main(argv: list[str] | None = None) -> int:
         where = exc.run_dir if isinstance(exc, RunInterrupted) and exc.run_dir else "<run_dir>"
         reason = exc.reason if isinstance(exc, RunInterrupted) else "interrupted"
         print(
-            f"arena: {reason}; the last committed round is intact. Continue with: arena resume {where}",
+            f"arena: {reason}; the last committed round is intact. "
+            f"Continue with: arena resume {quote(where)}",
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
+    except OSError as exc:  # a file or folder the command needs is unreadable or in the way
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"arena: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USER
     except ValueError as exc:
         if args.command in ("plot", "report"):
             print(f"arena: error: {exc}", file=sys.stderr)

@@ -15,9 +15,11 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from shlex import quote
 from typing import Any
 
 from arena.errors import ArenaUserError, RunInterrupted
+from arena.preflight import check_address, check_memory, check_run_name, check_runs_dir
 from arena.results import SWEEP_FILE, read_sweep
 from arena.rounds.progress import Progress
 from arena.rounds.sweep import expand, is_sweep
@@ -62,6 +64,7 @@ def ray_session(address: str | None, specs: list[RunSpec], num_cpus: int | None 
 
     started = False
     if not ray.is_initialized():
+        check_address(address)  # an address that does not answer fails in seconds, in one line
         address = address or os.environ.get("RAY_ADDRESS") or None
         kwargs: dict[str, Any] = {"logging_level": logging.WARNING}
         if address is None:  # a local Ray of our own; a cluster's settings are its own
@@ -151,12 +154,22 @@ def check_resources(spec: RunSpec, total: dict[str, float]) -> None:
             )
 
 
+class _Signalled(KeyboardInterrupt):
+    """SIGINT or SIGTERM received by the driver (see `interruptible`)."""
+
+
 @contextmanager
 def interruptible() -> Iterator[None]:
-    """SIGTERM and SIGINT become RunInterrupted, so the CLI can exit 3 (resumable)."""
+    """SIGTERM and SIGINT become a KeyboardInterrupt, which _drive turns into RunInterrupted, so the
+    CLI can exit 3 (resumable).
+
+    It must be a KeyboardInterrupt: a signal that arrives while the driver waits inside `ray.get`
+    runs this handler from Ray's compiled signal check, which passes a KeyboardInterrupt on as such
+    but turns any other exception into a SystemError with a long traceback (exit 1).
+    """
 
     def handler(signum: int, frame: object) -> None:
-        raise RunInterrupted(signal.Signals(signum).name)
+        raise _Signalled(signal.Signals(signum).name)
 
     old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -182,18 +195,26 @@ def start_run(
     written: a spec the cluster cannot serve leaves no run directory behind to clear up.
     """
     spec_path, runs_dir = Path(spec_path), Path(runs_dir)
+    if name is not None:
+        check_run_name(name)
     raw, text = read_spec_file(spec_path)
     raw = apply_overrides(raw, parse_overrides(overrides))
+    check_runs_dir(runs_dir)
     run_dir = runs_dir / (name or default_run_name(spec_path, runs_dir))
     if not is_sweep(raw):
         spec = validate_spec(raw)
+        check_memory(spec, address)
         RunStore.check_new(run_dir)  # fail at once, not after Ray's start-up
         with ray_session(address, [spec], num_cpus):
-            store = RunStore.create(run_dir, text, resolved_json(spec), environment())
+            store = RunStore.create(run_dir, text, resolved_json(spec), environment(), overrides)
             return _drive([(spec, store)], address, num_cpus, progress)
     members = expand(raw)
+    for m in members:
+        check_memory(m.spec, address, f"sweep member {m.name}: ")
     if run_dir.exists() and any(run_dir.iterdir()):
-        raise ArenaUserError(f"sweep directory {run_dir} already exists; use `arena resume {run_dir}`")
+        raise ArenaUserError(
+            f"sweep directory {run_dir} already exists; use `arena resume {quote(str(run_dir))}`"
+        )
     with ray_session(address, [m.spec for m in members], num_cpus):
         run_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(run_dir / "spec.yaml", text)
@@ -202,7 +223,8 @@ def start_run(
         write_text_atomic(run_dir / SWEEP_FILE, json.dumps(index, indent=2, sort_keys=True))
         env = environment()
         pairs = [
-            (m.spec, RunStore.create(run_dir / m.name, text, resolved_json(m.spec), env)) for m in members
+            (m.spec, RunStore.create(run_dir / m.name, text, resolved_json(m.spec), env, overrides))
+            for m in members
         ]
         return _drive(pairs, address, num_cpus, progress, sweep_dir=run_dir)
 
@@ -230,8 +252,13 @@ def resume_run(
         return _drive(pairs, address, num_cpus, progress, sweep_dir=run_dir)
     store = RunStore(run_dir)
     store.check_exists()
-    stored = json.loads(store.resolved_spec_text())
+    store.format_version()  # a folder from a newer arena is refused before anything else
+    note = store.spec_yaml_note()
+    if note:
+        print(f"arena: warning: {note}", file=sys.stderr, flush=True)
+    stored = store.resolved_spec()
     spec = validate_spec(apply_overrides(stored, parse_overrides(overrides or [])))
+    check_memory(spec, address)
     # Compare as models, not as text: a newer arena that adds a setting with a default still
     # resumes an older run; only a changed value (or a hand-edited file) is a changed spec.
     changed = spec != validate_spec(stored) or store.spec_was_edited()
@@ -247,9 +274,10 @@ def resume_run(
 
 def _member_for_resume(store: RunStore) -> tuple[RunSpec, RunStore]:
     store.check_exists()
+    store.format_version()
     if store.spec_was_edited():
         raise ArenaUserError(f"{store.dir}: spec.resolved.json was changed after the run started")
-    return validate_spec(json.loads(store.resolved_spec_text())), store
+    return validate_spec(store.resolved_spec()), store
 
 
 def _drive(

@@ -17,13 +17,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from shlex import quote
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from arena.store.ledger import committed_rounds, round_dir_name
+from arena.store.ledger import LEDGER, CorruptFile, committed_rounds, verified_path
 
 RESULTS_FILE = "results.parquet"
 SWEEP_FILE = "sweep.json"  # in a sweep directory: its members and their settings
@@ -99,6 +100,11 @@ def read_round(path: Path) -> pa.Table:
 def load(run_dir: str | Path, **filters: object) -> pd.DataFrame:
     """All committed rounds of a run as one DataFrame (rounds still in flight are not included).
 
+    Each round's results.parquet is checked against the sha256 in its round's manifest first: a
+    damaged file raises CorruptFile (a one-line user error) instead of changing the table.
+
+    Given a sweep directory, every member's rows, with a `member` column and one per swept key.
+
     Given a sweep directory, every member's rows, with a `member` column and one per swept key; a
     sweep member loaded alone has its swept keys' columns too. `filters` keep the rows whose
     column equals the value, or any of a list's values: `phase="zero_day"`, `metric=["auc", "ap"]`,
@@ -110,7 +116,9 @@ def load(run_dir: str | Path, **filters: object) -> pd.DataFrame:
     if not (run_dir / "spec.resolved.json").is_file():
         raise FileNotFoundError(f"{run_dir} is not an arena run directory (no spec.resolved.json)")
     state = committed_rounds(run_dir, deep=False)
-    tables = [read_round(run_dir / "rounds" / round_dir_name(r) / RESULTS_FILE) for r in state.rounds]
+    if state.missing_ledger:
+        raise CorruptFile(f"{run_dir / LEDGER} is missing; `arena resume {quote(str(run_dir))}` rebuilds it")
+    tables = [read_round(verified_path(run_dir, r, RESULTS_FILE)) for r in state.rounds]
     df = (pa.concat_tables(tables) if tables else SCHEMA.empty_table()).to_pandas()
     for key, value in swept_settings(run_dir).items():
         df[key] = json.dumps(value) if isinstance(value, list | dict) else value
@@ -149,7 +157,18 @@ def select(df: pd.DataFrame, **filters: object) -> pd.DataFrame:
 
 
 def read_sweep(sweep_dir: Path) -> list[dict[str, Any]]:
-    return list(json.loads((Path(sweep_dir) / SWEEP_FILE).read_text())["members"])
+    """The members listed in sweep.json; a damaged file is a one-line error naming it."""
+    from arena.errors import ArenaUserError
+    from arena.preflight import NAME_RE
+
+    path = Path(sweep_dir) / SWEEP_FILE
+    try:
+        members = json.loads(path.read_bytes())["members"]
+        if not all(isinstance(m, dict) and NAME_RE.fullmatch(str(m["name"])) for m in members):
+            raise ValueError("a member without a valid name")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ArenaUserError(f"{path} is damaged ({' '.join(str(exc).split())[:120]})") from None
+    return list(members)
 
 
 def load_sweep(sweep_dir: str | Path) -> pd.DataFrame:

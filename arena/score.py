@@ -87,6 +87,11 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix not in (".csv", ".parquet"):
         raise ArenaUserError(f"--out must end in .csv or .parquet, got {out.name!r}")
+    above = next((p for p in out.parents if p.exists()), None)  # checked before any scoring
+    if out.is_dir():
+        raise ArenaUserError(f"--out {out} is a folder; give a file name ending in .csv or .parquet")
+    if above is not None and not above.is_dir():
+        raise ArenaUserError(f"--out {out}: {above} is a file, not a folder")
     version = load_version_file(Path(args.detector), args.device)
     extractor = None
     if args.extractor:
@@ -146,6 +151,7 @@ class SavedVersion:
             raise ArenaUserError(
                 f"no detector version at {path} (expected rounds/rNNNN/detectors/NAME.safetensors)"
             )
+        _check_in_round(path)
         try:
             weights, meta = load_detector(path)
         except Exception as exc:  # safetensors raises its own error types on a bad header
@@ -156,7 +162,15 @@ class SavedVersion:
         self.name = path.name.removesuffix(".safetensors")
         self.resolution = int(meta.get("resolution") or _run_resolution(path))
         parts = [p for p in meta.get("memory_parts", []) if p in SCORING_PARTS]
-        memory = load_memory(path.parent, self.name, parts)
+        for part in parts:
+            member = path.parent / f"{self.name}.{part}.safetensors"
+            if not member.is_file():
+                raise ArenaUserError(f"{path}: its {part} file {member.name} is missing (copy it along)")
+            _check_in_round(member)
+        try:
+            memory = load_memory(path.parent, self.name, parts)
+        except Exception as exc:  # safetensors raises its own error types on a bad header
+            raise ArenaUserError(f"{path}: its {', '.join(parts)} file is not readable ({exc})") from None
         try:
             self.detector = Detector(meta["arch"], meta.get("arch_config", {}), device=device)
         except (KeyError, ValueError) as exc:
@@ -223,6 +237,25 @@ class SavedExtractor:
     def describe(self) -> str:
         rule = f"miss above {self.miss_threshold} eye distances"
         return f"the extractor {self.path} ({self.resolution} px, {rule})"
+
+
+def _check_in_round(path: Path) -> None:
+    """A detector file inside a run's round folder (rounds/rNNNN/detectors/x) must match the sha256
+    its round's manifest records, as --extractor's does; a file copied out of a run is taken as is."""
+    from arena.store.atomic import sha256_file
+    from arena.store.ledger import MANIFEST, read_manifest
+
+    rdir = path.parent.parent
+    if path.parent.name != "detectors" or not (rdir / MANIFEST).is_file():
+        return
+    manifest = read_manifest(rdir)
+    rel = path.relative_to(rdir).as_posix()
+    want = manifest["files"].get(rel) if manifest else None
+    if want is None or sha256_file(path) != want:
+        raise ArenaUserError(
+            f"{path} does not match its round's manifest ({rdir / MANIFEST}); the file is damaged "
+            "or not the one the run wrote"
+        )
 
 
 def load_version_file(path: Path, device: str = "cpu") -> SavedVersion:

@@ -20,20 +20,30 @@ from arena.errors import SpecError
 from detectors.train_config import TrainConfig
 from generators.train_budget import TrainBudget
 
+# Upper bounds on counts, far above any run this code can finish, so that a typo (an extra zero or
+# six) is refused at once instead of allocating until the machine kills the run. How much memory a
+# valid spec's images take per round is estimated before Ray starts as well (arena.preflight).
+MAX_FACES = 1_000_000  # faces of one kind in one round or split
+MAX_STRAINS = 1_000  # strains in a population, an innovation, a vault family
+MAX_STEPS = 10_000_000  # optimiser steps
+MAX_BATCH = 65_536
+MAX_SPEC_BYTES = 1 << 20  # a spec file, or one override
+MAX_SPEC_DEPTH = 64  # nesting of mappings and lists
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class SplitCounts(_Strict):
-    train: int = Field(ge=1)
-    eval: int = Field(ge=1)
+    train: int = Field(ge=1, le=MAX_FACES)
+    eval: int = Field(ge=1, le=MAX_FACES)
 
 
 class IdentityCounts(_Strict):
-    train: int = Field(32, ge=2)
-    eval: int = Field(12, ge=2)
-    vault: int = Field(8, ge=0)
+    train: int = Field(32, ge=2, le=MAX_FACES)
+    eval: int = Field(12, ge=2, le=MAX_FACES)
+    vault: int = Field(8, ge=0, le=MAX_FACES)
 
 
 class SplitFractions(_Strict):
@@ -101,11 +111,11 @@ class WorldSpec(_Strict):
 class ExtractorSpec(_Strict):
     """The face extractor in front of the detectors on a real-photo world (arena.rounds.extraction)."""
 
-    steps: int = Field(400, ge=1, description="optimiser steps of its training in round 1")
-    batch_size: int = Field(32, ge=1)
+    steps: int = Field(400, ge=1, le=MAX_STEPS, description="optimiser steps of its training in round 1")
+    batch_size: int = Field(32, ge=1, le=MAX_BATCH)
     lr: float = Field(3e-3, gt=0)
     width: int = Field(16, ge=4, le=128, description="channels of its first conv layer")
-    faces: int = Field(512, ge=16, description="train-split real faces it learns from")
+    faces: int = Field(512, ge=16, le=MAX_FACES, description="train-split real faces it learns from")
     miss_threshold: float = Field(
         0.25, gt=0, description="RMS landmark residual, in eye distances, above which a face is missed"
     )
@@ -130,7 +140,9 @@ class GeneratorTrainSpec(TrainBudget):
 class InnovationSpec(_Strict):
     family: str
     round: int = Field(ge=1, description="the first round the family's new strains play")
-    strains: int = Field(1, ge=1, description="strains it enters with (the population grows by them)")
+    strains: int = Field(
+        1, ge=1, le=MAX_STRAINS, description="strains it enters with (the population grows by them)"
+    )
     method: str | None = Field(None, description="recorded: the labelled faceset's method it serves")
 
 
@@ -143,10 +155,10 @@ class RecordedSpec(_Strict):
 
 
 class PopulationSpec(_Strict):
-    families: list[str] = Field(default_factory=lambda: ["blend"], min_length=1)
-    size: int = Field(6, ge=1)
-    elite: int = Field(2, ge=0)
-    tournament: int = Field(2, ge=1)
+    families: list[str] = Field(default_factory=lambda: ["blend"], min_length=1, max_length=MAX_STRAINS)
+    size: int = Field(6, ge=1, le=MAX_STRAINS)
+    elite: int = Field(2, ge=0, le=MAX_STRAINS)
+    tournament: int = Field(2, ge=1, le=MAX_STRAINS)
     mutation_rate: float = Field(0.3, ge=0.0, le=1.0)
     mutation_scale: float = Field(0.15, gt=0.0, le=1.0)
     crossover: float = Field(0.3, ge=0.0, le=1.0)
@@ -166,6 +178,11 @@ class PopulationSpec(_Strict):
     def _elite_fits(self) -> PopulationSpec:
         if self.elite > self.size:
             raise ValueError(f"elite ({self.elite}) cannot exceed size ({self.size})")
+        if len(self.families) > self.size:
+            raise ValueError(
+                f"size ({self.size}) is smaller than the number of families ({len(self.families)}); "
+                "each family starts with at least one strain"
+            )
         return self
 
 
@@ -192,7 +209,7 @@ class DetectorSpec(_Strict):
     finetune: TrainConfig = TrainConfig(steps=80)
     training: str = Field("supervised", description="supervised | sbi (self-blended pseudo-fakes from reals)")
     training_config: dict[str, Any] = Field(default_factory=dict, description="e.g. sbi's SelfBlendConfig")
-    replay_size: int = Field(256, ge=1, description="replay: reservoir images per class")
+    replay_size: int = Field(256, ge=1, le=MAX_FACES, description="replay: reservoir images per class")
     ensemble_k: int = Field(3, ge=1, le=32, description="ensemble: versions averaged")
     precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="autocast (the GPU path)")
     compile: bool = Field(False, description="torch.compile the forward passes (the GPU path)")
@@ -236,7 +253,7 @@ class ResourcesSpec(_Strict):
 
 
 class MetricsSpec(_Strict):
-    bootstrap: int = Field(200, ge=0)
+    bootstrap: int = Field(200, ge=0, le=100_000)
     confidence: float = Field(0.95, gt=0.0, lt=1.0)
 
 
@@ -266,7 +283,10 @@ class ExternalSetSpec(_Strict):
 
 class EvaluationSpec(_Strict):
     past_budget: int = Field(
-        64, ge=1, description="reals and fakes per strain kept per generation for the `past` phase"
+        64,
+        ge=1,
+        le=MAX_FACES,
+        description="reals and fakes per strain kept per generation for the `past` phase",
     )
     external: list[ExternalSetSpec] = Field(
         default_factory=list,
@@ -292,10 +312,14 @@ class VaultSpec(_Strict):
     never used for training, evolution or model selection."""
 
     families: list[str] = Field(default_factory=list, description="each gives `strains_per_family` strains")
-    strains_per_family: int = Field(1, ge=1, description="the default genome first, then random genomes")
-    strains: list[VaultStrainSpec] = Field(default_factory=list, description="explicit sealed genomes")
-    reals: int = Field(48, ge=2, description="real vault faces scored beside the sealed fakes")
-    fakes_per_strain: int = Field(24, ge=1)
+    strains_per_family: int = Field(
+        1, ge=1, le=MAX_STRAINS, description="the default genome first, then random genomes"
+    )
+    strains: list[VaultStrainSpec] = Field(
+        default_factory=list, max_length=MAX_STRAINS, description="explicit sealed genomes"
+    )
+    reals: int = Field(48, ge=2, le=MAX_FACES, description="real vault faces scored beside the sealed fakes")
+    fakes_per_strain: int = Field(24, ge=1, le=MAX_FACES)
 
     @property
     def strain_count(self) -> int:
@@ -308,14 +332,14 @@ class RunSpec(_Strict):
     sweep: dict[str, list[Any]] = Field(
         default_factory=dict, description="dotted key -> values; one run per combination (x seeds)"
     )
-    rounds: int = Field(5, ge=1)
+    rounds: int = Field(5, ge=1, le=100_000)
     release_lag: int = Field(
         0, ge=0, description="zero-day deploys in round r the versions trained through round r-1-lag"
     )
     device: Literal["cpu", "cuda", "auto"] = "cpu"
     world: WorldSpec = WorldSpec()
     population: PopulationSpec = PopulationSpec()
-    detectors: list[DetectorSpec] = Field(min_length=1)
+    detectors: list[DetectorSpec] = Field(min_length=1, max_length=256)
     metrics: MetricsSpec = MetricsSpec()
     evaluation: EvaluationSpec = EvaluationSpec()
     resources: ResourcesSpec = ResourcesSpec()
@@ -373,23 +397,72 @@ class RunSpec(_Strict):
 # Loading, overrides, friendly errors
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without aliases (`*name`), nested at most MAX_SPEC_DEPTH deep: a few
+    hundred bytes of aliases can expand to gigabytes (the 'billion laughs'), and a spec never
+    needs them; deep nesting would exhaust the parser's stack instead."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(
+                None, None, "YAML aliases (*name) are not accepted in a spec; write the value out", mark
+            )
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > MAX_SPEC_DEPTH:
+                mark = self.peek_event().start_mark
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested more than {MAX_SPEC_DEPTH} levels deep", mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _load_yaml(text: str) -> Any:
+    """Parse YAML with `_NoAliasLoader`; its errors are yaml.YAMLError."""
+    loader = _NoAliasLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
 def parse_overrides(items: list[str]) -> list[tuple[list[str], Any]]:
     """`a.b.0.c=value` pairs; values are parsed as YAML scalars/lists (`3`, `true`, `[1,2]`)."""
     parsed = []
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key:
-            raise SpecError(f"override {item!r} is not of the form key.path=value")
+            raise SpecError(f"override {_short(item)!r} is not of the form key.path=value")
+        if len(item.encode("utf-8", "surrogateescape")) > MAX_SPEC_BYTES:
+            raise SpecError(f"override {_short(item)!r} is longer than {MAX_SPEC_BYTES} bytes")
         try:
-            value = yaml.safe_load(raw)
-        except yaml.YAMLError as exc:
-            raise SpecError(f"override {item!r}: value is not valid YAML ({exc})") from None
+            value = _load_yaml(raw)
+        except (yaml.YAMLError, RecursionError) as exc:
+            raise SpecError(
+                f"override {_short(item)!r}: value is not valid YAML ({_one_line(exc)})"
+            ) from None
+        except UnicodeError:
+            raise SpecError(f"override {_short(item)!r}: not valid UTF-8 text") from None
         parsed.append((key.split("."), value))
     return parsed
 
 
+def _short(text: str, most: int = 80) -> str:
+    return text if len(text) <= most else text[:most] + "..."
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
 def apply_overrides(raw: dict[str, Any], overrides: list[tuple[list[str], Any]]) -> dict[str, Any]:
-    data = json.loads(json.dumps(raw))  # deep copy of plain data
+    try:
+        data = json.loads(json.dumps(raw))  # deep copy of plain data
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise SpecError(f"a spec must hold plain data (mappings, lists, scalars): {_one_line(exc)}") from None
     for path, value in overrides:
         node: Any = data
         for i, part in enumerate(path[:-1]):
@@ -544,11 +617,23 @@ def read_spec_file(path: str | Path) -> tuple[dict[str, Any], str]:
     path = Path(path)
     if not path.is_file():
         raise SpecError(f"spec file not found: {path}")
-    text = path.read_text()
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML ({exc})") from None
+        if path.stat().st_size > MAX_SPEC_BYTES:
+            raise SpecError(f"{path}: larger than {MAX_SPEC_BYTES} bytes; not a run spec")
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_SPEC_BYTES + 1)
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot be read ({exc.strerror})") from None
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(f"{path}: larger than {MAX_SPEC_BYTES} bytes; not a run spec")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        raw = _load_yaml(text)
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise SpecError(f"{path}: not valid YAML ({_one_line(exc)})") from None
     raw = raw if raw is not None else {}
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: a spec must be a mapping of keys to values")

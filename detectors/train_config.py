@@ -30,8 +30,8 @@ class TrainConfig:
         jpeg_prob, jpeg_quality: share of images JPEG-compressed, quality uniform in [jpeg_quality, 95].
     """
 
-    steps: int = Field(default=300, ge=1)
-    batch_size: int = Field(default=32, ge=2, multiple_of=2, description="half real, half fake")
+    steps: int = Field(default=300, ge=1, le=10_000_000)
+    batch_size: int = Field(default=32, ge=2, le=65_536, multiple_of=2, description="half real, half fake")
     lr: float = Field(default=1e-3, gt=0)
     weight_decay: float = Field(default=1e-4, ge=0)
     augment: bool = True

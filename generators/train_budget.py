@@ -18,9 +18,15 @@ class TrainBudget:
     for training; batch_size and lr: the optimiser's. The defaults are the spec's.
     """
 
-    steps: int = Field(default=60, ge=1, description="optimiser steps for a strain trained from scratch")
-    finetune_steps: int = Field(default=0, ge=0, description="steps for a child warm-started from its parent")
+    steps: int = Field(
+        default=60, ge=1, le=10_000_000, description="optimiser steps for a strain trained from scratch"
+    )
+    finetune_steps: int = Field(
+        default=0, ge=0, le=10_000_000, description="steps for a child warm-started from its parent"
+    )
     resolution: int = Field(default=32, ge=16, le=256, multiple_of=8, description="aligned crop side, px")
-    batch_size: int = Field(default=8, ge=1)
+    batch_size: int = Field(default=8, ge=1, le=65_536)
     lr: float = Field(default=2e-3, gt=0)
-    faces_per_identity: int = Field(default=2, ge=1, description="real faces per identity to train on")
+    faces_per_identity: int = Field(
+        default=2, ge=1, le=1_000_000, description="real faces per identity to train on"
+    )

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pandas as pd
 import pytest
@@ -148,7 +149,14 @@ def test_user_errors_exit_1_with_one_line(tmp_path):
     assert proc.returncode == 1 and "not an arena run directory" in proc.stderr
 
 
-def test_sigterm_exits_3_and_says_how_to_resume(tmp_path):
+@pytest.mark.parametrize(
+    "phase, sig, wait",
+    [("retrain", signal.SIGTERM, 0.0), ("make", signal.SIGINT, 4.0), ("make", signal.SIGTERM, 4.0)],
+    ids=["retrain-SIGTERM", "make-SIGINT", "make-SIGTERM"],
+)
+def test_signal_exits_3_and_says_how_to_resume(tmp_path, phase, sig, wait):
+    """From every phase: in `make` the driver waits inside ray.get, where a signal used to end in
+    a SystemError traceback and exit 1 (issue 25 #9)."""
     cmd = [
         sys.executable,
         "-m",
@@ -164,11 +172,13 @@ def test_sigterm_exits_3_and_says_how_to_resume(tmp_path):
     ]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for line in proc.stdout:  # type: ignore[union-attr]
-        if line.startswith("[round 1/2] retrain"):
-            proc.send_signal(signal.SIGTERM)
+        if line.startswith(f"[round 1/2] {phase}"):
+            time.sleep(wait)  # inside the phase's wait for its Ray tasks
+            proc.send_signal(sig)
             break
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 3, err
+    assert "Traceback" not in err and "SystemError" not in err, err
     assert f"arena resume {tmp_path / 't'}" in err
     res = _arena("resume", str(tmp_path / "t"))
     assert res.returncode == 0, res.stderr

@@ -9,6 +9,7 @@ Reads only the results files (no torch).
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import json
 import tempfile
@@ -56,8 +57,10 @@ window.addEventListener('load', function () {
 });
 """
 
-# Nothing may load from anywhere but the page itself (data: images, inline style and script).
-_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
+# Nothing may load from anywhere but the page itself (data: images, inline style), and the only
+# script that may run is the one above, named by its hash: an injected handler or <script> is not.
+_SCRIPT_HASH = base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode("ascii")
+_CSP = f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-{_SCRIPT_HASH}'"
 
 HEADLINE = [
     ("half_life", "half-life (rounds)", "rounds until zero-day {hl} falls below half its post-retrain value"),
@@ -200,7 +203,8 @@ def render(sections: Sequence[Section], metric: str, half_life_metric: str) -> s
         f"<title>deepfake-arena report</title><style>{_CSS}</style><script>{_SCRIPT}</script></head><body>",
         "<h1>deepfake-arena report</h1>",
         f"<p class=muted>generated {html.escape(time.strftime('%Y-%m-%d %H:%M:%S'))}; "
-        f"scores in {label(metric)} unless said; half-life in rounds of {label(half_life_metric)}; "
+        f"scores in {html.escape(label(metric))} unless said; "
+        f"half-life in rounds of {html.escape(label(half_life_metric))}; "
         "[..] = 95% Student t CI over seeds.</p>",
         "<h2>Runs</h2>",
         *(_runs_html(s, d) for s, d in zip(sections, diffs, strict=True)),
@@ -257,9 +261,12 @@ def build_report(
     half_life_metric: str = "tpr_at_1fpr",
 ) -> Path:
     """Write the report of the runs (or sweeps) at `paths` to `out` (HTML) and return its path."""
-    from arena.analysis.plots.core import write_plots
-    from arena.analysis.plots.population import load_populations
+    from arena.analysis.plots.core import check_metric, write_plots
+    from arena.analysis.plots.population import POP_COLUMNS, load_populations
+    from arena.store.ledger import CorruptFile
 
+    check_metric(metric)
+    check_metric(half_life_metric)
     run_dirs = expand_run_dirs(paths)
     sections = []
     for cond in conditions(run_dirs):
@@ -267,7 +274,10 @@ def build_report(
         if df.empty:
             raise ArenaUserError(f"{cond.label}: no committed rounds yet; nothing to report")
         sections.append(Section(cond, df, credit=world_credit(cond.run_dirs[0])))
-    pops = load_populations(run_dirs)
+    try:
+        pops = load_populations(run_dirs)
+    except CorruptFile:  # only the colours of families depend on it here; the plots say what is damaged
+        pops = pd.DataFrame(columns=POP_COLUMNS)
     palette = Palette.from_table(
         pd.concat([s.df for s in sections], ignore_index=True), pops.family.unique() if len(pops) else ()
     )

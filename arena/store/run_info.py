@@ -22,7 +22,15 @@ def read_spec(run_dir: Path) -> dict[str, Any]:
     path = Path(run_dir) / SPEC_FILE
     if not path.is_file():
         raise ArenaUserError(f"{run_dir} is not an arena run directory (no {SPEC_FILE})")
-    return dict(json.loads(path.read_text()))
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError) as exc:  # unreadable, truncated, not UTF-8
+        raise ArenaUserError(
+            f"{path} is damaged (not readable JSON: {' '.join(str(exc).split())[:120]})"
+        ) from None
+    if not isinstance(data, dict):
+        raise ArenaUserError(f"{path} is damaged (not a JSON object)")
+    return data
 
 
 def _read_json(path: Path) -> dict[str, Any]:

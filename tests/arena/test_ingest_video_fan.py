@@ -176,9 +176,10 @@ def test_without_boxes_s3fd_from_a_local_file_finds_the_faces(tmp_path, fan_weig
     opts = dict(size=32, policy="largest", min_sharpness=0, fan_flip=False, progress=False)
     reasons = {}
     for name, weights in (("finds", finds), ("blind", blind)):
-        m = ingest(tmp_path / "src", tmp_path / name, IngestOptions(weights=weights, **opts))
+        out = tmp_path / f"{name}-faceset"  # not the weights' folder: ingest refuses a foreign --out
+        m = ingest(tmp_path / "src", out, IngestOptions(weights=weights, **opts))
         assert m["last_ingest"]["seen"] == m["last_ingest"]["quarantined"] == 1
-        q = pd.read_parquet(tmp_path / name / "quarantine.parquet")
+        q = pd.read_parquet(out / "quarantine.parquet")
         reasons[name] = (q.reason.item(), q.detail.item())
     assert reasons["finds"][0] == "bad_landmarks"
     assert reasons["blind"] == ("no_face", "no face found")

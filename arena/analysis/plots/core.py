@@ -155,9 +155,29 @@ def plot_heatmap(df: pd.DataFrame, out: Path, metric: str = "auc") -> Path:
     return save(fig, table, out / f"heatmap_{metric}.png")
 
 
+def check_metric(metric: str, df: pd.DataFrame | None = None) -> None:
+    """A metric name must be one the arena computes (and, given a table, one it holds): anything
+    else is a one-line error, not a page of empty plots or a string pasted into HTML."""
+    from arena.errors import ArenaUserError
+    from arena.metrics import METRICS
+
+    if metric not in METRICS:
+        shown = metric if len(metric) <= 40 else metric[:40] + "..."
+        raise ArenaUserError(f"unknown metric {shown!r}; valid choices: {', '.join(METRICS)}")
+    if df is not None and len(df) and not (df["metric"] == metric).any():
+        held = ", ".join(sorted(m for m in df["metric"].unique() if m in METRICS))
+        raise ArenaUserError(f"metric {metric!r} is not in these runs' results; they hold: {held}")
+
+
 def _safe(name: str, title: str, fn, *args, **kw) -> Plot:  # type: ignore[no-untyped-def]
-    """Run one plot function; a plot without data (fn returns a note string) is skipped, not an error."""
-    result = fn(*args, **kw)
+    """Run one plot function; a plot without data (fn returns a note string) is skipped, not an error,
+    and so is one whose round files do not match their manifests (the note names the file)."""
+    from arena.store.ledger import CorruptFile
+
+    try:
+        result = fn(*args, **kw)
+    except CorruptFile as exc:
+        return Plot(name, title, None, str(exc))
     if isinstance(result, str):
         return Plot(name, title, None, result)
     return Plot(name, title, result)
@@ -184,12 +204,20 @@ def write_plots(
 
     dirs = [Path(d) for d in run_dirs]
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_metric(metric)
     if df is None:
         df = load_runs(dirs)
     if df.empty:
         raise ValueError(f"{', '.join(map(str, dirs))}: no committed rounds yet; nothing to plot")
-    pops = plots_population.load_populations(dirs)
+    check_metric(metric, df)
+    out.mkdir(parents=True, exist_ok=True)
+    from arena.store.ledger import CorruptFile
+
+    pop_error = None
+    try:
+        pops = plots_population.load_populations(dirs)
+    except CorruptFile as exc:  # the population plots are skipped, naming the file; the rest are drawn
+        pops, pop_error = pd.DataFrame(columns=plots_population.POP_COLUMNS), str(exc)
     families = set(pops.family.unique()) if len(pops) else set()
     palette = palette or Palette.from_table(df, families)
     credit = world_credit(dirs[0])
@@ -203,6 +231,9 @@ def write_plots(
         _safe("lineage", "Lineage", plots_population.plot_lineage, pops, out, palette),
         _safe("samples", "Samples across rounds", plots_samples.plot_samples, dirs[0], out, credit),
     ]
+    if pop_error:
+        pop_plots = ("red_queen", "lineage")
+        plots = [Plot(p.name, p.title, None, pop_error) if p.name in pop_plots else p for p in plots]
     if plots_extractor.has_extractor(df):  # only runs with a face extractor have this one
         plots.append(
             _safe("extractor_miss", "Face extractor misses", plots_extractor.plot_extractor, df, out, palette)
@@ -220,6 +251,7 @@ def plot_dir(path: str | Path, metric: str = "auc") -> list[Plot]:
     from arena.store.run_info import conditions, expand_run_dirs
 
     path = Path(path)
+    check_metric(metric)
     try:
         run_dirs = expand_run_dirs([path])
     except ArenaUserError as exc:

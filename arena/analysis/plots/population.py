@@ -14,7 +14,7 @@ import pandas as pd
 from arena.analysis import derived as analysis
 from arena.analysis.plots.style import Palette, detector_label, label, pyplot, save
 from arena.results import ALL
-from arena.store.ledger import committed_rounds, round_dir_name
+from arena.store.ledger import committed_rounds, round_dir_name, verified_path
 from arena.store.round_files import POPULATION
 
 POP_COLUMNS = ["run", "seed", "round", "strain", "family", "parents", "born_round", "n_mutations"]
@@ -34,6 +34,7 @@ def load_populations(run_dirs: Sequence[Path]) -> pd.DataFrame:
             path = run_dir / "rounds" / round_dir_name(r) / POPULATION
             if not path.is_file():
                 continue
+            path = verified_path(run_dir, r, POPULATION)
             for s in json.loads(path.read_text()).get("strains", []):
                 rows.append(
                     {

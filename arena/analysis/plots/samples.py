@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from arena.analysis.plots.style import pyplot, save
-from arena.store.ledger import committed_rounds, round_dir_name
+from arena.store.ledger import committed_rounds, round_dir_name, verified_path
 from arena.store.round_files import EVAL_SET, POPULATION, load_eval_set
 
 
@@ -32,12 +32,12 @@ def sample_table(run_dir: Path, pairs: int = 4, most_rounds: int = 8) -> pd.Data
         rdir = run_dir / "rounds" / round_dir_name(r)
         if not (rdir / EVAL_SET).is_file():
             continue
-        _, labels, strain_index, strains = load_eval_set(rdir / EVAL_SET)
+        _, labels, strain_index, strains = load_eval_set(verified_path(run_dir, r, EVAL_SET))
         fitness: dict[str, float] = {}
         if (rdir / POPULATION).is_file():
             fitness = {
                 s["id"]: s.get("fitness", np.nan)
-                for s in json.loads((rdir / POPULATION).read_text())["strains"]
+                for s in json.loads(verified_path(run_dir, r, POPULATION).read_text())["strains"]
             }
         order = sorted(
             range(len(strains)), key=lambda i: -np.nan_to_num(fitness.get(strains[i]["id"], np.nan), nan=-1.0)

@@ -74,8 +74,12 @@ class LandmarksFile:
         self.path = path
         self.faces: dict[Key, list[FaceEntry]] = defaultdict(list)
         lines: dict[str, list[str]] = defaultdict(list)
-        with open(path, encoding="utf-8") as fh:
-            for number, line in enumerate(fh, 1):
+        with open(path, "rb") as fh:
+            for number, raw in enumerate(fh, 1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise ArenaUserError(f"{path}:{number}: not UTF-8 text") from None
                 if not line.strip():
                     continue
                 where = f"{path}:{number}"

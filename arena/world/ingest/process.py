@@ -8,7 +8,6 @@ or inside Ray actors, one batch of files at a time. Each photo and each sampled 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from arena.world.ingest.align import align_faces, reduce68
 from arena.world.ingest.decode import Photo, Rejected, decode_photo
 from arena.world.ingest.landmarks_file import LandmarksFile
 from arena.world.ingest.options import IngestOptions
+from arena.world.ingest.safe_read import read_photo_bytes, sha256_regular
 from arena.world.ingest.scan import SourceFile
 from arena.world.ingest.video import sample_frames
 
@@ -58,14 +58,6 @@ class BatchResult:
     files: list[dict[str, Any]] = field(default_factory=list)
     seen: int = 0
     ingested: int = 0
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _box_side(box: tuple[float, float, float, float]) -> float:
@@ -116,8 +108,8 @@ class BatchProcessor:
         out.files.append(record)
         if f.kind == "photo":
             try:
-                data = path.read_bytes()  # read once: hashed and decoded from memory
-                record["sha256"] = hashlib.sha256(data).hexdigest()
+                # read once, a regular file within the size limit: hashed and decoded from memory
+                data, record["sha256"] = read_photo_bytes(path)
                 photo = decode_photo(data, self.opt.max_pixels)
             except OSError as exc:
                 self._reject(out, f, -1, Rejected("unreadable", str(exc)))
@@ -128,7 +120,7 @@ class BatchProcessor:
             return [_Input(f, -1, photo)]
         inputs = []
         try:
-            record["sha256"] = _sha256(path)
+            record["sha256"] = sha256_regular(path)  # checks it is a regular file, before any decoder
             for number, frame in sample_frames(path, self.opt.fps, self.opt.max_frames):
                 inputs.append(_Input(f, number, Photo(frame, "rgb", False)))
         except (Rejected, OSError) as exc:
@@ -205,9 +197,13 @@ class BatchProcessor:
 
     def _check(self, c: Candidate, w: int, h: int) -> Rejected | None:
         side = _box_side(c.box)
+        x0, y0, x1, y1 = c.box
+        fits = np.isfinite(side) and side <= 2 * max(w, h) and x1 > 0 and y1 > 0 and x0 < w and y0 < h
+        if not fits:  # a box of 1e31 px, or one beside the photo, is no face of it
+            return Rejected("bad_box", f"face box {list(c.box)} does not fit the {w}x{h} photo")
         if side < self.opt.min_size:
             return Rejected("face_too_small", f"face box side {side:.0f} px < --min-size {self.opt.min_size}")
-        pts = c.lm5
+        pts = c.lm5 if c.lm68 is None else np.concatenate([c.lm5, c.lm68])
         margin = 0.5 * side
         inside = (
             (pts[:, 0] > -margin)

@@ -7,18 +7,19 @@ the faceset does not depend on the number of workers. A tqdm bar counts files an
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from arena.errors import ArenaUserError
+from arena.world.ingest.decode import Rejected
 from arena.world.ingest.labelling import apply_labels
 from arena.world.ingest.landmarks_file import LandmarksFile
 from arena.world.ingest.options import DEFAULT_CREDIT, IngestOptions
 from arena.world.ingest.process import BatchProcessor, BatchResult
-from arena.world.ingest.scan import SourceFile, read_mapping, scan
+from arena.world.ingest.safe_read import sha256_regular
+from arena.world.ingest.scan import SourceFile, read_mapping, scan_all
 from arena.world.ingest.store import FacesetWriter
 from arena.world.labels import read_label_file
 
@@ -35,12 +36,12 @@ class Plan:
     removed: int = 0
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def _same_sha256(path: Path, want: str) -> bool:
+    """Whether a regular file still hashes to `want` (streamed; a FIFO or device never does)."""
+    try:
+        return sha256_regular(path) == want
+    except Rejected:
+        return False
 
 
 def plan(src: Path, files: list[SourceFile], known: Any, lmfile: LandmarksFile | None) -> Plan:
@@ -57,7 +58,7 @@ def plan(src: Path, files: list[SourceFile], known: Any, lmfile: LandmarksFile |
         same_meta = old.identity == f.identity and old.lm_digest == digest and old.size == f.size
         if same_meta and old.mtime_ns == f.mtime_ns:
             p.keep.add(f.rel)
-        elif same_meta and f.size >= 0 and _sha256(src / f.rel) == old.sha256:
+        elif same_meta and f.size >= 0 and _same_sha256(src / f.rel, old.sha256):
             p.keep.add(f.rel)
             p.touched[f.rel] = f.mtime_ns
         else:
@@ -118,9 +119,9 @@ def ingest(src: str | Path, out: str | Path, options: IngestOptions) -> dict[str
     lmfile = LandmarksFile(options.landmarks) if options.landmarks is not None else None
     mapping = read_mapping(options.mapping) if options.mapping is not None else None
     given_labels = read_label_file(options.labels) if options.labels is not None else None
-    files = scan(src, mapping)
+    files, skipped = scan_all(src, mapping)
     if not files:
-        raise ArenaUserError(f"no photos or videos under {src}")
+        raise ArenaUserError(f"no photos or videos under {src} ({len(skipped)} other entries skipped)")
     credit = options.credit
     if credit is None and not (out / "manifest.json").is_file():
         credit = DEFAULT_CREDIT.format(src=src.name)
@@ -161,6 +162,10 @@ def ingest(src: str | Path, out: str | Path, options: IngestOptions) -> dict[str
     summary = {
         "files": {"scanned": len(files), "new": p.new, "changed": p.changed, "unchanged": len(p.keep),
                   "removed": p.removed},
+        "entries": len(files) + len(skipped),  # = files.scanned + skipped: every entry below SRC
+        "skipped": len(skipped),
+        "skipped_reasons": {r: list(skipped.values()).count(r) for r in sorted(set(skipped.values()))},
+        "skipped_entries": dict(list(skipped.items())[:1000]),
         "seen": seen,
         "ingested": ingested,
         "quarantined": quarantined,
@@ -200,6 +205,9 @@ def format_summary(manifest: dict[str, Any], out: Path) -> str:
             f"this run:   seen {s['seen']} = ingested {s['ingested']} + quarantined {s['quarantined']} "
             f"({s['faces']} faces, {s['seconds']:.1f} s)",
             f"quarantine: {why}",
+            f"skipped:    {s.get('skipped', 0)} of {s.get('entries', f['scanned'])} entries below SRC ("
+            + (", ".join(f"{k} {v}" for k, v in s.get("skipped_reasons", {}).items()) or "none")
+            + "); see last_ingest.skipped_entries in the manifest",
             f"faceset:    seen {t['seen']} = ingested {t['ingested']} + quarantined {t['quarantined']}; "
             f"{c['faces']} faces of {c['identities']} identities, {manifest['size']} px -> {out}",
         ]

@@ -58,21 +58,51 @@ def read_mapping(path: Path) -> dict[str, str]:
 
 
 def scan(src: Path, mapping: dict[str, str] | None = None) -> list[SourceFile]:
-    """Every photo and video under `src`, sorted by path. Other files (README, CSV) are ignored."""
+    """Every photo and video under `src`, sorted by path (what `scan_all` finds to ingest)."""
+    return scan_all(src, mapping)[0]
+
+
+def scan_all(src: Path, mapping: dict[str, str] | None = None) -> tuple[list[SourceFile], dict[str, str]]:
+    """(every photo and video under `src` to ingest, sorted by path; every other entry -> why it
+    is skipped). Together they account for every entry below `src`.
+
+    Link policy: a link to a file is followed only when its target lies inside SRC (a link out of
+    SRC is skipped, never ingested); a link to a folder is not descended (no loops, no file seen
+    twice). Hidden entries (a leading dot) are skipped, as are files that are not photos or videos.
+    """
     if not src.is_dir():
         raise ArenaUserError(f"source folder not found: {src}")
+    root_real = src.resolve()
     found = []
+    skipped: dict[str, str] = {}
     for root, dirs, files in os.walk(src):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        here = Path(root)
+        keep = []
+        for d in sorted(dirs):
+            rel_d = (here / d).relative_to(src).as_posix()
+            if d.startswith("."):
+                skipped[rel_d + "/"] = "hidden"
+            elif (here / d).is_symlink():
+                skipped[rel_d + "/"] = "link_to_folder"
+            else:
+                keep.append(d)
+        dirs[:] = keep
         for name in sorted(files):
+            path = here / name
+            rel = path.relative_to(src).as_posix()
             if name.startswith("."):
+                skipped[rel] = "hidden"
                 continue
             ext = Path(name).suffix.lower()
             kind = "photo" if ext in PHOTO_EXTENSIONS else "video" if ext in VIDEO_EXTENSIONS else None
             if kind is None:
+                skipped[rel] = "not_a_photo_or_video"
                 continue
-            path = Path(root) / name
-            rel = path.relative_to(src).as_posix()
+            if path.is_symlink():
+                target = path.resolve()
+                if target != root_real and root_real not in target.parents:
+                    skipped[rel] = "link_outside_src"
+                    continue
             parts = rel.split("/")
             if mapping and rel in mapping:
                 identity = mapping[rel]
@@ -86,4 +116,4 @@ def scan(src: Path, mapping: dict[str, str] | None = None) -> list[SourceFile]:
             except OSError:  # a dangling link: decoding will quarantine it as unreadable
                 size, mtime = -1, -1
             found.append(SourceFile(rel, kind, identity, size, mtime))
-    return sorted(found, key=lambda f: f.rel)
+    return sorted(found, key=lambda f: f.rel), dict(sorted(skipped.items()))

@@ -62,8 +62,19 @@ class FacesetWriter:
     ) -> None:
         self.out, self.size, self.content = out, size, content
         self.shard_rows = shard_rows
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "shards").mkdir(exist_ok=True)
+        if out.exists() and not out.is_dir():
+            raise ArenaUserError(f"--out {out} is a file, not a folder")
+        if out.is_dir() and not (out / MANIFEST).exists() and any(out.iterdir()):
+            raise ArenaUserError(
+                f"--out {out} is not empty and holds no faceset ({MANIFEST}); give a new or empty folder "
+                "(ingest writes and deletes files there)"
+            )
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "shards").mkdir(exist_ok=True)
+        except OSError as exc:
+            raise ArenaUserError(f"--out {out}: cannot create the folder ({exc.strerror})") from None
+        self._written: list[str] = []
         self.previous = read_manifest(out) if (out / MANIFEST).exists() else None
         self.rebuild = self.previous is not None and (
             self.previous["options"] != content or not _tables_match(out, self.previous)
@@ -135,6 +146,7 @@ class FacesetWriter:
         name = f"s{self.generation:04d}-{len(self._shards):04d}.safetensors"
         data = save({"images": take.contiguous(), "landmarks68": lm_take.contiguous()})
         write_bytes_atomic(self.out / "shards" / name, data)
+        self._written.append(name)
         first = sum(s["rows"] for s in self._shards.values())
         for row in self._rows[first : first + len(take)]:
             row["shard"], row["row"] = name, row["_order"] - first
@@ -226,10 +238,12 @@ class FacesetWriter:
         return manifest
 
     def _clean(self, manifest: dict[str, Any]) -> None:
-        """Remove shards the new manifest no longer names (after it is in place)."""
-        for path in (self.out / "shards").glob("*.safetensors"):
-            if path.name not in manifest["shards"]:
-                path.unlink(missing_ok=True)
+        """Remove shards the new manifest no longer names (after it is in place): only those the
+        previous manifest named, or this ingest wrote. A file the faceset never listed is left."""
+        ours = set(self.previous["shards"]) if self.previous else set()
+        ours |= set(self._written)
+        for name in sorted(ours - set(manifest["shards"])):
+            (self.out / "shards" / name).unlink(missing_ok=True)
 
 
 def _tables_match(out: Path, manifest: dict[str, Any]) -> bool:
