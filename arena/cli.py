@@ -158,7 +158,9 @@ def list_entries(what: str) -> list[tuple[str, str]]:
 def _list(what: str) -> int:
     entries = list_entries(what)
     width = max(len(name) for name, _ in entries)
-    for name, note in entries:
+    for name, note in entries:  # one line of at most 120 characters, whatever the longest name
+        if len(note) > 118 - width:
+            note = note[: 115 - width].rstrip() + "..."
         print(f"{name:<{width}}  {note}".rstrip())
     return EXIT_OK
 
