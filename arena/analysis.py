@@ -12,7 +12,7 @@ e.g. `arena.analysis.load_runs([...])`) and returns a tidy DataFrame with one ro
 - `decay_area`: area under the decay curve over a common gap window;
 - `vault_gap`: in-distribution (post) vs sealed (vault) score per detector;
 - `family_debut`: each family's zero-day score in the round its strains first appear;
-- `derived` / `over_seeds`: all of the above as one long table, and its mean with a CI over seeds.
+- `derived` / `over_seeds`: all of the above as one long table, and its mean with a t CI over seeds.
 
 Torch-free (pandas and numpy only), so the analysis tools start fast.
 """
@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from arena.results import ALL, load
+from arena.seed_stats import t_interval
 
 DETECTOR = ["run", "seed", "detector", "arch", "strategy"]  # identifies one detector of one run
 LOWER_IS_BETTER = frozenset({"eer", "log_loss", "ece"})
@@ -319,24 +320,8 @@ def derived(df: pd.DataFrame, metric: str = "auc", half_life_metric: str = "tpr_
     return pd.concat(parts, ignore_index=True)
 
 
-def seed_ci(values: Sequence[float], confidence: float = 0.95, n_boot: int = 2000) -> tuple[float, float]:
-    """Percentile bootstrap CI of the mean over seeds (runs); NaN for fewer than two values.
-
-    Resampling seeds (not rows) matches the question "how much would another seed change it";
-    the generator is fixed so a report is reproducible.
-    """
-    x = np.asarray([v for v in values if np.isfinite(v)], dtype=float)
-    if x.size < 2:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(0)
-    means = x[rng.integers(0, x.size, size=(n_boot, x.size))].mean(axis=1)
-    alpha = (1.0 - confidence) / 2.0
-    lo, hi = np.quantile(means, [alpha, 1.0 - alpha])
-    return float(lo), float(hi)
-
-
 def over_seeds(table: pd.DataFrame, keys: Sequence[str] | None = None, value: str = "value") -> pd.DataFrame:
-    """Mean over runs/seeds of a tidy table with a bootstrap CI over seeds.
+    """Mean over runs/seeds of a tidy table with a Student t CI over seeds (`arena.seed_stats`).
 
     `keys` default: every column except run, seed and the numeric ones. Rows with a NaN value
     (e.g. a censored half-life) are left out of the mean and counted in `n_missing`.
@@ -354,7 +339,7 @@ def over_seeds(table: pd.DataFrame, keys: Sequence[str] | None = None, value: st
     for key, g in table.groupby(keys, sort=True, dropna=False):
         vals = g[value].to_numpy(dtype=float)
         ok = vals[np.isfinite(vals)]
-        lo, hi = seed_ci(ok)
+        lo, hi = t_interval(ok)
         rows.append(
             dict(
                 zip(keys, key if isinstance(key, tuple) else (key,), strict=True),

@@ -2,7 +2,7 @@
 
 A simulator earns trust when it reproduces, on its own, what real-world studies found. Each
 effect below is one statistic computed per seed (per run), averaged over the seeds of a condition
-with a percentile bootstrap CI over seeds (`arena.analysis.seed_ci`), and given a verdict:
+with a Student t CI over seeds (`arena.seed_stats.t_interval`), and given a verdict:
 
 - `shown`: every required check's CI excludes its null on the predicted side (e.g. CI low > 0
   for a gap predicted positive); needs >= 2 seeds for a CI (use >= 5 for full size);
@@ -52,6 +52,7 @@ import pandas as pd
 from arena import analysis
 from arena.errors import ArenaUserError
 from arena.results import ALL
+from arena.seed_stats import t_interval
 
 SHOWN, NOT_SHOWN, NOT_MEASURED = "shown", "not shown", "not measured"
 ABOVE, BELOW = "above", "below"  # the side of the null an effect predicts
@@ -120,7 +121,7 @@ class Stat:
         ok = vals[np.isfinite(vals)]
         self.n_seeds = int(ok.size)
         self.value = float(ok.mean()) if ok.size else float("nan")
-        self.ci_low, self.ci_high = analysis.seed_ci(ok)
+        self.ci_low, self.ci_high = t_interval(ok)
 
     @property
     def excludes_null(self) -> bool | None:

@@ -28,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "effects",
         help="the five known effects of runs or sweeps, with CIs over seeds and a verdict each",
         description="Decay and recovery, seen vs sealed, SBI generalisation, forgetting, forward "
-        "transfer toward chance: one statistic per seed, a bootstrap CI over seeds, shown / not shown "
+        "transfer toward chance: one statistic per seed, a t CI over seeds, shown / not shown "
         "/ not measured, beside the published figure each effect echoes.",
     )
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="runs or sweep directories")

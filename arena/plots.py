@@ -13,7 +13,7 @@ the cat-and-mouse curve and the train-round x test-generation heatmap — and `w
 9. extractor_miss  faces the face extractor misses, per round and family (arena.plots_extractor)
 
 Each PNG is saved with a CSV of the numbers drawn; with several runs of a condition the lines
-are means over seeds with a bootstrap CI band over seeds.
+are means over seeds with a Student t CI band over seeds.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ _CM_KEYS = ["detector", "strategy", "round", "phase", "detector_round"]
 
 
 def over_runs(sel: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """One run: the rows as they are (bootstrap CIs). Several: mean with a CI over seeds."""
+    """One run: the rows as they are (bootstrap CIs). Several: mean with a t CI over seeds."""
     n_runs = sel[["run", "seed"]].drop_duplicates().shape[0] if len(sel) else 0
     if n_runs <= 1:
         return sel[[*keys, "value", "ci_low", "ci_high", "n"]].assign(n_runs=n_runs)
@@ -74,7 +74,7 @@ def plot_cat_and_mouse(
         ax.text(ax.get_xlim()[0], 0.505, " chance", color="grey", fontsize=8, va="bottom")
     ax.set_xlabel("round (generation of fakes)")
     n_runs = int(table.n_runs.max()) if len(table) else 0
-    band = f"band: 95% CI over {n_runs} seeds" if n_runs > 1 else "band: 95% bootstrap CI"
+    band = f"band: 95% t CI over {n_runs} seeds" if n_runs > 1 else "band: 95% bootstrap CI"
     ax.set_ylabel(f"{label(metric)}, all strains pooled")
     ax.set_title(f"Cat and mouse: zero-day (▽, before retraining) vs post-retrain (●) {label(metric)}")
     ax.text(0.01, 0.02, band, transform=ax.transAxes, fontsize=7, color="dimgrey")

@@ -197,7 +197,7 @@ def render(sections: Sequence[Section], metric: str, half_life_metric: str) -> s
         "<h1>deepfake-arena report</h1>",
         f"<p class=muted>generated {html.escape(time.strftime('%Y-%m-%d %H:%M:%S'))}; "
         f"scores in {label(metric)} unless said; half-life in rounds of {label(half_life_metric)}; "
-        "[..] = 95% CI over seeds.</p>",
+        "[..] = 95% Student t CI over seeds.</p>",
         "<h2>Runs</h2>",
         *(_runs_html(s, d) for s, d in zip(sections, diffs, strict=True)),
         "<h2>Headline numbers</h2>",

@@ -89,7 +89,9 @@ def test_half_life_ci_over_seeds():
     fwd = analysis.over_seeds(analysis.forward_transfer(df, "auc"), ["detector"])
     ft = fwd[fwd.detector == "ft"].iloc[0]
     assert ft.value == pytest.approx(0.35) and ft.n_runs == 2
-    assert (ft.ci_low, ft.ci_high) == pytest.approx((0.3, 0.4))  # resampling 2 seeds: 0.3 .. 0.4
+    # t interval of 0.3 and 0.4: sem 0.05, t(0.975, df=1) = 12.706; the bootstrap gave 0.3 .. 0.4
+    half = 12.706204736174698 * 0.05
+    assert (ft.ci_low, ft.ci_high) == pytest.approx((0.35 - half, 0.35 + half))
     table = analysis.over_seeds(analysis.derived(df))
     hl = table[(table.quantity == "half_life") & (table.detector == "fz")].iloc[0]
     assert hl.value == 3 and hl.n_runs == 2 and hl.n_missing == 0

@@ -81,14 +81,20 @@ def _by_name(effs):
 
 
 def test_stat_mean_and_ci_over_seeds():
+    # t interval: 0.2 +- t(0.975, df=2) * 0.1 / sqrt(3) = 0.2 +- 0.248, so 3 seeds this spread show nothing
+    t2 = 4.302652729749464
     s = Stat("x", "x", pd.Series([0.1, 0.2, 0.3]), 0.0, effects.ABOVE, required=True)
     assert s.value == pytest.approx(0.2) and s.n_seeds == 3
-    assert 0.1 <= s.ci_low < 0.2 < s.ci_high <= 0.3
-    assert s.excludes_null is True
+    assert (s.ci_low, s.ci_high) == pytest.approx((0.2 - t2 * 0.1 / np.sqrt(3), 0.2 + t2 * 0.1 / np.sqrt(3)))
+    assert s.excludes_null is False
+    s = Stat("x", "x", pd.Series([0.19, 0.2, 0.21]), 0.0, effects.ABOVE, required=True)
+    assert s.ci_low == pytest.approx(0.2 - t2 * 0.01 / np.sqrt(3)) and s.excludes_null is True
     s = Stat("x", "x", pd.Series([0.3, -0.2, 0.1]), 0.0, effects.ABOVE, required=True)
     assert s.ci_low < 0 < s.ci_high and s.excludes_null is False
-    below = Stat("x", "x", pd.Series([-0.3, -0.2]), 0.0, effects.BELOW, required=True)
-    assert below.excludes_null is True and below.ci_high == pytest.approx(-0.2)
+    below = Stat("x", "x", pd.Series([-0.3, -0.2, -0.25, -0.25]), 0.0, effects.BELOW, required=True)
+    # sd sqrt(0.005/3), t(0.975, df=3) = 3.182446
+    assert below.ci_high == pytest.approx(-0.25 + 3.182446305284263 * np.sqrt(0.005 / 3) / 2)
+    assert below.excludes_null is True
 
 
 def test_one_seed_is_not_shown_and_says_why():
@@ -103,7 +109,8 @@ def test_decay_recovery_known_answer():
     assert e.verdict == SHOWN
     gap, share = e.stats
     assert list(gap.per_seed.round(6)) == [0.5, 0.6, 0.7] and gap.value == pytest.approx(0.6)
-    assert 0.5 <= gap.ci_low < gap.ci_high <= 0.7
+    half = 4.302652729749464 * 0.1 / np.sqrt(3)  # t(0.975, df=2) * sem
+    assert (gap.ci_low, gap.ci_high) == pytest.approx((0.6 - half, 0.6 + half))
     assert share.value == 1.0 and not share.required
 
 

@@ -57,8 +57,9 @@ def test_several_seeds_are_averaged_with_a_ci_over_seeds(tmp_path):
     csv = pd.read_csv(plot_extractor(df, tmp_path).with_suffix(".csv")).set_index(["round", "line"])
     both = [4 / 16, 6 / 16]  # seed 1 misses one more face per strain
     assert csv.loc[(1, "family blend"), "value"] == pytest.approx(np.mean(both))
-    assert csv.loc[(1, "family blend"), "ci_low"] == pytest.approx(min(both))
-    assert csv.loc[(1, "family blend"), "ci_high"] == pytest.approx(max(both))
+    half = 12.706204736174698 / 16  # t(0.975, df=1) * sem; two seeds 1/8 apart: sem = 1/16
+    assert csv.loc[(1, "family blend"), "ci_low"] == pytest.approx(np.mean(both) - half)
+    assert csv.loc[(1, "family blend"), "ci_high"] == pytest.approx(np.mean(both) + half)
     assert (csv.n_runs == 2).all()
 
 

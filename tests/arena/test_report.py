@@ -93,8 +93,8 @@ def test_report_content(report):
     assert "ft (2 seeds)" in text and "photos" in text
     assert "differs from the others in: <code>variant=" in text
     assert "half-life (rounds)" in text and "forward transfer" in text and "vault gap" in text
-    # fz: half-life 3 rounds in both seeds; ft forward transfer 0.4 and 0.3 over the two seeds
-    assert "3.00 [3.00, 3.00]" in text and "0.350 [0.300, 0.400]" in text
+    # fz: half-life 3 rounds in both seeds; ft forward transfer 0.4 and 0.3: t interval 0.35 +- 12.706 * 0.05
+    assert "3.00 [3.00, 3.00]" in text and "0.350 [-0.285, 0.985]" in text
     assert "EXTERNAL" not in text  # the references live in the vault figure, not in the page text
     assert text.count(html.escape(LONDON_SET_CREDIT)) == 1  # next to the photo run's faces only
 
