@@ -169,12 +169,34 @@ def _decay(ax: Any, e: Effect) -> None:
     ax.legend(fontsize=7)
 
 
+def _red_queen(ax: Any, e: Effect) -> None:
+    mean = e.context.groupby("round", as_index=False)[["unexposed", "exposed"]].mean()
+    ax.plot(mean["round"], mean.unexposed, "o-", color="tab:blue", label="unexposed (lab) frozen")
+    ax.plot(mean["round"], mean.exposed, "s--", color="tab:red", label="exposed twin")
+    ax.axhline(CHANCE, color="grey", ls=":", lw=1)
+    ax.set_xlabel("round (generation, made after deployment)")
+    ax.set_ylabel("AUC, mean over seeds")
+    ax.legend(fontsize=7)
+
+
+def _zero_day_level(ax: Any, e: Effect) -> None:
+    mean = e.context.groupby(["detector", "round"], as_index=False)["value"].mean()
+    pal = Palette.build(mean.detector.unique())
+    for name, g in mean.groupby("detector"):
+        ax.plot(g["round"], g.value, "v--", color=pal.detector(str(name)), label=f"{name} zero-day")
+    ax.set_xlabel("round (generation)")
+    ax.set_ylabel("zero-day AUC, mean over seeds")
+    ax.legend(fontsize=7)
+
+
 CONTEXT: dict[str, Callable[[Any, Effect], None]] = {
     "decay_recovery": _sawtooth,
     "seen_vs_sealed": _seen_sealed,
     "sbi_generalises": _sbi,
     "forgetting": _forgetting,
     "forward_transfer": _decay,
+    "red_queen": _red_queen,
+    "zero_day_new": _zero_day_level,
 }
 
 

@@ -176,7 +176,9 @@ def match(
     if have != want:
         missing = sorted(set(want) - set(have))
         extra = sorted(set(have) - set(want))
-        parts = ([f"missing seeds {missing}"] if missing else []) + ([f"unregistered seeds {extra}"] if extra else [])
+        parts = ([f"missing seeds {missing}"] if missing else []) + (
+            [f"unregistered seeds {extra}"] if extra else []
+        )
         if len(have) != len(set(have)):
             parts.append("a seed is repeated")
         return Match(arm, EXPLORATORY, "; ".join(parts))
