@@ -278,6 +278,9 @@ def test_a_single_round_is_not_measured_rather_than_an_error():
     spec = {"detectors": [*SPEC["detectors"], _det("rp", "replay"), _det("sb", "frozen", "sbi")]}
     df = pd.DataFrame([r for s in SEEDS for r in _rows(s, rounds=1, sealed=True)])
     t = effects.table(measure(df, spec))
-    assert list(t.verdict) == [NOT_MEASURED, SHOWN, NOT_MEASURED, NOT_MEASURED, NOT_MEASURED] + [NOT_MEASURED] * 2
+    assert (
+        list(t.verdict)
+        == [NOT_MEASURED, SHOWN, NOT_MEASURED, NOT_MEASURED, NOT_MEASURED] + [NOT_MEASURED] * 2
+    )
     assert "rounds >= 2" in t.reason[0] and t.reason[2] == "no per-strain sealed rows for sb or fz"
     assert (t.reason[[0, 2, 3, 4]] != "").all()
