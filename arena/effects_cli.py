@@ -105,6 +105,11 @@ def format_table(t: pd.DataFrame) -> str:
                 lines.append(f"   statistic: {r.statistic} ({r.detectors})")
             if r.checks:
                 lines.append(f"   checks:    {r.checks}")
+            if pd.notna(r.p_value):
+                lines.append(
+                    f"   p:         {r.p_value:.4f} exact sign-flip over seeds; Holm over the effects "
+                    f"here {r.p_holm:.4f}"
+                )
             if r.reason:
                 lines.append(f"   note:      {r.reason}")
             lines.append(f"   published: {r.reference}")
