@@ -35,6 +35,7 @@ TESTS_CSV, ABLATION_CSV, MAGNITUDES_CSV = (
     "effects_ablation.csv",
     "effects_magnitudes.csv",
 )
+PROTOCOL_MD = "effects_protocol.md"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -177,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write_protocol(protocol: dict[str, Any], args: argparse.Namespace, out: Path) -> None:
-    from arena.effects_protocol import ablation, format_tests, magnitudes, registered_tests
+    from arena.effects_protocol import ablation, format_tests, magnitudes, markdown, registered_tests
 
     reg, arms = protocol["reg"], protocol["arms"]
     print()
@@ -193,6 +194,7 @@ def _write_protocol(protocol: dict[str, Any], args: argparse.Namespace, out: Pat
     write_text_atomic(out / TESTS_CSV, tests.to_csv(index=False))
     write_text_atomic(out / ABLATION_CSV, abl.to_csv(index=False))
     write_text_atomic(out / MAGNITUDES_CSV, mags.to_csv(index=False))
+    write_text_atomic(out / PROTOCOL_MD, markdown(reg, tests, abl, mags))
     print(format_tests(tests, abl))
     if not args.no_plots and arms:
         from arena.effects_plots import plot_arms

@@ -277,3 +277,53 @@ def format_tests(tests: pd.DataFrame, ablation_table: pd.DataFrame) -> str:
     for r in ablation_table.itertuples():
         lines.append(f"{r.test:<5} {r.name:<17} {r.stat:<28} {r.classification:<32} {r.produced_by}")
     return "\n".join(lines)
+
+
+def _cell(r: pd.Series | None) -> str:
+    if r is None or not r.n_seeds:
+        return "—"
+    mark = " ✓" if r.shown else ""
+    return f"{r.value:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}], p_holm {r.p_holm:.3g}{mark}"
+
+
+def markdown(reg: Registration, tests: pd.DataFrame, abl: pd.DataFrame, mags: pd.DataFrame) -> str:
+    """The confirmatory table as Markdown: per registered statistic, each arm (mean, t CI, Holm p;
+    ✓ = shown), selection - drift, the verdict in the selection arm, the ablation's reading, what
+    produces it, and the ratio to the published figure (selection arm)."""
+    arms = [a for a in reg.arms if (tests.arm == a).any()]
+    head = [
+        "test",
+        "statistic",
+        *arms,
+        "selection − drift",
+        "verdict",
+        "ablation",
+        "produced by",
+        "published",
+    ]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for t in reg.tests:
+        sub = {r.arm: r for _, r in tests[tests.test == t.id].iterrows()}
+        a = abl[abl.test == t.id].iloc[0] if (abl.test == t.id).any() else None
+        main = sub.get("selection") if t.alternative is not None else sub.get(DIFF)
+        m = mags[(mags.stat == t.stat) & (mags.arm == "selection")] if not mags.empty else mags
+        pub = (
+            f"{m.iloc[0].ratio:.2f}x [{m.iloc[0].ratio_ci_low:.2f}, {m.iloc[0].ratio_ci_high:.2f}] of "
+            f"{m.iloc[0].published:.3g} ({m.iloc[0].published_what})"
+            if not m.empty
+            else ""
+        )
+        cells = [
+            t.id,
+            f"{t.effect} {t.name}: {t.stat} ({'>' if t.alternative == 'greater' else '<'} {t.null:g})"
+            if t.alternative
+            else f"{t.effect} {t.name}: {t.stat} (level)",
+            *[_cell(sub.get(arm)) for arm in arms],
+            _cell(sub.get(DIFF)) + f" ({'>' if t.difference == 'greater' else '<'} 0)",
+            str(main.verdict) if main is not None else "—",
+            str(a.classification) if a is not None else "—",
+            str(a.produced_by) if a is not None else "—",
+            pub,
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

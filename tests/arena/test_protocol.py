@@ -317,6 +317,8 @@ def test_cli_with_a_registration_writes_the_protocol_tables(tmp_path, capsys):
     arms_csv = pd.read_csv(out / "arms_cat_and_mouse.csv")
     assert set(arms_csv.arm) == set(POPULATION) and {"exposed", "unexposed", "ft"} <= set(arms_csv.detector)
     assert (out / "effects_magnitudes.csv").is_file()
+    md = (out / "effects_protocol.md").read_text()
+    assert md.count("\n") == 2 + 4 and "| e6 |" in md and "driven by selection" in md and "the race" in md
     # one changed value in a run's resolved spec: its arm is exploratory (by folder name)
     for s in SEEDS:
         p = folders["drift"] / f"seed{s}" / "spec.resolved.json"
