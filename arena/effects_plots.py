@@ -252,6 +252,8 @@ def plot_arms(arms: Mapping[str, Any], out: Path) -> Path | str:
         return "no arm has zero-day rows (needs rounds >= 2)"
     data = pd.concat(frames, ignore_index=True)
     plt = pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     fig, axes = plt.subplots(1, len(order), figsize=(4.6 * len(order), 4.0), sharey=True, squeeze=False)
     pal = Palette.build(sorted(data.detector.unique()))
     for ax, arm in zip(axes[0], order, strict=True):
@@ -268,6 +270,7 @@ def plot_arms(arms: Mapping[str, Any], out: Path) -> Path | str:
         ax.axhline(CHANCE, color="grey", ls=":", lw=1)
         ax.set_title(f"{arm} ({arms[arm].match.evidence})", fontsize=9)
         ax.set_xlabel("round (new generation)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("AUC, mean over seeds")
     axes[0][-1].legend(fontsize=7)

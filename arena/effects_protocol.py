@@ -34,11 +34,12 @@ from arena.effects import CHANCE, DEEPFAKEBENCH_AUC_GAP, DFDC_ACC_GAP, SBI_AUC_G
 from arena.registration import CONFIRMATORY, DIFF, Match, Registration, TestReg
 from arena.seed_stats import holm, sign_flip_p, t_interval
 
-DRIVEN, REGARDLESS, ABSENT, UNRESOLVED = (
+DRIVEN, REGARDLESS, ABSENT, UNRESOLVED, UNCLASSIFIED = (
     "driven by selection",
     "present regardless of selection",
     "absent",
     "unresolved",
+    "not classified (needs the selection and drift arms)",
 )
 RACE, VARIATION = "the race (selection)", "variation without selection"
 CONFIRMED, NOT_CONFIRMED, NOT_MEASURED = "confirmed", "not confirmed", "not measured"
@@ -160,12 +161,15 @@ def classify(selection: bool | None, drift: bool | None, difference: bool | None
     driven by selection: the paired selection - drift difference is shown in the predicted
     direction; present regardless: not that, but shown in both selection and drift; absent: shown
     in neither (or, for a level tested only as a difference, the difference is not shown);
-    unresolved: shown in exactly one of them without a difference shown.
+    unresolved: shown in exactly one of them without a difference shown. Without a measured
+    difference (an arm missing) there is nothing to classify.
     """
+    if difference is None:
+        return UNCLASSIFIED
     if difference:
         return DRIVEN
     if selection is None and drift is None:
-        return ABSENT if difference is not None else UNRESOLVED
+        return ABSENT
     if selection and drift:
         return REGARDLESS
     if not selection and not drift:

@@ -29,6 +29,7 @@ from arena.effects_protocol import (
     NOT_CONFIRMED,
     RACE,
     REGARDLESS,
+    UNCLASSIFIED,
     UNRESOLVED,
     VARIATION,
     ArmResult,
@@ -202,6 +203,7 @@ def test_classify_and_what_produces_it():
     assert classify(None, None, False) == ABSENT  # a level tested only as a difference
     assert classify(True, False, False) == UNRESOLVED
     assert classify(False, True, False) == UNRESOLVED
+    assert classify(True, None, None) == classify(False, None, None) == UNCLASSIFIED
     assert produced_by(DRIVEN, None, "world design") == RACE
     assert produced_by(REGARDLESS, True, "spec schedule") == "spec schedule"
     assert produced_by(REGARDLESS, False, "world design") == VARIATION
