@@ -42,6 +42,7 @@ DRIVEN, REGARDLESS, ABSENT, UNRESOLVED, UNCLASSIFIED = (
     "not classified (needs the selection and drift arms)",
 )
 RACE, VARIATION = "the race (selection)", "variation without selection"
+NOT_RACE = "not the race (the static arm, which would say what, is not measured)"
 CONFIRMED, NOT_CONFIRMED, NOT_MEASURED = "confirmed", "not confirmed", "not measured"
 
 TEST_COLUMNS = [
@@ -184,6 +185,8 @@ def produced_by(classification: str, static: bool | None, source: str) -> str:
     if classification == DRIVEN:
         return RACE
     if classification == REGARDLESS:
+        if static is None:
+            return NOT_RACE
         return source if static else VARIATION
     return "—"
 

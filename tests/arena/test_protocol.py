@@ -27,6 +27,7 @@ from arena.effects_protocol import (
     CONFIRMED,
     DRIVEN,
     NOT_CONFIRMED,
+    NOT_RACE,
     RACE,
     REGARDLESS,
     UNCLASSIFIED,
@@ -208,6 +209,7 @@ def test_classify_and_what_produces_it():
     assert produced_by(REGARDLESS, True, "spec schedule") == "spec schedule"
     assert produced_by(REGARDLESS, False, "world design") == VARIATION
     assert produced_by(ABSENT, True, "world design") == "—"
+    assert produced_by(REGARDLESS, None, "world design") == NOT_RACE
 
 
 def _twin_rows(arm: str, seed: int) -> list[dict[str, object]]:
