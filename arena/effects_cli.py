@@ -74,21 +74,25 @@ def _slug(label: str) -> str:
 
 def measure_conditions(
     paths: list[str], roles: Roles | None = None
-) -> list[tuple[Condition, list[Effect], dict[str, int]]]:
-    """(condition, effects, run -> seed) for every condition among the runs and sweeps at `paths`."""
+) -> list[tuple[Condition, list[Effect], dict[str, int], list[int]]]:
+    """(condition, effects, run -> seed, seeds whose runs have not committed every round) for
+    every condition among the runs and sweeps at `paths`."""
     out = []
     for cond in conditions(expand_run_dirs(paths)):
         df = analysis.load_runs(cond.run_dirs)
         if df.empty:
             raise ArenaUserError(f"{cond.label}: no committed rounds yet")
         seeds = {str(r): int(s) for r, s in df[["run", "seed"]].drop_duplicates().itertuples(index=False)}
-        out.append((cond, measure(df, cond.spec, roles or Roles()), seeds))
+        done = {int(s): int(r) for s, r in df.groupby("seed")["round"].max().items()}
+        total = int(cond.spec.get("rounds", 0))
+        unfinished = sorted(s for s in cond.seeds if done.get(s, 0) < total)
+        out.append((cond, measure(df, cond.spec, roles or Roles()), seeds, unfinished))
     return out
 
 
 def compute(paths: list[str], roles: Roles | None = None) -> list[tuple[str, list[Effect]]]:
     """(condition label, effects) for every condition among the runs and sweeps at `paths`."""
-    return [(cond.label, effs) for cond, effs, _ in measure_conditions(paths, roles)]
+    return [(cond.label, effs) for cond, effs, _, _ in measure_conditions(paths, roles)]
 
 
 def format_table(t: pd.DataFrame) -> str:
@@ -117,16 +121,18 @@ def format_table(t: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _arms(reg_path: str, measured: list[tuple[Condition, list[Effect], dict[str, int]]]) -> dict[str, Any]:
+def _arms(
+    reg_path: str, measured: list[tuple[Condition, list[Effect], dict[str, int], list[int]]]
+) -> dict[str, Any]:
     """The conditions that are registered arms (by spec hash, else folder name), keyed by arm."""
     from arena.effects_protocol import ArmResult
     from arena.registration import load_registration, match
 
     reg = load_registration(reg_path)
     arms: dict[str, ArmResult] = {}
-    for cond, effs, seeds in measured:
+    for cond, effs, seeds, unfinished in measured:
         names = list(dict.fromkeys(n for d in cond.run_dirs for n in (d.name, d.parent.name)))
-        m = match(reg, cond.spec, cond.seeds, names)
+        m = match(reg, cond.spec, cond.seeds, names, unfinished)
         if m.arm is None:
             print(f"note: {cond.label} is not a registered arm (its spec hash and folder match none)")
             continue
@@ -155,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
     roles = Roles(args.sbi, args.baseline, args.finetune, args.replay, args.frozen, args.twin)
     out = Path(args.out) if args.out else default_out(args.run_dirs)
     measured = measure_conditions(args.run_dirs, roles)
-    results = [(cond.label, effs) for cond, effs, _ in measured]
+    results = [(cond.label, effs) for cond, effs, _, _ in measured]
     protocol = _arms(args.registration, measured) if args.registration else None
     out.mkdir(parents=True, exist_ok=True)
     heads = pd.concat([table(effs, label) for label, effs in results], ignore_index=True)

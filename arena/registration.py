@@ -157,9 +157,14 @@ class Match:
 
 
 def match(
-    reg: Registration | None, resolved: dict[str, Any], seeds: list[int], folder_names: list[str]
+    reg: Registration | None,
+    resolved: dict[str, Any],
+    seeds: list[int],
+    folder_names: list[str],
+    unfinished: list[int] | None = None,
 ) -> Match:
-    """A condition's arm and evidence: confirmatory only for a registered hash and exactly its seeds.
+    """A condition's arm and evidence: confirmatory only for a registered hash and exactly its
+    seeds, every run finished (`unfinished`: seeds whose runs have not committed every round).
 
     `folder_names`: the run folder and its parents' names (a sweep folder named `drift` makes the
     condition the drift arm, exploratory, when its hash does not match).
@@ -182,4 +187,6 @@ def match(
         if len(have) != len(set(have)):
             parts.append("a seed is repeated")
         return Match(arm, EXPLORATORY, "; ".join(parts))
+    if unfinished:
+        return Match(arm, EXPLORATORY, f"seeds {sorted(unfinished)} have not finished every round")
     return Match(arm, CONFIRMATORY, "")

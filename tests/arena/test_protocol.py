@@ -179,6 +179,8 @@ def test_match_is_confirmatory_only_for_the_registered_hash_and_seeds():
     assert fewer.evidence == EXPLORATORY and "missing seeds [9]" in fewer.reason
     other = match(reg, _spec("selection"), [0, 1, 2, 3, 4, 5, 6, 7, 8, 42], [])
     assert other.evidence == EXPLORATORY and "unregistered seeds [42]" in other.reason
+    unfinished = match(reg, _spec("selection"), SEEDS, [], [4, 7])
+    assert unfinished.evidence == EXPLORATORY and "seeds [4, 7] have not finished" in unfinished.reason
     assert match(None, _spec("selection"), SEEDS, ["seed0", "static"]) == registration.Match(
         "static", EXPLORATORY, "no registration given"
     )
