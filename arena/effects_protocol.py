@@ -293,6 +293,17 @@ def _cell(r: pd.Series | None) -> str:
     return f"{r.value:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}], p_holm {r.p_holm:.3g}{mark}"
 
 
+def _published_for(t: TestReg) -> list[str]:
+    """The statistics whose ratio to a published figure stands beside a registered test: its own,
+    its accuracy twin (effect 2), the final AUC (effect 5)."""
+    out = [t.stat]
+    if t.stat.startswith("auc_gap"):
+        out.append(t.stat.replace("auc_", "accuracy_", 1))
+    if t.name == "forward_transfer":
+        out.append("final_auc")
+    return out
+
+
 def markdown(reg: Registration, tests: pd.DataFrame, abl: pd.DataFrame, mags: pd.DataFrame) -> str:
     """The confirmatory table as Markdown: per registered statistic, each arm (mean, t CI, Holm p;
     ✓ = shown), selection - drift, the verdict in the selection arm, the ablation's reading, what
@@ -313,12 +324,13 @@ def markdown(reg: Registration, tests: pd.DataFrame, abl: pd.DataFrame, mags: pd
         sub = {r.arm: r for _, r in tests[tests.test == t.id].iterrows()}
         a = abl[abl.test == t.id].iloc[0] if (abl.test == t.id).any() else None
         main = sub.get("selection") if t.alternative is not None else sub.get(DIFF)
-        m = mags[(mags.stat == t.stat) & (mags.arm == "selection")] if not mags.empty else mags
-        pub = (
-            f"{m.iloc[0].ratio:.2f}x [{m.iloc[0].ratio_ci_low:.2f}, {m.iloc[0].ratio_ci_high:.2f}] of "
-            f"{m.iloc[0].published:.3g} ({m.iloc[0].published_what})"
-            if not m.empty
-            else ""
+        pub = "; ".join(
+            f"{r.stat} {r.value:+.3f}: {r.ratio:.2f}x [{r.ratio_ci_low:.2f}, {r.ratio_ci_high:.2f}] of "
+            f"{r.published:.3g} ({r.published_what})"
+            for stat in _published_for(t)
+            for r in (
+                mags[(mags.stat == stat) & (mags.arm == "selection")] if not mags.empty else mags
+            ).itertuples()
         )
         cells = [
             t.id,
