@@ -300,9 +300,14 @@ def color_transfer_lab(
     k = _per_sample(strength, b, src, "strength")
     if float(k.max()) > 1:
         raise ValueError(f"strength must lie in [0, 1], got max {float(k.max()):.4g}")
-    area = mask.sum((2, 3), keepdim=True)
-    if bool((area <= 1e-6).any()):
-        raise ValueError("mask is empty for some samples: colour statistics need a non-empty face region")
+    # A sample whose mask is empty (a small face eroded away at a low resolution) has no region to
+    # measure colour in and nothing for a blend through the mask to show: it is returned unchanged
+    # (strength 0). Every other sample's result is the same as without it.
+    empty = (mask.sum((2, 3)) <= 1e-6).view(b)
+    if bool(empty.all()):
+        return src.clone()
+    if bool(empty.any()):
+        k = torch.where(empty, torch.zeros_like(k), k)
 
     # The LAB round trip costs most of a swap on a CPU; only the box where the batch's masks are
     # above a negligible weight is converted (a face is a fraction of its crop). Outside the
@@ -313,7 +318,8 @@ def color_transfer_lab(
 
     def stats(lab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         flat, weights = lab.flatten(2), m.flatten(2).transpose(1, 2)  # (B, 3, P), (B, P, 1)
-        mean = torch.bmm(flat, weights).unsqueeze(-1) / area  # weighted sums as one product
+        mean = torch.bmm(flat, weights).unsqueeze(-1) / area  # weighted sums as one product (NaN for
+        # an empty sample's, which strength 0 replaces by src below)
         centred = lab - mean
         var = torch.bmm((centred * centred).flatten(2), weights).unsqueeze(-1) / area
         return mean, torch.sqrt(var + 1e-6)

@@ -1,7 +1,7 @@
 """The house's walls (../shared/DESIGN.md, Layout), read from the source: which room may import which.
 
 Rooms, lowest first: the pure core (faces, face ops, registry, seeding, errors, metrics, fault
-hooks, the allocator), `store`, `world`, `rounds`; `analysis` reads only the store and the
+hooks, the allocator), `store`, `world`, `rounds`; `analysis` reads only the store, the spec and the
 results table. The components (`generators`, `detectors`) use only the pure core. The spec and
 the results table are shared by the rooms above the store; they and the entry points (the CLI,
 `arena score`, launch) may import any room. Every import
@@ -36,7 +36,7 @@ ALLOWED = {
     "store": {"core", "store"},
     "world": {"core", "store", "world", "spec"},
     "rounds": {"core", "store", "world", "rounds", "generators", "detectors", "spec", "results"},
-    "analysis": {"core", "store", "analysis", "results"},
+    "analysis": {"core", "store", "analysis", "results", "spec"},
     "generators": {"core", "generators"},
     "detectors": {"core", "detectors"},
 }

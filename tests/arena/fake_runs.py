@@ -130,6 +130,7 @@ def make_run(
     world: dict[str, object] | None = None,
     extra_spec: dict[str, object] | None = None,
     extractor: bool = False,
+    extra_rows: list[dict[str, object]] | None = None,
 ) -> Path:
     """A committed run directory with the sawtooth results, populations and tiny eval sets (and,
     with `extractor`, the face extractor's miss rows: 1 in 10 fakes, 1 in 20 reals)."""
@@ -140,7 +141,7 @@ def make_run(
         **(extra_spec or {}),
     }
     store = RunStore.create(root / name, "seed: 0\n", json.dumps(spec), {})
-    rows = sawtooth_rows(run=name, seed=seed, rounds=rounds, sealed=sealed)
+    rows = sawtooth_rows(run=name, seed=seed, rounds=rounds, sealed=sealed) + list(extra_rows or [])
     if extractor:
         for r in range(1, rounds + 1):
             at = dict(run=name, seed=seed, round=r, generation=r, detector_round=r, phase="post")

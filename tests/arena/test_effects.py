@@ -243,16 +243,19 @@ def test_choose_roles_from_the_spec_and_overrides():
     assert effects.retrained(dets) == ["ft", "x-rp", "rp", "ft2"]
 
 
-def test_measure_gives_five_effects_and_the_table():
+def test_measure_gives_seven_effects_and_the_table():
     spec = {"detectors": [*SPEC["detectors"], _det("rp", "replay"), _det("sb", "frozen", "sbi")]}
     effs = measure(_table(_replay, _sbi, sealed=True), spec)
     t = effects.table(effs, "c")
-    assert list(t.effect) == [1, 2, 3, 4, 5] and list(t.columns) == effects.TABLE_COLUMNS
-    assert list(t.verdict) == [SHOWN, SHOWN, SHOWN, SHOWN, NOT_SHOWN]
-    assert t.n_seeds.tolist() == [3] * 5
+    assert list(t.effect) == [1, 2, 3, 4, 5, 6, 7] and list(t.columns) == effects.TABLE_COLUMNS
+    assert list(t.verdict) == [SHOWN, SHOWN, SHOWN, SHOWN, NOT_SHOWN, NOT_MEASURED, effects.REPORTED]
+    assert t.n_seeds.tolist() == [3] * 5 + [0, 3]
+    # exact sign-flip p over 3 seeds: at best 1/8; Holm over the five tested headlines
+    assert t.p_value[0] == pytest.approx(1 / 8) and t.p_holm[0] == pytest.approx(5 / 8)
+    assert np.isnan(t.p_value[5]) and np.isnan(t.p_holm[6])
     assert t.reference_value.iloc[2] == pytest.approx(0.049) and t.reference_value.iloc[4] == 0.5
     stats = effects.stats_table(effs, "c")
-    assert (stats.groupby("effect").size() >= 2).all()
+    assert (stats[stats.effect <= 5].groupby("effect").size() >= 2).all()
 
 
 def _sweep(root, n_seeds=3, sealed=True):
@@ -278,15 +281,17 @@ def test_cli_on_a_sweep_directory(tmp_path, capsys):
         "sbi_generalises",
         "forgetting",
         "forward_transfer",
+        "red_queen",
+        "zero_day_new",
     ]
-    assert list(t.verdict) == [SHOWN, SHOWN, NOT_MEASURED, NOT_MEASURED, NOT_SHOWN]
+    assert list(t.verdict) == [SHOWN, SHOWN, NOT_MEASURED, NOT_MEASURED, NOT_SHOWN, NOT_MEASURED, "reported"]
     assert set(t.n_seeds) >= {3} and t.condition.nunique() == 1 and "3 seeds" in t.condition[0]
     assert t.value[0] == pytest.approx(0.6)
     for name in ("effect1_decay_recovery", "effect2_seen_vs_sealed", "effect5_forward_transfer"):
         assert (out / f"{name}.png").stat().st_size > 0 and (out / f"{name}.csv").is_file()
     assert not (out / "effect3_sbi_generalises.png").exists()
     assert "skipped effect 3" in printed and "not measured" in printed and "DeepfakeBench" in printed
-    assert pd.read_csv(out / "effects_stats.csv").effect.nunique() == 3
+    assert pd.read_csv(out / "effects_stats.csv").effect.nunique() == 4
 
 
 def test_cli_pools_runs_given_one_by_one_and_rejects_bad_input(tmp_path, capsys):
@@ -305,6 +310,9 @@ def test_a_single_round_is_not_measured_rather_than_an_error():
     spec = {"detectors": [*SPEC["detectors"], _det("rp", "replay"), _det("sb", "frozen", "sbi")]}
     df = pd.DataFrame([r for s in SEEDS for r in _rows(s, rounds=1, sealed=True)])
     t = effects.table(measure(df, spec))
-    assert list(t.verdict) == [NOT_MEASURED, SHOWN, NOT_MEASURED, NOT_MEASURED, NOT_MEASURED]
+    assert (
+        list(t.verdict)
+        == [NOT_MEASURED, SHOWN, NOT_MEASURED, NOT_MEASURED, NOT_MEASURED] + [NOT_MEASURED] * 2
+    )
     assert "rounds >= 2" in t.reason[0] and t.reason[2] == "no per-strain sealed rows for sb or fz"
     assert (t.reason[[0, 2, 3, 4]] != "").all()

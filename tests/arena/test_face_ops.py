@@ -227,8 +227,15 @@ def test_color_transfer_matches_target_lab_means_inside_mask():
     assert torch.equal(face_ops.color_transfer_lab(src, dst, mask, 0.0), src)
     half = face_ops.color_transfer_lab(src, dst, mask, torch.tensor([0.0, 0.5, 1.0]))
     assert torch.equal(half[0], src[0]) and torch.allclose(half[2], out[2], atol=1e-6)
-    with pytest.raises(ValueError, match="empty"):
-        face_ops.color_transfer_lab(src, dst, torch.zeros_like(mask), 1.0)
+    # An empty mask (a small face eroded away; seen at 32 px, issue 23's selection arm, seed 1001)
+    # leaves its sample unchanged and every other sample, inside its mask (all a blend shows), as
+    # with a full batch of masks (outside, the LAB round trip covers the batch's mask box only).
+    assert torch.equal(face_ops.color_transfer_lab(src, dst, torch.zeros_like(mask), 1.0), src)
+    holed = mask.clone()
+    holed[1] = 0
+    some = face_ops.color_transfer_lab(src, dst, holed, 1.0)
+    assert torch.equal(some[1], src[1]) and torch.isfinite(some).all()
+    assert torch.equal((some * mask)[[0, 2]], (out * mask)[[0, 2]])
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         face_ops.color_transfer_lab(src * 2, dst, mask, 1.0)
 

@@ -8,7 +8,7 @@ Each figure is saved with the CSV of the numbers it draws (arena.analysis.plots.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -179,12 +179,34 @@ def _decay(ax: Any, e: Effect) -> None:
     ax.legend(fontsize=7)
 
 
+def _red_queen(ax: Any, e: Effect) -> None:
+    mean = e.context.groupby("round", as_index=False)[["unexposed", "exposed"]].mean()
+    ax.plot(mean["round"], mean.unexposed, "o-", color="tab:blue", label="unexposed (lab) frozen")
+    ax.plot(mean["round"], mean.exposed, "s--", color="tab:red", label="exposed twin")
+    ax.axhline(CHANCE, color="grey", ls=":", lw=1)
+    ax.set_xlabel("round (generation, made after deployment)")
+    ax.set_ylabel("AUC, mean over seeds")
+    ax.legend(fontsize=7)
+
+
+def _zero_day_level(ax: Any, e: Effect) -> None:
+    mean = e.context.groupby(["detector", "round"], as_index=False)["value"].mean()
+    pal = Palette.build(mean.detector.unique())
+    for name, g in mean.groupby("detector"):
+        ax.plot(g["round"], g.value, "v--", color=pal.detector(str(name)), label=f"{name} zero-day")
+    ax.set_xlabel("round (generation)")
+    ax.set_ylabel("zero-day AUC, mean over seeds")
+    ax.legend(fontsize=7)
+
+
 CONTEXT: dict[str, Callable[[Any, Effect], None]] = {
     "decay_recovery": _sawtooth,
     "seen_vs_sealed": _seen_sealed,
     "sbi_generalises": _sbi,
     "forgetting": _forgetting,
     "forward_transfer": _decay,
+    "red_queen": _red_queen,
+    "zero_day_new": _zero_day_level,
 }
 
 
@@ -216,3 +238,52 @@ def plot_effect(e: Effect, out: Path, suffix: str = "") -> Path | str:
     return save(
         fig, numbers.assign(effect=e.number, name=e.name), out / f"effect{e.number}_{e.name}{suffix}.png"
     )
+
+
+def plot_arms(arms: Mapping[str, Any], out: Path) -> Path | str:
+    """arms_cat_and_mouse.png (+ .csv): the arms' cat-and-mouse curves side by side, one panel per
+    arm (arena.analysis.effects.protocol.ArmResult): each retrained detector's zero-day and post AUC on the
+    round's new generation, and the frozen lab detector beside its exposed twin, means over seeds."""
+    order = [a for a in ("selection", "drift", "static") if a in arms] + [
+        a for a in arms if a not in ("selection", "drift", "static")
+    ]
+    frames = []
+    for arm in order:
+        by = {e.name: e for e in arms[arm].effects}
+        saw, rq = by.get("decay_recovery"), by.get("red_queen")
+        if saw is not None and not saw.context.empty:
+            m = saw.context.groupby(["detector", "round"], as_index=False)[["zero_day", "post"]].mean()
+            frames.append(m.melt(["detector", "round"], var_name="phase").assign(arm=arm))
+        if rq is not None and not rq.context.empty:
+            m = rq.context.groupby("round", as_index=False)[["unexposed", "exposed"]].mean()
+            m = m.melt("round", var_name="detector").assign(phase="zero_day", arm=arm)
+            frames.append(m)
+    if not frames:
+        return "no arm has zero-day rows (needs rounds >= 2)"
+    data = pd.concat(frames, ignore_index=True)
+    plt = pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    fig, axes = plt.subplots(1, len(order), figsize=(4.6 * len(order), 4.0), sharey=True, squeeze=False)
+    pal = Palette.build(sorted(data.detector.unique()))
+    for ax, arm in zip(axes[0], order, strict=True):
+        g = data[data.arm == arm]
+        for (det, phase), h in g.groupby(["detector", "phase"]):
+            style = "o-" if phase == "post" else "v--"
+            if det in ("unexposed", "exposed"):
+                style = "s:" if det == "exposed" else "D:"
+                label = f"frozen {det}" if det == "unexposed" else "frozen, exposed twin"
+            else:
+                label = f"{det} {phase.replace('_', '-')}"
+            h = h.sort_values("round")
+            ax.plot(h["round"], h.value, style, color=pal.detector(str(det)), label=label)
+        ax.axhline(CHANCE, color="grey", ls=":", lw=1)
+        ax.set_title(f"{arm} ({arms[arm].match.evidence})", fontsize=9)
+        ax.set_xlabel("round (new generation)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("AUC, mean over seeds")
+    axes[0][-1].legend(fontsize=7)
+    fig.suptitle("Cat and mouse per arm: selection, drift (no selection), static (no variation)", fontsize=10)
+    fig.tight_layout()
+    return save(fig, data, out / "arms_cat_and_mouse.png")

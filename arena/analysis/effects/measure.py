@@ -53,11 +53,11 @@ import numpy as np
 import pandas as pd
 
 from arena.analysis import derived as analysis
-from arena.analysis.seed_stats import t_interval
+from arena.analysis.seed_stats import holm, sign_flip_p, t_interval
 from arena.errors import ArenaUserError
 from arena.results import ALL
 
-SHOWN, NOT_SHOWN, NOT_MEASURED = "shown", "not shown", "not measured"
+SHOWN, NOT_SHOWN, NOT_MEASURED, REPORTED = "shown", "not shown", "not measured", "reported"
 ABOVE, BELOW = "above", "below"  # the side of the null an effect predicts
 SBI = "sbi"
 TOL = 1e-9  # a CI bound must clear the null by more than float rounding to count
@@ -71,6 +71,8 @@ TABLE_COLUMNS = [
     "ci_low",
     "ci_high",
     "n_seeds",
+    "p_value",
+    "p_holm",
     "verdict",
     "checks",
     "detectors",
@@ -88,6 +90,7 @@ STAT_COLUMNS = [
     "ci_low",
     "ci_high",
     "n_seeds",
+    "p_value",
     "null",
     "side",
     "required",
@@ -118,6 +121,7 @@ class Stat:
     ci_low: float = field(init=False)
     ci_high: float = field(init=False)
     n_seeds: int = field(init=False)
+    p_value: float = field(init=False)
 
     def __post_init__(self) -> None:
         vals = self.per_seed.to_numpy(dtype=float)
@@ -125,6 +129,9 @@ class Stat:
         self.n_seeds = int(ok.size)
         self.value = float(ok.mean()) if ok.size else float("nan")
         self.ci_low, self.ci_high = t_interval(ok)
+        self.p_value = float("nan")
+        if self.null is not None and ok.size:
+            self.p_value = sign_flip_p(ok - self.null, "greater" if self.side == ABOVE else "less")
 
     @property
     def excludes_null(self) -> bool | None:
@@ -167,7 +174,12 @@ class Effect:
         if not self.stats:
             return NOT_MEASURED
         required = [s for s in self.stats if s.required]
-        return SHOWN if required and all(s.excludes_null for s in required) else NOT_SHOWN
+        if not required:
+            return REPORTED  # a level, not a hypothesis (effect 7: compared between arms only)
+        return SHOWN if all(s.excludes_null for s in required) else NOT_SHOWN
+
+    def stat(self, name: str) -> Stat | None:
+        return next((s for s in self.stats if s.name == name), None)
 
     @property
     def why(self) -> str:
@@ -189,6 +201,7 @@ class Roles:
     finetune: str | None = None
     replay: str | None = None
     frozen: str | None = None
+    twin: str | None = None
 
 
 @dataclass(frozen=True)
@@ -197,6 +210,7 @@ class DetectorInfo:
     arch: str
     strategy: str
     training: str
+    exposed: bool = True
 
 
 # Published figures each effect echoes (external: not produced by any run).
@@ -208,6 +222,8 @@ REFERENCES = {
     3: "Self-Blended Images (CVPR 2022): +4.90 AUC points on DFDC over its baseline (+0.049)",
     4: "CDDB continual deepfake benchmark: forgetting under fine-tuning, reduced with replay",
     5: "chronological continual-learning study (2025): forward-transfer AUC ~0.5 on later generators",
+    6: "the Red Queen hypothesis: what evolves against a detector evades it more than its unexposed twin",
+    7: "no single figure: selection against deployed detectors should lower their zero-day AUC",
 }
 DFDC_ACC_GAP = 0.8256 - 0.6518
 DEEPFAKEBENCH_AUC_GAP = 0.964 - 0.708
@@ -226,6 +242,7 @@ def detectors_of(spec: dict[str, Any]) -> list[DetectorInfo]:
             str(d.get("arch", "meso4")),
             str(d.get("strategy", "finetune")),
             str(d.get("training", "supervised")),
+            bool(d.get("exposed", True)),
         )
         for d in spec.get("detectors", [])
     ]
@@ -236,6 +253,8 @@ def choose_roles(dets: Sequence[DetectorInfo], given: Roles = Roles()) -> Roles:
 
     - finetune / replay / frozen: the first supervised detector with that strategy (replay: the
       same arch as the finetune detector first);
+    - frozen: an unexposed (lab) one first, so its decline is forward transfer, not an attack;
+    - twin: an exposed supervised frozen detector of the frozen one's arch (effect 6);
     - sbi: the first detector with training `sbi`;
     - baseline: a non-sbi detector of the sbi detector's arch, preferring the same strategy as
       the sbi detector (same budget), then `frozen` (trained once, on round 1's families), then
@@ -262,18 +281,65 @@ def choose_roles(dets: Sequence[DetectorInfo], given: Roles = Roles()) -> Roles:
         pool = [d for d in sup if d.arch == s.arch and d.name != sbi]
         pool.sort(key=lambda d: (d.strategy != s.strategy, d.strategy != "frozen"))
         baseline = first(pool)
+    frozens = sorted((d for d in sup if d.strategy == "frozen"), key=lambda d: d.exposed)
+    frozen = given.frozen or first(frozens)
+    twin = given.twin
+    if twin is None and frozen is not None:
+        twin = first(
+            [d for d in frozens if d.exposed and d.name != frozen and d.arch == by_name[frozen].arch]
+        )
     return Roles(
         sbi=sbi,
         baseline=baseline,
         finetune=finetune,
         replay=given.replay or first(replays),
-        frozen=given.frozen or first([d for d in sup if d.strategy == "frozen"]),
+        frozen=frozen,
+        twin=twin,
     )
 
 
 def retrained(dets: Sequence[DetectorInfo]) -> list[str]:
     """Detectors that retrain on each generation's fakes: supervised and not frozen."""
     return [d.name for d in dets if d.training != SBI and d.strategy != "frozen"]
+
+
+# Default genes of every family (generators.evasion, generators.stages; a test keeps them equal).
+DEFAULT_EVASION, DEFAULT_BLEND = "off", "laplacian"
+SBI_PASTE = "alpha"  # the sbi pseudo-fakes paste with face_ops.alpha_blend: blend_mode alpha
+
+
+def vault_genes(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Sealed strain id -> the genes the spec gives it, for the strains whose genes are known.
+
+    Ids as generators.population.sealed_strains numbers them: `strains_per_family` per listed
+    family (the first the default genome, the rest random: unknown, left out), then the explicit
+    strains. Only the genes the spec sets are given (the rest are the family's defaults).
+    """
+    vault = spec.get("vault") or {}
+    families = list(vault.get("families") or [])
+    per = int(vault.get("strains_per_family", 1) or 1)
+    out: dict[str, dict[str, Any]] = {}
+    k = 0
+    for fam in families:
+        for i in range(per):
+            k += 1
+            if i == 0:
+                out[f"vault-{fam}-{k:02d}"] = {}
+    for s in vault.get("strains") or []:
+        k += 1
+        out[f"vault-{s['family']}-{k:02d}"] = dict(s.get("genes") or {})
+    return out
+
+
+def vault_split(spec: dict[str, Any]) -> dict[str, list[str]]:
+    """The sealed strains by kind: `evasion` (a guided evasion gene) or `no_evasion`, and
+    `off_path` (pasted by a blend other than the sbi pseudo-fakes' alpha_blend)."""
+    genes = vault_genes(spec)
+    return {
+        "evasion": [k for k, g in genes.items() if g.get("evasion", DEFAULT_EVASION) != "off"],
+        "no_evasion": [k for k, g in genes.items() if g.get("evasion", DEFAULT_EVASION) == "off"],
+        "off_path": [k for k, g in genes.items() if g.get("blend_mode", DEFAULT_BLEND) != SBI_PASTE],
+    }
 
 
 # ------------------------------------------------------------------------------- helpers
@@ -332,8 +398,19 @@ def decay_recovery(df: pd.DataFrame, detectors: Sequence[str]) -> Effect:
     return eff
 
 
-def seen_vs_sealed(df: pd.DataFrame, detectors: Sequence[str]) -> Effect:
-    """Effect 2: in-distribution (post) minus sealed (vault), in AUC and in accuracy."""
+def _gap_on(df: pd.DataFrame, strains: Sequence[str], metric: str) -> pd.DataFrame:
+    """vault_gap with the sealed score the mean over `strains` only (pooled rows left out)."""
+    drop = (df.phase == analysis.SEALED) & ~df.strain.isin(list(strains))
+    return analysis.vault_gap(df[~drop], metric)
+
+
+def seen_vs_sealed(
+    df: pd.DataFrame, detectors: Sequence[str], split: dict[str, list[str]] | None = None
+) -> Effect:
+    """Effect 2: in-distribution (post) minus sealed (vault), in AUC and in accuracy.
+
+    With `split` (vault_split) naming strains with and without evasion, the gap is also given on
+    each kind alone (`auc_gap_evasion`, `auc_gap_no_evasion`, and in accuracy)."""
     eff = Effect(2, "seen_vs_sealed", "Seen vs sealed (vault) families", REFERENCES[2])
     eff.detectors = ", ".join(detectors)
     if not detectors:
@@ -375,12 +452,36 @@ def seen_vs_sealed(df: pd.DataFrame, detectors: Sequence[str]) -> Effect:
             Stat("seen_accuracy", "mean seen accuracy", _per_run(acc, "seen")),
             Stat("sealed_accuracy", "mean sealed accuracy", _per_run(acc, "sealed")),
         ]
+    for kind in ("evasion", "no_evasion"):
+        strains = (split or {}).get(kind) or []
+        if not strains or not (sub.strain.isin(strains) & (sub.phase == analysis.SEALED)).any():
+            continue
+        words = "with" if kind == "evasion" else "without"
+        for metric, ref in (("auc", DEEPFAKEBENCH_AUC_GAP), ("accuracy", DFDC_ACC_GAP)):
+            g = _gap_on(sub, strains, metric)
+            if not g.empty:
+                eff.stats.append(
+                    Stat(
+                        f"{metric}_gap_{kind}",
+                        f"mean seen - sealed {metric} on the vault strains {words} evasion "
+                        f"({', '.join(strains)})",
+                        _per_run(g, "gap"),
+                        0.0,
+                        ABOVE,
+                        reference=ref,
+                    )
+                )
     eff.context = pd.concat([auc, acc], ignore_index=True)
     return eff
 
 
-def sbi_generalises(df: pd.DataFrame, sbi: str | None, baseline: str | None) -> Effect:
-    """Effect 3: sealed AUC of the sbi detector minus the same-arch baseline's, on unseen families."""
+def sbi_generalises(
+    df: pd.DataFrame, sbi: str | None, baseline: str | None, off_path: Sequence[str] = ()
+) -> Effect:
+    """Effect 3: sealed AUC of the sbi detector minus the same-arch baseline's, on unseen families.
+
+    `off_path`: sealed strains whose paste is not the sbi pseudo-fakes' code path (vault_split);
+    the difference on them alone is `sbi_minus_baseline_off_path`."""
     eff = Effect(3, "sbi_generalises", "Self-blended training generalises", REFERENCES[3])
     if sbi is None:
         eff.reason = "no detector with training: sbi in the runs"
@@ -423,6 +524,23 @@ def sbi_generalises(df: pd.DataFrame, sbi: str | None, baseline: str | None) -> 
         Stat("sbi_sealed_auc", f"sealed AUC of {sbi}", wide[sbi]),
         Stat("baseline_sealed_auc", f"sealed AUC of {baseline}", wide[baseline]),
     ]
+    off = sealed[sealed.strain.isin(list(off_path))]
+    if not off.empty:
+        w = off.groupby(["run", "detector", "round"], as_index=False)["value"].mean()
+        w = w.pivot_table(index="run", columns="detector", values="value", aggfunc="mean")
+        if {sbi, baseline} <= set(w.columns):
+            w = w[[sbi, baseline]].dropna()
+            eff.stats.append(
+                Stat(
+                    "sbi_minus_baseline_off_path",
+                    f"sealed AUC {sbi} - {baseline} on strains not pasted by alpha_blend "
+                    f"({', '.join(sorted(off.strain.unique()))})",
+                    w[sbi] - w[baseline],
+                    0.0,
+                    ABOVE,
+                    reference=SBI_AUC_GAIN,
+                )
+            )
     eff.context = per_round
     return eff
 
@@ -551,27 +669,97 @@ def forward_transfer(df: pd.DataFrame, frozen: str | None) -> Effect:
     return eff
 
 
+def _current_generation(df: pd.DataFrame, detectors: Sequence[str], phase: str) -> pd.DataFrame:
+    """AUC rows of `detectors` in `phase` on each round's own generation, strain all, rounds >= 2."""
+    sel = _auc(df)
+    if sel.empty:
+        return sel
+    sel = sel[sel.detector.isin(list(detectors)) & (sel.strain == ALL) & (sel.phase == phase)]
+    return sel[(sel.generation == sel["round"]) & (sel["round"] >= 2)]
+
+
+def red_queen(df: pd.DataFrame, frozen: str | None, twin: str | None) -> Effect:
+    """Effect 6: AUC of an unexposed frozen detector minus its exposed twin's on the generations
+    made after both were deployed (zero-day rows, rounds >= 2). Both are trained once, alike; only
+    the twin is met by the generators (selection, evasion), so a positive difference is what
+    evolving against a detector does to it: the Red Queen signature."""
+    eff = Effect(6, "red_queen", "Red Queen: the exposed twin falls behind", REFERENCES[6])
+    if frozen is None or twin is None:
+        eff.reason = "no frozen detector with an exposed twin (same arch, exposed: true) in the runs"
+        return eff
+    eff.detectors = f"{frozen} (lab) vs {twin} (exposed)"
+    sel = _current_generation(df, [frozen, twin], "zero_day")
+    wide = sel.pivot_table(index=["run", "seed", "round"], columns="detector", values="value")
+    if not {frozen, twin} <= set(wide.columns) or wide[[frozen, twin]].dropna().empty:
+        eff.reason = f"no round >= 2 with zero-day rows for both {frozen} and {twin}"
+        return eff
+    wide = wide[[frozen, twin]].dropna().reset_index()
+    wide["difference"] = wide[frozen] - wide[twin]
+    eff.stats = [
+        Stat(
+            "unexposed_minus_exposed",
+            f"AUC {frozen} - {twin} on generations made after deployment",
+            _per_run(wide, "difference"),
+            0.0,
+            ABOVE,
+            required=True,
+        ),
+        Stat("unexposed_auc", f"AUC of {frozen}", _per_run(wide, frozen)),
+        Stat("exposed_auc", f"AUC of {twin}", _per_run(wide, twin)),
+    ]
+    eff.context = wide.rename(columns={frozen: "unexposed", twin: "exposed"})
+    return eff
+
+
+def zero_day_new(df: pd.DataFrame, detectors: Sequence[str]) -> Effect:
+    """Effect 7: the retrained detectors' zero-day AUC on each new generation (rounds >= 2): a
+    level, reported per arm and tested only as a difference between arms (selection - drift)."""
+    eff = Effect(7, "zero_day_new", "Zero-day AUC on new generations", REFERENCES[7])
+    eff.detectors = ", ".join(detectors)
+    sel = _current_generation(df, detectors, "zero_day") if detectors else pd.DataFrame()
+    if sel.empty:
+        eff.reason = "no zero-day rows of a retrained detector (needs rounds >= 2)"
+        return eff
+    eff.stats = [Stat("zero_day_auc", "mean zero-day AUC on each new generation", _per_run(sel, "value"))]
+    eff.context = sel
+    return eff
+
+
 # ------------------------------------------------------------------------------- all of them
 
 
 def measure(df: pd.DataFrame, spec: dict[str, Any], roles: Roles = Roles()) -> list[Effect]:
-    """The five effects of one condition: its runs' rows (any number of seeds) and resolved spec."""
+    """The effects of one condition: its runs' rows (any number of seeds) and resolved spec.
+
+    The five known effects, then the two the ablation needs: 6 (Red Queen signature; needs an
+    exposed twin of the frozen detector) and 7 (zero-day AUC on new generations, a level)."""
     dets = detectors_of(spec)
     r = choose_roles(dets, roles)
     keep = retrained(dets)
+    split = vault_split(spec)
     return [
         decay_recovery(df, keep),
-        seen_vs_sealed(df, keep),
-        sbi_generalises(df, r.sbi, r.baseline),
+        seen_vs_sealed(df, keep, split),
+        sbi_generalises(df, r.sbi, r.baseline, split["off_path"]),
         forgetting(df, r.finetune, r.replay),
         forward_transfer(df, r.frozen),
+        red_queen(df, r.frozen, r.twin),
+        zero_day_new(df, keep),
     ]
 
 
 def table(effects: Sequence[Effect], condition: str = "") -> pd.DataFrame:
-    """One row per effect: the headline statistic, its CI, the verdict and the published figure."""
+    """One row per effect: the headline statistic, its CI, the verdict and the published figure.
+
+    p_value: the headline's exact sign-flip p over seeds (arena.analysis.seed_stats); p_holm: Holm over the
+    headlines of the effects tested here (those with a null). The verdict is the CI's (every
+    required CI excludes its null); a registered protocol (arena.analysis.effects.protocol) also needs
+    p_holm < alpha."""
+    tested = [k for k, e in enumerate(effects) if e.primary is not None and e.primary.null is not None]
+    adjusted = holm([effects[k].primary.p_value for k in tested])  # type: ignore[union-attr]
+    p_holm = dict(zip(tested, adjusted, strict=True))
     rows = []
-    for e in effects:
+    for k, e in enumerate(effects):
         p = e.primary
         refs = sorted((not s.required, k) for k, s in enumerate(e.stats) if s.reference is not None)
         ref = e.stats[refs[0][1]].reference if refs else None
@@ -585,6 +773,8 @@ def table(effects: Sequence[Effect], condition: str = "") -> pd.DataFrame:
                 "ci_low": p.ci_low if p else np.nan,
                 "ci_high": p.ci_high if p else np.nan,
                 "n_seeds": p.n_seeds if p else 0,
+                "p_value": p.p_value if p else np.nan,
+                "p_holm": p_holm.get(k, np.nan),
                 "verdict": e.verdict,
                 "checks": "; ".join(s.check for s in e.stats if s.required),
                 "detectors": e.detectors,
@@ -609,6 +799,7 @@ def stats_table(effects: Sequence[Effect], condition: str = "") -> pd.DataFrame:
             "ci_low": s.ci_low,
             "ci_high": s.ci_high,
             "n_seeds": s.n_seeds,
+            "p_value": s.p_value,
             "null": np.nan if s.null is None else s.null,
             "side": s.side or "",
             "required": s.required,

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The confirmatory run of runs/effects/registration.yaml: the three arms, one sweep of the 10
+# registered seeds each, one after the other (selection, drift, static), from a snapshot of the
+# code at COMMIT (so editing the checkout meanwhile cannot change a run), into RUNS_DIR (outside
+# the repository). Re-running it resumes what is unfinished (`arena resume`) and skips what is done.
+#
+#   runs/effects/run_protocol.sh [COMMIT] [RUNS_DIR]      (default: HEAD, /work/effects-runs)
+#   then: arena effects RUNS_DIR/selection RUNS_DIR/drift RUNS_DIR/static \
+#           --registration runs/effects/registration.yaml --out benchmarks/effects-confirmatory
+set -euo pipefail
+COMMIT=${1:-HEAD}
+RUNS_DIR=${2:-/work/effects-runs}
+PY=${PY:-/work/main/.venv/bin/python}
+REPO=$(git rev-parse --show-toplevel)
+SHA=$(git -C "$REPO" rev-parse "$COMMIT")
+CODE="$RUNS_DIR/code-${SHA:0:12}"
+mkdir -p "$RUNS_DIR"
+if [ ! -d "$CODE" ]; then
+  mkdir -p "$CODE.tmp" && git -C "$REPO" archive "$SHA" | tar -x -C "$CODE.tmp" && mv "$CODE.tmp" "$CODE"
+fi
+export PYTHONPATH="$CODE"
+cd "$CODE"
+for arm in selection drift static; do
+  start=$(date -u +%s)
+  if [ -f "$RUNS_DIR/$arm/sweep.json" ]; then
+    echo "$(date -u +%FT%TZ) resume $arm"
+    "$PY" -m arena.cli resume "$RUNS_DIR/$arm" --num-cpus 2
+  else
+    echo "$(date -u +%FT%TZ) run $arm"
+    "$PY" -m arena.cli run "runs/effects/$arm.yaml" --name "$arm" --runs-dir "$RUNS_DIR" --num-cpus 2
+  fi
+  echo "$(date -u +%FT%TZ) done $arm in $(( $(date -u +%s) - start )) s"
+done
