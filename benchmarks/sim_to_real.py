@@ -5,8 +5,9 @@ split in two, disjoint (seeded): a train half and a test half. Then, all scored 
 faces only:
 
 - ``arena``: the arena's own detectors, trained by a real ``arena run`` (the quickstart's
-  detectors, a few rounds) in a folder world made of the train half's REAL faces only: they never
-  see a real fake. Each detector's last post version is scored with the code ``arena score`` uses.
+  detectors, a few rounds) in a folder world made of the train half's REAL faces only (or of
+  another faceset of real photos, ``--world``): they never see a real fake. Each detector's last
+  post version is scored with the code ``arena score`` uses.
 - ``reference``: the same architecture (meso4) trained directly on the train half's labelled
   faces, real and fake: what the set itself teaches, the ceiling for this architecture and size.
 - trivial cues measured on the same faces: ``file size`` (of the source file under ``--src`` when
@@ -21,7 +22,7 @@ per ``method`` (every real of the test half against that method's fakes). The fi
 arena detector's AUC; the baseline the best trivial cue's; ratio = figure / baseline, and the
 margin above it (the issue's goal: AUC >= 0.72 and >= 0.10 above the best cue). Not a timed test.
 
-    python benchmarks/sim_to_real.py FACESET [--src SRC] [--rounds 3] [--resolution 64]
+    python benchmarks/sim_to_real.py FACESET [--src SRC] [--world FACESET] [--rounds 3] [--resolution 64]
         [--reference-steps 300] [--bootstrap 1000] [--seed 0] [--work DIR] [--smoke]
 """
 
@@ -54,8 +55,12 @@ GOAL_AUC, GOAL_MARGIN = 0.72, 0.10
 # --------------------------------------------------------------------------- split and world
 
 
-def split_identities(index: pd.DataFrame, seed: int, test_fraction: float) -> np.ndarray:
-    """A boolean mask of the faces whose identity is in the test half (identities disjoint)."""
+def split_identities(
+    index: pd.DataFrame, seed: int, test_fraction: float, min_real_ids: int = 4
+) -> np.ndarray:
+    """A boolean mask of the faces whose identity is in the test half (identities disjoint); the
+    train half keeps at least `min_real_ids` identities with real faces (the world's, when it is
+    made of them)."""
     names = np.unique(index["identity"].astype(str))
     rng = np.random.default_rng(seed)
     for _ in range(100):
@@ -63,11 +68,12 @@ def split_identities(index: pd.DataFrame, seed: int, test_fraction: float) -> np
         n_test = max(1, int(round(test_fraction * len(names))))
         test = index["identity"].astype(str).isin(set(perm[:n_test])).to_numpy()
         lab = index["label"].to_numpy(dtype=np.int64)
-        if {0, 1} <= set(lab[test]) and {0, 1} <= set(lab[~test]) and _real_ids(index[~test]) >= 4:
+        if {0, 1} <= set(lab[test]) and {0, 1} <= set(lab[~test]) and _real_ids(index[~test]) >= min_real_ids:
             return test
     raise ArenaUserError(
         f"cannot split {len(names)} identities so that both halves hold reals and fakes and the train "
-        "half has at least 4 identities with real faces; bring more identities"
+        f"half has at least {max(min_real_ids, 1)} identities with real faces; bring more identities "
+        "(or a separate real-photo world with --world)"
     )
 
 
@@ -171,9 +177,7 @@ def clustered_auc(
     by_class = [[s for s in members if y[members[s][0]] == c] for c in (0, 1)]
     stats = []
     for _ in range(n_bootstrap):
-        rows = np.concatenate(
-            [members[c[k]] for c in by_class for k in rng.integers(0, len(c), len(c))]
-        )
+        rows = np.concatenate([members[c[k]] for c in by_class for k in rng.integers(0, len(c), len(c))])
         stats.append(auc(y[rows], p[rows]))
     lo, hi = np.percentile(stats, [2.5, 97.5]) if stats else (np.nan, np.nan)
     return float(value), float(lo), float(hi)
@@ -198,6 +202,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("faceset", type=Path, help="a labelled faceset (arena ingest SRC --labels FILE)")
     ap.add_argument("--src", type=Path, help="the ingest's SRC folder: file sizes of the original files")
+    ap.add_argument(
+        "--world",
+        type=Path,
+        help="a faceset of real photos for the arena's world (default: the train half's reals)",
+    )
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--resolution", type=int, help="the arena's world resolution (default: the faceset's)")
     ap.add_argument("--reference-steps", type=int, default=300)
@@ -228,18 +237,22 @@ def _run(args: argparse.Namespace) -> int:
     faceset = args.faceset.resolve()
     index = labelled_index(faceset)
     if not is_labelled(index) or index["label"].isna().any():
-        raise ArenaUserError(f"{faceset} is not a labelled faceset with every face labelled (arena ingest --labels)")
+        raise ArenaUserError(
+            f"{faceset} is not a labelled faceset with every face labelled (arena ingest --labels)"
+        )
     labels = index["label"].to_numpy(dtype=np.int64)
-    test = split_identities(index, args.seed, args.test_fraction)
+    test = split_identities(index, args.seed, args.test_fraction, 0 if args.world else 4)
     fs = Faceset(faceset, ("file",))
     images = fs.images(np.arange(len(index)))
     source = index["source"].astype(str).to_numpy()
     method = index["method"].fillna("").astype(str).to_numpy()
     yt, st = labels[test], source[test]
     n_src = {c: len(np.unique(st[yt == c])) for c in (0, 1)}
+    n0, n1 = int((yt == 0).sum()), int((yt == 1).sum())
     print(f"# sim-to-real on {faceset.name}: test half {int(test.sum())} faces "
-          f"({int((yt == 0).sum())} real from {n_src[0]} sources, {int((yt == 1).sum())} fake from {n_src[1]} "
-          f"sources), train half {int((~test).sum())} faces; identities disjoint (seed {args.seed})")  # fmt: skip
+          f"({n0} real from {n_src[0]} sources, {n1} fake from {n_src[1]} "
+          f"sources), train half {int((~test).sum())} faces; identities disjoint (seed {args.seed}); "
+          f"arena world: {args.world or 'the train half real faces'}")  # fmt: skip
 
     scores: dict[str, np.ndarray] = {}
     cues = cue_values(images, index["file"], args.src.resolve() if args.src else None)
@@ -251,8 +264,11 @@ def _run(args: argparse.Namespace) -> int:
     )
     work = args.work or Path(tempfile.mkdtemp(prefix="sim_to_real-"))
     try:
-        world = real_world(faceset, (~test) & (labels == 0), work / "world")
-        for name, path in train_in_arena(world, fs.size, args, work / "runs").items():
+        if args.world:
+            world = args.world.resolve()
+        else:
+            world = real_world(faceset, (~test) & (labels == 0), work / "world")
+        for name, path in train_in_arena(world, Faceset(world, ("file",)).size, args, work / "runs").items():
             scores[f"arena: {name}"] = detector_scores(path, faceset, test)
     finally:
         if args.work is None:
@@ -271,7 +287,8 @@ def _run(args: argparse.Namespace) -> int:
     print("| scorer | " + " | ".join(f"AUC {c}" for c in cols) + " |")
     print("|---|" + "---|" * len(cols))
     for r in rows:
-        print(f"| {r['scorer']} | " + " | ".join(f"{r[c][0]:.3f} [{r[c][1]:.3f}, {r[c][2]:.3f}]" for c in cols) + " |")
+        cells = [f"{r[c][0]:.3f} [{r[c][1]:.3f}, {r[c][2]:.3f}]" for c in cols]
+        print(f"| {r['scorer']} | " + " | ".join(cells) + " |")
     best = max((r for r in rows if r["scorer"].startswith("cue")), key=lambda r: r["all"][0])
     base = best["all"][0]
     print(f"\nbaseline: best trivial cue ({best['scorer'][5:]}) AUC {base:.3f}; goal AUC >= {GOAL_AUC} "
