@@ -65,3 +65,30 @@ def test_an_unlabelled_faceset_is_a_one_line_error(tmp_path):
                           cwd=REPO, capture_output=True, text=True)  # fmt: skip
     assert proc.returncode == 1 and "not a labelled faceset" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def _bench():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("sim_to_real", REPO / "benchmarks" / "sim_to_real.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_interval_resamples_sources_not_faces():
+    """Frames of a clip are not independent: 4 clips of 50 near-identical frames give a wide
+    interval, the same scores as 200 independent sources a narrow one."""
+    import numpy as np
+
+    bench = _bench()
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 0, 1, 1], 50)
+    clip_score = np.repeat([0.2, 0.6, 0.5, 0.9], 50)
+    p = clip_score + rng.normal(0, 0.01, 200)
+    value, lo, hi = bench.clustered_auc(y, p, np.repeat(["a", "b", "c", "d"], 50), 500, 0)
+    _, lo_f, hi_f = bench.clustered_auc(y, p, np.arange(200).astype(str), 500, 0)
+    assert lo <= value <= hi
+    assert hi - lo > 0.3 and hi_f - lo_f < 0.15
+    # A cue's raw values (not probabilities) are ranked first; the direction flips the AUC.
+    assert bench.auc(y, 1000 * p) == value and abs(bench.auc(y, -p) - (1 - value)) < 1e-12
