@@ -8,10 +8,10 @@ import pytest
 
 from arena.cli import main
 from arena.errors import ArenaUserError
-from arena.score import read_labels
 from arena.spec import load_spec, resolved_json
 from arena.store.run_dir import RunStore
 from arena.world.ingest.landmarks_file import LandmarksFile
+from arena.world.labels import read_label_file as read_labels
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "runs" / "quickstart.yaml"
 
