@@ -338,3 +338,19 @@ def test_cli_with_a_registration_writes_the_protocol_tables(tmp_path, capsys):
     assert set(tests[tests.arm == "selection"].evidence) == {CONFIRMATORY}
     assert set(tests[tests.arm == DIFF].verdict) <= {"shown (exploratory)", "not shown (exploratory)"}
     assert main([*args[:-4], "--registration", str(tmp_path / "nope.yaml")]) == 1
+
+
+def test_a_feature_that_is_off_leaves_the_hash_alone() -> None:
+    """A spec key added later with a null or [] default (a feature off) does not change a hash;
+    any value that is set does."""
+    from arena.analysis.effects.registration import spec_hash
+
+    base = {"rounds": 4, "world": {"resolution": 32}, "detectors": [{"name": "d", "lr": 0.1}],
+            "evaluation": {"past_budget": 48}}  # fmt: skip
+    later = {**base, "world": {"resolution": 32, "round_months": None}}
+    later["evaluation"] = {"past_budget": 48, "external": []}
+    later["detectors"] = [{"name": "d", "lr": 0.1, "weights": None}]
+    assert spec_hash(later) == spec_hash(base)
+    on = {**later, "evaluation": {"past_budget": 48, "external": [{"name": "x"}]}}
+    assert spec_hash(on) != spec_hash(base)
+    assert spec_hash({**base, "rounds": 5}) != spec_hash(base)

@@ -8,12 +8,14 @@ labels a verdict *confirmed* only when a condition's runs have the registered sp
 exactly the registered seeds; anything else is *exploratory*.
 
 Canonical form of a spec for its hash (`spec_hash`): the validated spec
-(`RunSpec.model_dump(mode="json")`, i.e. every default filled in, the same mapping a run writes
-to spec.resolved.json) without the keys that name replicates or grids, `seed`, `seeds` and
-`sweep`, serialised as JSON with sorted keys and separators (",", ":"), UTF-8; its SHA-256 in
-hex. A spec file's hash (`spec_file_hash`) is that of its validated contents with the seeds
-removed, so a sweep member's resolved spec and the file it came from hash the same; comments and
-key order do not count, any changed value does.
+(`RunSpec.model_dump(mode="json")`, i.e. every default filled in, the same mapping a run writes to
+spec.resolved.json) without the keys that name replicates or grids, `seed`, `seeds` and `sweep`, and
+without every key whose value is null or an empty list (a feature that is off: so a feature added to
+the spec after registration, off by default, leaves a registered hash alone), serialised as JSON
+with sorted keys and separators (",", ":"), UTF-8; its SHA-256 in hex. A spec file's hash
+(`spec_file_hash`) is that of its validated contents with the seeds removed, so a sweep member's
+resolved spec and the file it came from hash the same; comments and key order do not count, any
+changed value does.
 
 Torch-free (the hash of a spec file validates it, which imports the registries' names only).
 """
@@ -36,10 +38,20 @@ CONFIRMATORY, EXPLORATORY = "confirmatory", "exploratory"
 DIFF = "selection-drift"  # the arm of a paired test: selection minus drift, seed by seed
 
 
+def _without_off(value: Any) -> Any:
+    """Mappings without their null and empty-list entries, at every depth."""
+    if isinstance(value, dict):
+        return {k: _without_off(v) for k, v in value.items() if v is not None and v != []}
+    if isinstance(value, list):
+        return [_without_off(v) for v in value]
+    return value
+
+
 def canonical(spec: dict[str, Any]) -> str:
-    """The canonical JSON text of a resolved spec: replicate keys dropped, keys sorted, compact."""
+    """The canonical JSON text of a resolved spec: replicate keys and features that are off (null,
+    empty list) dropped, keys sorted, compact."""
     body = {k: v for k, v in spec.items() if k not in REPLICATE_KEYS}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(_without_off(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def spec_hash(resolved: dict[str, Any]) -> str:
@@ -66,6 +78,9 @@ class _Strict(BaseModel):
 class ArmReg(_Strict):
     spec: str = Field(description="the spec file, relative to the repository root")
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    sha256_v1: str | None = Field(
+        None, pattern=r"^[0-9a-f]{64}$", description="the hash as first registered (nulls included)"
+    )
     description: str = ""
 
 
