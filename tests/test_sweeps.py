@@ -105,3 +105,13 @@ def test_two_seed_sweep_runs_concurrently_and_loads_with_member_columns(tmp_path
         [sys.executable, "-m", "arena.cli", "status", str(sweep)], cwd=REPO, capture_output=True, text=True
     )
     assert st.stdout.count("committed: round 2 of 2") == 2
+
+
+@pytest.mark.parametrize("seeds", [1, "0,1", [0, "1"], [True]])
+def test_seeds_that_are_not_a_list_of_integers_are_one_line(seeds):
+    """Found by the fuzz test: `seeds: 1` ended in a TypeError traceback."""
+    from arena.errors import SpecError
+    from arena.rounds.sweep import expand
+
+    with pytest.raises(SpecError, match="seeds: must be a list of integers"):
+        expand({"seeds": seeds, "detectors": [{"name": "d"}]})

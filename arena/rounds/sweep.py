@@ -40,6 +40,8 @@ def expand(raw: dict[str, Any]) -> list[Member]:
     if not isinstance(sweep, dict) or not all(isinstance(v, list) and v for v in sweep.values()):
         raise SpecError("sweep: must map dotted keys to non-empty lists of values")
     seeds = raw.get("seeds") or [base.get("seed", 0)]
+    if not isinstance(seeds, list) or not all(isinstance(x, int) and not isinstance(x, bool) for x in seeds):
+        raise SpecError(f"seeds: must be a list of integers, got {seeds!r}"[:200])
     keys = list(sweep)
     members = []
     for seed in seeds:
