@@ -27,9 +27,7 @@ PURE_CORE = {
     "seeding",
     "errors",
     "metrics",
-    "faults",
     "allocator",
-    "__init__",
 }
 ALLOWED = {
     "core": {"core"},
