@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from arena.errors import SpecError
-from detectors.train_config import TrainConfig
+from detectors.train_config import EnsembleK, ReplaySize, StrategyOptions, TrainConfig
 from generators.train_budget import TrainBudget
 
 # Upper bounds on counts, far above any run this code can finish, so that a typo (an extra zero or
@@ -209,8 +209,8 @@ class DetectorSpec(_Strict):
     finetune: TrainConfig = TrainConfig(steps=80)
     training: str = Field("supervised", description="supervised | sbi (self-blended pseudo-fakes from reals)")
     training_config: dict[str, Any] = Field(default_factory=dict, description="e.g. sbi's SelfBlendConfig")
-    replay_size: int = Field(256, ge=1, le=MAX_FACES, description="replay: reservoir images per class")
-    ensemble_k: int = Field(3, ge=1, le=32, description="ensemble: versions averaged")
+    replay_size: ReplaySize = StrategyOptions.replay_size  # the strategy's own type, bounds and default
+    ensemble_k: EnsembleK = StrategyOptions.ensemble_k
     precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="autocast (the GPU path)")
     compile: bool = Field(False, description="torch.compile the forward passes (the GPU path)")
     exposed: bool = Field(
@@ -223,6 +223,10 @@ class DetectorSpec(_Strict):
         description="start from published weights: deployed from round 1's zero-day on; frozen "
         "never trains, the other strategies (not scratch) continue with the finetune budget",
     )
+
+    def strategy_options(self) -> StrategyOptions:
+        """What the retraining strategy reads of this spec."""
+        return StrategyOptions(replay_size=self.replay_size, ensemble_k=self.ensemble_k)
 
     @model_validator(mode="after")
     def _scratch_discards_weights(self) -> DetectorSpec:

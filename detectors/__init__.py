@@ -19,11 +19,10 @@ if TYPE_CHECKING:
         STRATEGIES,
         TRAININGS,
         RetrainResult,
-        StrategyOptions,
         retrain,
         score_version,
     )
-    from detectors.train_config import TrainConfig
+    from detectors.train_config import StrategyOptions, TrainConfig
     from detectors.training import FitReport
 
 _WHERE = {
@@ -32,7 +31,7 @@ _WHERE = {
     "STRATEGIES": "detectors.strategies",
     "TRAININGS": "detectors.strategies",
     "RetrainResult": "detectors.strategies",
-    "StrategyOptions": "detectors.strategies",
+    "StrategyOptions": "detectors.train_config",
     "retrain": "detectors.strategies",
     "score_version": "detectors.strategies",
     "TrainConfig": "detectors.train_config",

@@ -32,28 +32,12 @@ from detectors.base import Detector
 from detectors.registry import validate_config
 from detectors.replay import reservoir_update
 from detectors.sbi import SelfBlend, SelfBlendConfig
+from detectors.train_config import StrategyOptions
 from detectors.training import FitReport, PseudoFakes, TrainConfig
 
 Memory = dict[str, torch.Tensor]
 OPTIM, REPLAY, ENSEMBLE = "optim", "replay", "ensemble"
 SCORING_PARTS = (ENSEMBLE,)  # the memory parts a deployed version needs to score
-
-
-@dataclass(frozen=True)
-class StrategyOptions:
-    """Strategy settings from the detector spec.
-
-    Attributes:
-        replay_size: reservoir capacity per class (reals and fakes each) for ``replay``.
-        ensemble_k: versions averaged by ``ensemble`` (the newest and the k - 1 before it).
-    """
-
-    replay_size: int = 256
-    ensemble_k: int = 3
-
-    def __post_init__(self) -> None:
-        if self.replay_size < 1 or self.ensemble_k < 1:
-            raise ValueError(f"need replay_size >= 1 and ensemble_k >= 1, got {self}")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,10 @@
-"""A detector's training settings, defined once: the training loop reads them and the run spec embeds
-them. Torch-free, so validating a spec does not import torch."""
+"""A detector's training settings and its strategy's options, defined once: the training loop and
+the strategies read them, the run spec embeds them. Torch-free, so validating a spec does not
+import torch."""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass
@@ -44,3 +47,21 @@ class TrainConfig:
     blur_sigma: float = Field(default=1.0, gt=0.0, description="max blur sigma, px")
     jpeg_prob: float = Field(default=0.1, ge=0.0, le=1.0, description="share of images JPEG-compressed")
     jpeg_quality: int = Field(default=60, ge=1, le=95, description="lowest JPEG quality")
+
+
+# A strategy's options, as the spec writes them (flat keys of a detector) and the strategy reads them.
+ReplaySize = Annotated[int, Field(ge=1, le=1_000_000, description="replay: reservoir images per class")]
+EnsembleK = Annotated[int, Field(ge=1, le=32, description="ensemble: versions averaged")]
+
+
+@dataclass(frozen=True, config=ConfigDict(extra="forbid"))
+class StrategyOptions:
+    """Strategy settings from the detector spec.
+
+    Attributes:
+        replay_size: reservoir capacity per class (reals and fakes each) for ``replay``.
+        ensemble_k: versions averaged by ``ensemble`` (the newest and the k - 1 before it).
+    """
+
+    replay_size: ReplaySize = 256
+    ensemble_k: EnsembleK = 3

@@ -399,7 +399,7 @@ class RoundRunner:
         timings["commit"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t_round
         save_json(tmp / "timings.json", timings)
-        self.store.commit_round(r, tmp)
+        self.store.commit_round(r, tmp, fault=driver_fault)
         return ArenaState(r, next_strains, next_id, new_detectors, gen_weights)
 
     def _make(self, r: int, job: MakeJob, split_counts: dict[str, int]) -> Any:

@@ -163,7 +163,6 @@ def retrain(
     the next round (optimiser, replay buffer, ensemble members), "report": fit report or None}``.
     """
     from detectors import retrain as run_strategy
-    from detectors.strategies import StrategyOptions
 
     dev = setup_worker(num_cpus, device)
     worker_fault("retrain", r)
@@ -179,7 +178,7 @@ def retrain(
         finetune=spec.finetune,
         seed=seed,
         memory={k: writable_tensor(v) for k, v in memory.items()},
-        options=StrategyOptions(replay_size=spec.replay_size, ensemble_k=spec.ensemble_k),
+        options=spec.strategy_options(),
         training=spec.training,
         training_config=spec.training_config,
         pretrained=spec.weights is not None,

@@ -20,7 +20,6 @@ from shlex import quote
 from typing import Any
 
 from arena.errors import ArenaUserError
-from arena.faults import driver_fault
 from arena.store.atomic import (
     append_line_durable,
     fsync_dir,
@@ -264,7 +263,17 @@ class RunStore:
         (tmp / "detectors").mkdir(parents=True)
         return tmp
 
-    def commit_round(self, r: int, tmp: Path, extra: dict[str, object] | None = None) -> None:
+    def commit_round(
+        self,
+        r: int,
+        tmp: Path,
+        extra: dict[str, object] | None = None,
+        fault: Callable[[str, int], None] | None = None,
+    ) -> None:
+        """Hash and fsync the round's files, write its manifest, rename it into place. `fault` is
+        the round loop's fault-injection hook (`arena.faults.driver_fault`), called at the commit's
+        points; the store itself knows nothing of the tests."""
+        fault = fault or (lambda point, r: None)
         files = {}
         for path in sorted(p for p in tmp.rglob("*") if p.is_file()):
             fsync_file(path)
@@ -275,14 +284,14 @@ class RunStore:
         fsync_file(manifest_path)
         for sub in {p.parent for p in tmp.rglob("*")} | {tmp}:
             fsync_dir(sub)
-        driver_fault("enospc", r)
-        driver_fault("before_rename", r)
+        fault("enospc", r)
+        fault("before_rename", r)
         final = self.round_path(r)
         if final.exists():  # left by a crash after the rename but before the ledger line
             shutil.rmtree(final)
         os.replace(tmp, final)
         fsync_dir(self.rounds_dir)
-        driver_fault("after_rename", r)
+        fault("after_rename", r)
         line = json.dumps(
             {"round": r, "manifest_sha256": sha256_file(final / MANIFEST), "committed_at": time.time()},
             sort_keys=True,

@@ -11,7 +11,7 @@ import pytest
 
 from arena.errors import SpecError
 from arena.spec import DetectorSpec, GeneratorTrainSpec, validate_spec
-from detectors.train_config import TrainConfig
+from detectors.train_config import StrategyOptions, TrainConfig
 from generators.train_budget import TrainBudget
 
 BASE = {"detectors": [{"name": "d", "arch": "meso4", "strategy": "finetune"}]}
@@ -59,3 +59,13 @@ def test_reading_a_spec_imports_no_torch() -> None:
     code += "arena.spec.validate_spec({'detectors': [{'name': 'd'}]}, check_names=False)\n"
     code += "sys.exit(3 if 'torch' in sys.modules else 0)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_strategy_options_are_the_strategys_own() -> None:
+    spec = validate_spec(BASE, check_names=False).detectors[0]
+    assert spec.strategy_options() == StrategyOptions()
+    for bad in ({"ensemble_k": 33}, {"replay_size": 0}):
+        with pytest.raises(SpecError, match=next(iter(bad))):
+            validate_spec({"detectors": [{**BASE["detectors"][0], **bad}]}, check_names=False)  # type: ignore[index]
+        with pytest.raises(Exception, match=next(iter(bad))):
+            StrategyOptions(**bad)  # type: ignore[arg-type]
