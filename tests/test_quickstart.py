@@ -48,8 +48,7 @@ def test_quickstart_shows_the_race(tmp_path):
     assert frozen.iloc[-1] < frozen.iloc[0], "a frozen detector decays against evolving generators"
     print(f"quickstart wall time {wall:.0f} s")
     # The README quotes this run's figures (docs/img/quickstart_figures.json, `make readme-figures`).
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    import readme_figures
+    from benchmarks import readme_figures
 
     quoted = json.loads(readme_figures.FIGURES.read_text())
     for key, value in readme_figures.derive(tmp_path / "qs").items():

@@ -9,14 +9,9 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 
+from benchmarks import readme_figures, run_all  # the repository root is on the path, as for tests
 from tests.conftest import REPO
-
-sys.path.insert(0, str(REPO / "benchmarks"))
-
-import readme_figures  # noqa: E402
-import run_all  # noqa: E402
 
 README = (REPO / "README.md").read_text()
 
