@@ -29,6 +29,7 @@ i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
 
 
 def _refused(tmp_path, capsys, argv, match):
+    """Assert `arena run argv` is refused in one line naming `match`, before Ray; the line."""
     runs = tmp_path / "runs"
     start = time.monotonic()
     code = main(
@@ -45,6 +46,7 @@ def _refused(tmp_path, capsys, argv, match):
 
     assert not ray.is_initialized()
     return err
+    return err
 
 
 def _spec(tmp_path, text=None):
@@ -54,18 +56,18 @@ def _spec(tmp_path, text=None):
 
 
 def test_alias_bomb_is_refused(tmp_path, capsys):
-    _refused(tmp_path, capsys, [_spec(tmp_path, BOMB)], "aliases")
+    assert _refused(tmp_path, capsys, [_spec(tmp_path, BOMB)], "aliases")
 
 
 def test_alias_in_an_override_is_refused(tmp_path, capsys):
-    _refused(tmp_path, capsys, [_spec(tmp_path), "population.families=[&a blend, *a]"], "aliases")
+    assert _refused(tmp_path, capsys, [_spec(tmp_path), "population.families=[&a blend, *a]"], "aliases")
 
 
 def test_deep_nesting_and_non_utf8_are_refused(tmp_path, capsys):
-    _refused(tmp_path, capsys, [_spec(tmp_path, "a: " + "[" * 20000 + "]" * 20000)], "nested")
+    assert _refused(tmp_path, capsys, [_spec(tmp_path, "a: " + "[" * 20000 + "]" * 20000)], "nested")
     path = tmp_path / "latin1.yaml"
     path.write_bytes(b"seed: 0\n# caf\xe9\n")
-    _refused(tmp_path, capsys, [str(path)], "not UTF-8")
+    assert _refused(tmp_path, capsys, [str(path)], "not UTF-8")
 
 
 @pytest.mark.parametrize(
@@ -81,13 +83,13 @@ def test_counts_beyond_bounds_are_refused(tmp_path, capsys, override, match):
     if "families" in override:
         argv.append("population.size=1")
         argv.append("population.elite=0")
-    _refused(tmp_path, capsys, argv, match)
+    assert _refused(tmp_path, capsys, argv, match)
 
 
 def test_a_spec_beyond_this_machines_memory_is_refused(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     argv = [_spec(tmp_path), "world.reals_per_round.train=1000000", "world.resolution=512"]
-    _refused(tmp_path, capsys, argv, "GiB per round")
+    assert _refused(tmp_path, capsys, argv, "GiB per round")
 
 
 def test_runs_dir_that_is_a_file_is_refused(tmp_path, capsys):
