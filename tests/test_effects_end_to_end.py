@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
@@ -17,7 +15,7 @@ import yaml
 
 from arena.rounds.sweep import expand
 from arena.spec import apply_overrides, parse_overrides
-from tests.conftest import REPO
+from tests.conftest import REPO, arena_cli
 
 SPEC = REPO / "runs" / "effects" / "all.yaml"
 FORGETTING_SPEC = REPO / "runs" / "effects" / "forgetting.yaml"
@@ -89,21 +87,15 @@ def test_forgetting_spec_is_all_yaml_in_a_drifting_world():
     assert [m.spec.seed for m in smoke] == [0, 1] and smoke[0].spec.world.capture_drift > 0
 
 
-def _arena(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "arena.cli", *args], cwd=REPO, capture_output=True, text=True, timeout=400
-    )
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(800)
 def test_effects_specs_run_at_smoke_size_and_give_five_rows(tmp_path):
     runs = ((SPEC, EFFECTS_SMOKE, "eff"), (FORGETTING_SPEC, FORGETTING_SMOKE, "forget"))
     for spec, overrides, name in runs:
-        proc = _arena("run", str(spec), *overrides, "--name", name, "--runs-dir", str(tmp_path))
+        proc = arena_cli("run", str(spec), *overrides, "--name", name, "--runs-dir", str(tmp_path))
         assert proc.returncode == 0, proc.stderr[-3000:]
     out = tmp_path / "effects"
-    eff = _arena("effects", str(tmp_path / "eff"), str(tmp_path / "forget"), "--out", str(out))
+    eff = arena_cli("effects", str(tmp_path / "eff"), str(tmp_path / "forget"), "--out", str(out))
     assert eff.returncode == 0, eff.stderr
     both = pd.read_csv(out / "effects.csv")
     assert both.condition.nunique() == 2

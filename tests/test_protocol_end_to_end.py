@@ -5,14 +5,11 @@ the sbi paste path), and since smoke overrides change the specs, every verdict i
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pandas as pd
 import pytest
 
 from arena.analysis.effects.registration import DIFF, EXPLORATORY, load_registration
-from tests.conftest import REPO
+from tests.conftest import REPO, arena_cli
 
 ARMS = REPO / "runs" / "effects"
 SMOKE = [
@@ -37,21 +34,15 @@ SMOKE = [
 ]
 
 
-def _arena(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "arena.cli", *args], cwd=REPO, capture_output=True, text=True, timeout=400
-    )
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(800)
 def test_protocol_arms_run_at_smoke_size_and_every_registered_statistic_is_measured(tmp_path):
     for arm in ("selection", "drift"):
-        proc = _arena("run", str(ARMS / f"{arm}.yaml"), *SMOKE, "--name", arm, "--runs-dir", str(tmp_path))
+        proc = arena_cli("run", str(ARMS / f"{arm}.yaml"), *SMOKE, "--name", arm, "--runs-dir", str(tmp_path))
         assert proc.returncode == 0, proc.stderr[-3000:]
     out = tmp_path / "effects"
     reg = ARMS / "registration.yaml"
-    eff = _arena(
+    eff = arena_cli(
         "effects",
         str(tmp_path / "selection"),
         str(tmp_path / "drift"),
