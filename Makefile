@@ -14,7 +14,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.deepfake-arena-installed
 TEST_STAMP := $(VENV)/.deepfake-arena-test-tools
 
-.PHONY: demo test lint bench gpu-check env readme-figures
+.PHONY: demo test lint bench gpu-check env readme-figures typing-root
 env: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -32,10 +32,17 @@ $(TEST_STAMP): $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/arena run runs/quickstart.yaml
 
-test: $(TEST_STAMP)
+test: $(TEST_STAMP) typing-root
 	$(VENV)/bin/ruff check arena generators detectors tests benchmarks
 	$(VENV)/bin/mypy
 	$(PY) -m pytest
+
+# mypy checks the import root deepfake_arena (pyproject.toml), which only the install's mapping
+# creates: build/typing/deepfake_arena is the same tree made of links, so mypy sees the real names.
+typing-root:
+	@rm -rf build/typing && mkdir -p build/typing/deepfake_arena
+	@for f in arena/*; do ln -s ../../../$$f build/typing/deepfake_arena/; done
+	@ln -s ../../../generators ../../../detectors build/typing/deepfake_arena/
 
 # The README's quickstart plots and quoted numbers, from a fresh quickstart run (tests/test_readme.py).
 readme-figures: $(STAMP)

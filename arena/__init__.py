@@ -4,7 +4,7 @@ The arena package owns orchestration (spec, world, round loop, Ray, store, resul
 and the low-level face geometry that generators and detectors share.
 
 From a notebook: `run = arena.run("runs/quickstart.yaml", overrides={"rounds": 3})`, then
-`run.results` (a DataFrame), `run.dir` and `run.plots()` (arena.api). `import arena` stays light:
+`run.results` (a DataFrame), `run.dir` and `run.plots()` (deepfake_arena.api). `import arena` stays light:
 pandas, torch and Ray load on first use.
 """
 
@@ -16,12 +16,12 @@ __version__ = "0.1.0"
 __all__ = ["Run", "RoundEvent", "__version__", "open_run", "run"]
 
 if TYPE_CHECKING:
-    from arena.api import RoundEvent, Run, open_run, run
+    from deepfake_arena.api import RoundEvent, Run, open_run, run
 
 
 def __getattr__(name: str) -> Any:
     if name in ("run", "open_run", "Run", "RoundEvent"):
-        from arena import api
+        from deepfake_arena import api
 
         return getattr(api, name)
     raise AttributeError(f"module 'arena' has no attribute {name!r}")

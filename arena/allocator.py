@@ -33,7 +33,7 @@ _tuned: bool | None = None
 def tune_malloc() -> bool:
     """Set glibc's mmap and trim thresholds for this process, once; False where there is no glibc.
 
-    Idempotent and cheap, so every task entry point calls it (`arena.rounds.worker.setup_worker`).
+    Idempotent and cheap, so every task entry point calls it (`deepfake_arena.rounds.worker.setup_worker`).
     """
     global _tuned
     if _tuned is None:

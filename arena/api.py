@@ -18,8 +18,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from arena.errors import ArenaUserError
-from arena.rounds.progress import Progress
+from deepfake_arena.errors import ArenaUserError
+from deepfake_arena.rounds.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class RoundEvent:
     @property
     def results(self) -> pd.DataFrame:
         """This round's rows of the results table."""
-        from arena.results import load
+        from deepfake_arena.results import load
 
         return load(self.run_dir, round=self.round)
 
@@ -51,8 +51,8 @@ class Run:
 
     @property
     def results(self) -> pd.DataFrame:
-        """Every committed round's rows (`arena.results.load`), read afresh on each access."""
-        from arena.results import load
+        """Every committed round's rows (`deepfake_arena.results.load`), read afresh on each access."""
+        from deepfake_arena.results import load
 
         return load(self.dir)
 
@@ -61,13 +61,13 @@ class Run:
         """The resolved spec the run was made with (a sweep: its index of members)."""
         if (self.dir / "sweep.json").is_file():
             return dict(json.loads((self.dir / "sweep.json").read_text()))
-        from arena.store.run_info import read_spec
+        from deepfake_arena.store.run_info import read_spec
 
         return read_spec(self.dir)
 
     def plots(self, metric: str = "auc") -> list[Path]:
         """Draw every plot into `dir/report/` (as `arena plot`); returns the files written."""
-        from arena.analysis.plots.core import plot_dir
+        from deepfake_arena.analysis.plots.core import plot_dir
 
         self._plots = [Path(p.path) for p in plot_dir(self.dir, metric) if p.path]
         return list(self._plots)
@@ -124,9 +124,9 @@ def run(
     with a `RoundEvent` after each committed round (single runs; a sweep's members run
     concurrently and take none). quiet: no progress lines.
     """
-    from arena.launch import default_run_name, start_run
-    from arena.rounds.sweep import is_sweep
-    from arena.spec import apply_overrides, parse_overrides, read_spec_file, validate_spec
+    from deepfake_arena.launch import default_run_name, start_run
+    from deepfake_arena.rounds.sweep import is_sweep
+    from deepfake_arena.spec import apply_overrides, parse_overrides, read_spec_file, validate_spec
 
     words = _override_words(overrides)
     callbacks = list(callbacks)

@@ -12,7 +12,7 @@ EXIT_OK, EXIT_USER, EXIT_INTERRUPTED = 0, 1, 3
 
 
 def _parser() -> argparse.ArgumentParser:
-    from arena import __version__
+    from deepfake_arena import __version__
 
     p = argparse.ArgumentParser(
         prog="arena", description="Simulate the deepfake generator/detector arms race."
@@ -59,13 +59,13 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("overrides", nargs="*", help="dotted overrides: rounds=3 detectors.0.strategy=frozen")
     sp.add_argument("--schema", action="store_true", help="print the JSON schema of a run spec instead")
 
-    from arena.world.ingest.cli import add_parser as add_ingest_parser
+    from deepfake_arena.world.ingest.cli import add_parser as add_ingest_parser
 
     add_ingest_parser(sub)
-    from arena.score import add_parser as add_score_parser
+    from deepfake_arena.score import add_parser as add_score_parser
 
     add_score_parser(sub)
-    from arena.analysis.effects.cli import add_parser as add_effects_parser
+    from deepfake_arena.analysis.effects.cli import add_parser as add_effects_parser
 
     add_effects_parser(sub)
     return p
@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
 def _status(run_dir: str) -> int:
     path = Path(run_dir)
     if (path / "sweep.json").is_file():
-        from arena.results import read_sweep
+        from deepfake_arena.results import read_sweep
 
         members = read_sweep(path)
         print(f"sweep:     {path} ({len(members)} members)")
@@ -88,11 +88,11 @@ def _status(run_dir: str) -> int:
 def _run_status(path: Path) -> int:
     import json
 
-    from arena.errors import ArenaUserError
-    from arena.results import RESULTS_FILE
-    from arena.store.ledger import CorruptFile, committed_rounds, round_dir_name, verified_path
-    from arena.store.lock import RunLock
-    from arena.store.run_info import read_spec
+    from deepfake_arena.errors import ArenaUserError
+    from deepfake_arena.results import RESULTS_FILE
+    from deepfake_arena.store.ledger import CorruptFile, committed_rounds, round_dir_name, verified_path
+    from deepfake_arena.store.lock import RunLock
+    from deepfake_arena.store.run_info import read_spec
 
     spec = read_spec(path)  # a one-line error for a missing or damaged file
     state = committed_rounds(path, deep=False)
@@ -143,15 +143,15 @@ def summary(doc: str | None, width: int = 100) -> str:
 def list_entries(what: str) -> list[tuple[str, str]]:
     """(name, one-line description) of every registered component of a kind."""
     if what == "metrics":
-        from arena.metrics import METRIC_NOTES, METRICS
+        from deepfake_arena.metrics import METRIC_NOTES, METRICS
 
         return [(name, METRIC_NOTES[name]) for name in METRICS]
     if what == "generators":
-        from generators import FAMILIES as reg
+        from deepfake_arena.generators import FAMILIES as reg
     elif what == "detectors":
-        from detectors import DETECTORS as reg  # type: ignore[assignment]
+        from deepfake_arena.detectors import DETECTORS as reg  # type: ignore[assignment]
     else:
-        from detectors import STRATEGIES as reg  # type: ignore[assignment]
+        from deepfake_arena.detectors import STRATEGIES as reg  # type: ignore[assignment]
     return [(name, summary(reg.get(name).__doc__)) for name in reg.names()]
 
 
@@ -168,19 +168,19 @@ def _list(what: str) -> int:
 def _spec(args: argparse.Namespace) -> int:
     import json
 
-    from arena.errors import ArenaUserError
+    from deepfake_arena.errors import ArenaUserError
 
     if args.schema:
         if args.spec or args.overrides:
             raise ArenaUserError("arena spec --schema takes no spec file or overrides")
-        from arena.spec_reference import schema
+        from deepfake_arena.spec_reference import schema
 
         print(json.dumps(schema(), indent=2, sort_keys=True))
         return EXIT_OK
     if not args.spec:
         raise ArenaUserError("arena spec needs a spec file (or --schema)")
-    from arena.rounds.sweep import expand, is_sweep
-    from arena.spec import apply_overrides, parse_overrides, read_spec_file, validate_spec
+    from deepfake_arena.rounds.sweep import expand, is_sweep
+    from deepfake_arena.spec import apply_overrides, parse_overrides, read_spec_file, validate_spec
 
     raw, _ = read_spec_file(args.spec)
     raw = apply_overrides(raw, parse_overrides(args.overrides))
@@ -216,12 +216,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from arena.errors import ArenaUserError, RunInterrupted
+    from deepfake_arena.errors import ArenaUserError, RunInterrupted
 
     args = parse_args(argv)
     try:
         if args.command == "run":
-            from arena.launch import start_run
+            from deepfake_arena.launch import start_run
 
             start_run(
                 args.spec,
@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                 num_cpus=args.num_cpus,
             )
         elif args.command == "resume":
-            from arena.launch import resume_run
+            from deepfake_arena.launch import resume_run
 
             resume_run(
                 args.run_dir, args.overrides, force=args.force, address=args.address, num_cpus=args.num_cpus
@@ -240,12 +240,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "status":
             return _status(args.run_dir)
         elif args.command == "plot":
-            from arena.analysis.plots.core import plot_dir
+            from deepfake_arena.analysis.plots.core import plot_dir
 
             for plot in plot_dir(args.run_dir, args.metric):
                 print(plot.path if plot.path else f"skipped {plot.name}: {plot.note}")
         elif args.command == "report":
-            from arena.analysis.report import build_report, default_out
+            from deepfake_arena.analysis.report import build_report, default_out
 
             print(build_report(args.run_dirs, args.out or default_out(args.run_dirs), args.metric))
         elif args.command == "list":
@@ -253,15 +253,15 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "spec":
             return _spec(args)
         elif args.command == "ingest":
-            from arena.world.ingest.cli import run as run_ingest
+            from deepfake_arena.world.ingest.cli import run as run_ingest
 
             return run_ingest(args)
         elif args.command == "score":
-            from arena.score import run as run_score
+            from deepfake_arena.score import run as run_score
 
             return run_score(args)
         elif args.command == "effects":
-            from arena.analysis.effects.cli import run as run_effects
+            from deepfake_arena.analysis.effects.cli import run as run_effects
 
             return run_effects(args)
     except ArenaUserError as exc:

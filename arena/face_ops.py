@@ -3,7 +3,7 @@
 The world, every generator family and the self-blending detectors use these, so a mask or a
 blend means the same thing everywhere. All ops are batched over B, run on the inputs' device and
 are differentiable where that is natural. Landmarks are pixel (x, y) with pixel centres at integer
-coordinates, the convention of `arena.faces`.
+coordinates, the convention of `deepfake_arena.faces`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
-from arena.faces import check_images
+from deepfake_arena.faces import check_images
 
 Number = float | int | torch.Tensor
 

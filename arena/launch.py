@@ -18,22 +18,28 @@ from pathlib import Path
 from shlex import quote
 from typing import Any
 
-from arena.errors import ArenaUserError, RunInterrupted
-from arena.preflight import check_address, check_memory, check_run_name, check_runs_dir
-from arena.results import SWEEP_FILE, read_sweep
-from arena.rounds.progress import Progress
-from arena.rounds.sweep import expand, is_sweep
-from arena.spec import RunSpec, apply_overrides, parse_overrides, read_spec_file, resolved_json, validate_spec
-from arena.store.atomic import write_text_atomic
-from arena.store.run_dir import RunStore
-from arena.store.run_info import git_commit, package_versions
+from deepfake_arena.errors import ArenaUserError, RunInterrupted
+from deepfake_arena.preflight import check_address, check_memory, check_run_name, check_runs_dir
+from deepfake_arena.results import SWEEP_FILE, read_sweep
+from deepfake_arena.rounds.progress import Progress
+from deepfake_arena.rounds.sweep import expand, is_sweep
+from deepfake_arena.spec import (
+    RunSpec,
+    apply_overrides,
+    parse_overrides,
+    read_spec_file,
+    resolved_json,
+    validate_spec,
+)
+from deepfake_arena.store.atomic import write_text_atomic
+from deepfake_arena.store.run_dir import RunStore
+from deepfake_arena.store.run_info import git_commit, package_versions
 
 
 def environment() -> dict[str, Any]:
     import torch
 
-    import arena
-
+    import deepfake_arena as arena
     return {
         "arena": arena.__version__,
         "python": sys.version.split()[0],
@@ -333,7 +339,7 @@ def _play_all(todo: list[tuple[RunSpec, RunStore, Progress, int]], progress: Pro
     A sweep's members each play in a thread of their own and plot as soon as they finish, so one
     member's plotting overlaps the others' rounds instead of queueing after the slowest.
     """
-    from arena.rounds.loop import run_rounds
+    from deepfake_arena.rounds.loop import run_rounds
 
     if len(todo) == 1:
         spec, store, prog, last = todo[0]
@@ -361,8 +367,8 @@ def _play_all(todo: list[tuple[RunSpec, RunStore, Progress, int]], progress: Pro
 
 def _final_plots(store: RunStore, progress: Progress | None) -> None:
     """The two plots every run ends with; `arena plot` and `arena report` draw the rest."""
-    from arena.analysis.plots.core import plot_cat_and_mouse, plot_heatmap
-    from arena.results import load
+    from deepfake_arena.analysis.plots.core import plot_cat_and_mouse, plot_heatmap
+    from deepfake_arena.results import load
 
     df = load(store.dir)
     out = store.dir / "report"

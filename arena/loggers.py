@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from arena.api import RoundEvent
+    from deepfake_arena.api import RoundEvent
 
 PHASES = ("zero_day", "post", "sealed")
 
@@ -37,7 +37,7 @@ def round_metrics(event: RoundEvent) -> list[tuple[str, float]]:
 
 def training_curves(event: RoundEvent) -> dict[str, list[dict[str, float]]]:
     """detector -> its fit's curve this round (empty for a detector that did not train)."""
-    from arena.store.ledger import round_dir_name
+    from deepfake_arena.store.ledger import round_dir_name
 
     path = event.run_dir / "rounds" / round_dir_name(event.round) / "training.json"
     if not path.is_file():
@@ -47,7 +47,7 @@ def training_curves(event: RoundEvent) -> dict[str, list[dict[str, float]]]:
 
 
 def resolved_spec(event: RoundEvent) -> dict[str, Any]:
-    from arena.store.run_info import read_spec
+    from deepfake_arena.store.run_info import read_spec
 
     return read_spec(event.run_dir)
 

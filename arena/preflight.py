@@ -2,7 +2,7 @@
 and leaves nothing behind: the run name, the folder the run goes in, and whether the images a spec
 asks for per round fit in this machine's memory at all.
 
-Bounds on each count are in arena.spec (MAX_FACES, ...); this module estimates what the counts
+Bounds on each count are in deepfake_arena.spec (MAX_FACES, ...); this module estimates what the counts
 multiply to. The estimate is deliberately a floor (only the images, as float32), so a refusal is
 certain to be right; a spec under it can still need more.
 """
@@ -14,8 +14,8 @@ import re
 import socket
 from pathlib import Path
 
-from arena.errors import ArenaUserError
-from arena.spec import RunSpec
+from deepfake_arena.errors import ArenaUserError
+from deepfake_arena.spec import RunSpec
 
 # One path component of letters, digits and . _ = + -, not starting with a dot or dash: what a
 # sweep member's name already is. Anything else could leave --runs-dir or surprise a shell.

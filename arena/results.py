@@ -3,9 +3,9 @@ family, generation, phase, metric). Torch-free, so analysts' tools start fast.
 
 Analysts load every committed round of a run with one call, filtered on any column:
 
-    >>> import arena.results
-    >>> df = arena.results.load("runs/quickstart-20261126-101500")
-    >>> zd = arena.results.load("runs/quickstart-20261126-101500", phase="zero_day", pooled=False)
+    >>> import deepfake_arena.results
+    >>> df = deepfake_arena.results.load("runs/quickstart-20261126-101500")
+    >>> zd = deepfake_arena.results.load("runs/quickstart-20261126-101500", phase="zero_day", pooled=False)
 
 Rows that pool every strain of a generation (`strain == "all"`) sit beside the per-strain rows;
 the boolean `pooled` column marks them, so an average over strains can leave them out. Files
@@ -24,11 +24,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from arena.store.ledger import LEDGER, CorruptFile, committed_rounds, verified_path
+from deepfake_arena.store.ledger import LEDGER, CorruptFile, committed_rounds, verified_path
 
 RESULTS_FILE = "results.parquet"
 SWEEP_FILE = "sweep.json"  # in a sweep directory: its members and their settings
-# sealed: the vault, never trained on; external: labelled real deepfakes (arena.rounds.external), where
+# sealed: the vault, never trained on; external: labelled real deepfakes (rounds.external), where
 # family is the set's name and strain the method (or `all`), generation the round
 PHASES = ("zero_day", "post", "past", "sealed", "external")
 ALL = "all"  # the strain/family label of rows that pool every strain of a generation
@@ -158,8 +158,8 @@ def select(df: pd.DataFrame, **filters: object) -> pd.DataFrame:
 
 def read_sweep(sweep_dir: Path) -> list[dict[str, Any]]:
     """The members listed in sweep.json; a damaged file is a one-line error naming it."""
-    from arena.errors import ArenaUserError
-    from arena.preflight import NAME_RE
+    from deepfake_arena.errors import ArenaUserError
+    from deepfake_arena.preflight import NAME_RE
 
     path = Path(sweep_dir) / SWEEP_FILE
     try:

@@ -2,7 +2,7 @@
 
 This is how a user brings their own fakes (DFDC, FaceForensics++ frames) to a detector trained in
 the arena. Faces come from an ingested faceset (``arena ingest``: shards + ``index.parquet``,
-read through :class:`arena.world.faceset.Faceset`) or a plain folder of PNG/JPEG face crops (decoded
+read through :class:`deepfake_arena.world.faceset.Faceset`) or a plain folder of PNG/JPEG face crops (decoded
 with Pillow, converted to RGB and resized to the detector's training resolution). Images are
 read and scored in chunks, so a large folder never sits in memory at once.
 
@@ -12,7 +12,7 @@ the field: re-aligned from its five points, or missed and scored P(fake) = 0 (``
 
 Labels come from a labelled faceset (``arena ingest --labels``) or a ``--labels`` file; faces
 without one are left out with a note, and ``--where key=value`` scores a subset
-(``arena.score_select``).
+(``deepfake_arena.score_select``).
 
 Outputs: one row per face (``file``, ``source``, ``score`` = P(fake), ``miss`` with an extractor,
 and ``label``, ``method``, ``released`` when labelled) as Parquet or CSV by the ``--out`` suffix;
@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from arena.errors import ArenaUserError
+from deepfake_arena.errors import ArenaUserError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 CHUNK = 256
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         extractor = SavedExtractor(Path(args.extractor), args.device, args.miss_threshold)
     elif args.miss_threshold is not None:
         raise ArenaUserError("--miss-threshold applies to --extractor, which is not given")
-    from arena.score_select import attach, file_labels, parse_where, select
+    from deepfake_arena.score_select import attach, file_labels, parse_where, select
 
     where = parse_where(args.where)
     labels = file_labels(Path(args.labels)) if args.labels else None
@@ -143,9 +143,9 @@ class SavedVersion:
     def __init__(self, path: Path, device: str) -> None:
         import torch
 
-        from arena.store.round_files import load_detector, load_memory
-        from detectors import Detector
-        from detectors.strategies import SCORING_PARTS
+        from deepfake_arena.detectors import Detector
+        from deepfake_arena.detectors.strategies import SCORING_PARTS
+        from deepfake_arena.store.round_files import load_detector, load_memory
 
         if not path.is_file():
             raise ArenaUserError(
@@ -179,7 +179,7 @@ class SavedVersion:
         self.memory = {k: torch.from_numpy(v) for k, v in memory.items()}
 
     def score(self, images_u8: Any) -> np.ndarray:
-        from detectors.strategies import score_version
+        from deepfake_arena.detectors.strategies import score_version
 
         return score_version(self.detector, self.weights, self.memory, images_u8).numpy().astype(np.float64)
 
@@ -199,9 +199,9 @@ class SavedExtractor:
     def __init__(self, path: Path, device: str, miss_threshold: float | None = None) -> None:
         import torch
 
-        from arena.rounds import extraction
-        from arena.spec import ExtractorSpec
-        from detectors.base import resolve_device
+        from deepfake_arena.detectors.base import resolve_device
+        from deepfake_arena.rounds import extraction
+        from deepfake_arena.spec import ExtractorSpec
 
         if path.name != extraction.FILE or not path.is_file():
             raise ArenaUserError(f"no face extractor at {path} (expected rounds/rNNNN/{extraction.FILE})")
@@ -225,8 +225,8 @@ class SavedExtractor:
 
     def __call__(self, images_u8: Any) -> tuple[Any, np.ndarray]:
         """(re-aligned uint8 faces at the extractor's resolution, miss flags) of uint8 faces."""
-        from arena.faces import from_uint8, to_uint8
-        from arena.rounds.extraction import fit_to_template
+        from deepfake_arena.faces import from_uint8, to_uint8
+        from deepfake_arena.rounds.extraction import fit_to_template
 
         if images_u8.shape[-1] != self.resolution:
             images_u8 = _resize_u8(images_u8, self.resolution)
@@ -242,8 +242,8 @@ class SavedExtractor:
 def _check_in_round(path: Path) -> None:
     """A detector file inside a run's round folder (rounds/rNNNN/detectors/x) must match the sha256
     its round's manifest records, as --extractor's does; a file copied out of a run is taken as is."""
-    from arena.store.atomic import sha256_file
-    from arena.store.ledger import MANIFEST, read_manifest
+    from deepfake_arena.store.atomic import sha256_file
+    from deepfake_arena.store.ledger import MANIFEST, read_manifest
 
     rdir = path.parent.parent
     if path.parent.name != "detectors" or not (rdir / MANIFEST).is_file():
@@ -291,7 +291,7 @@ def list_faces(faces: Path) -> pd.DataFrame:
     if not faces.is_dir():
         raise ArenaUserError(f"--faces {faces}: folder not found")
     if _is_faceset(faces):
-        from arena.world.faceset import is_labelled, labelled_index
+        from deepfake_arena.world.faceset import is_labelled, labelled_index
 
         index = labelled_index(faces)
         table = index[["file", "source", "frame"]].assign(source=index["source"].astype(str))
@@ -324,7 +324,7 @@ def _score_chunk(
     version: SavedVersion, extractor: SavedExtractor | None, images: Any
 ) -> tuple[np.ndarray, np.ndarray]:
     """P(fake) and miss flags of a chunk of uint8 faces, as the arena scores them."""
-    from arena.rounds.extraction import apply_misses
+    from deepfake_arena.rounds.extraction import apply_misses
 
     miss = np.zeros(len(images), dtype=bool)
     if extractor is not None:
@@ -347,7 +347,7 @@ def _table(
 def _score_faceset(
     version: SavedVersion, faces: Path, extractor: SavedExtractor | None, pos: np.ndarray
 ) -> pd.DataFrame:
-    from arena.world.faceset import Faceset
+    from deepfake_arena.world.faceset import Faceset
 
     fs = Faceset(faces, columns=("file", "source", "frame"))
     scores, misses = [], []
@@ -427,7 +427,7 @@ def _score_folder(
 
 def metric_lines(table: pd.DataFrame, level: str, n_bootstrap: int) -> list[str]:
     """The arena's metrics on labelled scores, one printable line each, named by level."""
-    from arena.metrics import compute_metrics, level_metric, video_level
+    from deepfake_arena.metrics import compute_metrics, level_metric, video_level
 
     y, p = table["label"].to_numpy(), table["score"].to_numpy()
     if level == "video":
@@ -445,7 +445,7 @@ def metric_lines(table: pd.DataFrame, level: str, n_bootstrap: int) -> list[str]
 
 
 def _write(table: pd.DataFrame, out: Path) -> None:
-    from arena.store.atomic import write_bytes_atomic
+    from deepfake_arena.store.atomic import write_bytes_atomic
 
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".csv":

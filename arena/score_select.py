@@ -1,6 +1,6 @@
 """Which faces `arena score` scores, with which labels, and its metrics per method.
 
-Labels come from a `--labels` file (`arena.world.labels`; it replaces a faceset's own) or from a
+Labels come from a `--labels` file (`deepfake_arena.world.labels`; it replaces a faceset's own) or from a
 labelled faceset's index (`arena ingest --labels`). Faces without a label are left out, counted
 in a one-line note. `--where key=value` (keys label, method, source, released; several values
 `a,b` mean any of them; several --where all hold) scores a subset: `released` matches a date
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from arena.errors import ArenaUserError
-from arena.world.labels import label_of, read_label_file
+from deepfake_arena.errors import ArenaUserError
+from deepfake_arena.world.labels import label_of, read_label_file
 
 WHERE_KEYS = ("label", "method", "source", "released")
 

@@ -16,13 +16,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
-from arena.errors import SpecError
-from detectors.train_config import EnsembleK, ReplaySize, StrategyOptions, TrainConfig
-from generators.train_budget import TrainBudget
+from deepfake_arena.detectors.train_config import EnsembleK, ReplaySize, StrategyOptions, TrainConfig
+from deepfake_arena.errors import SpecError
+from deepfake_arena.generators.train_budget import TrainBudget
 
 # Upper bounds on counts, far above any run this code can finish, so that a typo (an extra zero or
 # six) is refused at once instead of allocating until the machine kills the run. How much memory a
-# valid spec's images take per round is estimated before Ray starts as well (arena.preflight).
+# valid spec's images take per round is estimated before Ray starts as well (deepfake_arena.preflight).
 MAX_FACES = 1_000_000  # faces of one kind in one round or split
 MAX_STRAINS = 1_000  # strains in a population, an innovation, a vault family
 MAX_STEPS = 10_000_000  # optimiser steps
@@ -79,7 +79,7 @@ class WorldSpec(_Strict):
         0.0,
         ge=0.0,
         le=2.0,
-        description="per-round step of the capture conditions' random walk (arena.world.capture); 0: fixed",
+        description="per-round step of the capture conditions' random walk (world.capture); 0: fixed",
     )
     credit: str | None = Field(None, description="folder: credit line for the faces (default: the faceset's)")
     round_months: RoundMonths | None = Field(
@@ -96,8 +96,8 @@ class WorldSpec(_Strict):
             raise ValueError("world.kind 'folder' needs world.path, a faceset: arena ingest SRC --out DIR")
         # Absolute, so Ray workers and `arena resume` find it whatever their working directory.
         object.__setattr__(self, "path", str(Path(self.path).expanduser().resolve()))
-        from arena.errors import ArenaUserError
-        from arena.world.identity_split import check_faceset
+        from deepfake_arena.errors import ArenaUserError
+        from deepfake_arena.world.identity_split import check_faceset
 
         try:
             manifest = check_faceset(self)
@@ -109,7 +109,7 @@ class WorldSpec(_Strict):
 
 
 class ExtractorSpec(_Strict):
-    """The face extractor in front of the detectors on a real-photo world (arena.rounds.extraction)."""
+    """The face extractor in front of the detectors on a real-photo world (rounds.extraction)."""
 
     steps: int = Field(400, ge=1, le=MAX_STEPS, description="optimiser steps of its training in round 1")
     batch_size: int = Field(32, ge=1, le=MAX_BATCH)
@@ -147,7 +147,7 @@ class InnovationSpec(_Strict):
 
 
 class RecordedSpec(_Strict):
-    """Recorded methods that enter by their release date (generators.recorded, arena.world.recorded)."""
+    """Recorded methods that enter by their release date (generators.recorded, world.recorded)."""
 
     methods: list[str] | None = Field(
         None, description="methods of the world's labelled faceset; None: every method it has"
@@ -187,7 +187,7 @@ class PopulationSpec(_Strict):
 
 
 class WeightsSpec(_Strict):
-    """Published weights a detector starts from (detectors.weights_import)."""
+    """Published weights a detector starts from (deepfake_arena.detectors.weights_import)."""
 
     path: str = Field(description="a .pth/.pt/.bin state dict, a .safetensors file or Keras .h5 weights")
     format: Literal["auto", "torch", "safetensors", "keras"] = Field(
@@ -263,7 +263,7 @@ class MetricsSpec(_Strict):
 
 class ExternalSetSpec(_Strict):
     """A labelled faceset of real deepfakes (`arena ingest SRC --labels FILE`) that every zero-day
-    and post version scores every round (phase `external`, arena.rounds.external)."""
+    and post version scores every round (phase `external`, deepfake_arena.rounds.external)."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="the set's name in results and plots")
     path: str = Field(description="the labelled faceset's folder")
@@ -275,8 +275,8 @@ class ExternalSetSpec(_Strict):
     def _labelled_faceset(self) -> ExternalSetSpec:
         # Absolute, so Ray workers and `arena resume` find it whatever their working directory.
         object.__setattr__(self, "path", str(Path(self.path).expanduser().resolve()))
-        from arena.errors import ArenaUserError
-        from arena.world.faceset import check_external
+        from deepfake_arena.errors import ArenaUserError
+        from deepfake_arena.world.faceset import check_external
 
         try:
             check_external(self.path)
@@ -560,10 +560,10 @@ def validate_spec(data: dict[str, Any], *, check_names: bool = True) -> RunSpec:
 
 def check_registry_names(spec: RunSpec) -> None:
     """Unknown family, architecture or strategy names fail here, before Ray starts."""
-    from detectors import DETECTORS, STRATEGIES
-    from detectors.registry import build_detector_network
-    from detectors.strategies import TRAININGS, make_pseudo_fakes
-    from generators import FAMILIES
+    from deepfake_arena.detectors import DETECTORS, STRATEGIES
+    from deepfake_arena.detectors.registry import build_detector_network
+    from deepfake_arena.detectors.strategies import TRAININGS, make_pseudo_fakes
+    from deepfake_arena.generators import FAMILIES
 
     problems = []
     for i, fam in enumerate(spec.population.families):
@@ -572,10 +572,10 @@ def check_registry_names(spec: RunSpec) -> None:
                 f"population.families.{i}: unknown generator family {fam!r}; "
                 f"valid choices: {', '.join(FAMILIES.names())}"
             )
-    from arena.spec_generators import generator_problems
+    from deepfake_arena.spec_generators import generator_problems
 
     problems += generator_problems(spec)  # innovation, vault, training budgets, pretrained paths
-    from arena.world.recorded import recorded_problems
+    from deepfake_arena.world.recorded import recorded_problems
 
     problems += recorded_problems(spec)  # recorded methods: labelled faceset, dates, rounds
     for i, det in enumerate(spec.detectors):
@@ -591,7 +591,7 @@ def check_registry_names(spec: RunSpec) -> None:
                 problems.append(f"detectors.{i}.arch_config: {exc}")
             else:
                 if det.weights is not None:
-                    from detectors.weights_import import WeightsError, import_weights
+                    from deepfake_arena.detectors.weights_import import WeightsError, import_weights
 
                     try:
                         import_weights(det.arch, det.arch_config, det.weights.path, det.weights.format)

@@ -8,10 +8,10 @@ from typing import Any
 
 
 def generator_problems(spec: Any) -> list[str]:
-    """Problems of an `arena.spec.RunSpec`'s generator side (typed Any: the spec calls this, so
+    """Problems of an `deepfake_arena.spec.RunSpec`'s generator side (typed Any: the spec calls this, so
     importing its type here would make an import cycle)."""
-    from generators import FAMILIES
-    from generators.genome import default_genome
+    from deepfake_arena.generators import FAMILIES
+    from deepfake_arena.generators.genome import default_genome
 
     valid = ", ".join(FAMILIES.names())
     learning = [n for n in FAMILIES.names() if FAMILIES.get(n).learns]

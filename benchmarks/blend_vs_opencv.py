@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from device_options import add_device_argument, checked, median_seconds
 
-from arena import face_ops
-from arena.allocator import tune_malloc
-from arena.world.synthetic import SyntheticWorld
+from deepfake_arena import face_ops
+from deepfake_arena.allocator import tune_malloc
+from deepfake_arena.world.synthetic import SyntheticWorld
 
 ERODE, FEATHER, STRENGTH = 1.0, 2.0, 0.8
 
@@ -101,7 +101,7 @@ def main() -> None:
     checked(args.device)
     if args.smoke:
         args.batch, args.repeats, args.gpu_batch = 8, 1, 16
-    tune_malloc()  # as every round task runs (arena.allocator); OpenCV's loop runs under it too
+    tune_malloc()  # as every round task runs (deepfake_arena.allocator); OpenCV's loop runs under it too
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
     print(f"blend steps, {args.threads} thread(s), device {args.device}, batch {args.batch}")

@@ -1,6 +1,6 @@
 """kornia's JPEG codec and the Laplacian blend with oneDNN off around them vs on (the baseline).
 
-`arena.face_ops.native_filters` switches oneDNN off around the two ops whose shared-kernel
+`deepfake_arena.face_ops.native_filters` switches oneDNN off around the two ops whose shared-kernel
 grouped convs it runs slowly on CPU. This measures, in the same run and on the same batch, each
 op with the switch (as the arena runs them) and without it (oneDNN, the baseline), the JPEG codec
 also with its gradient (the white-box evasion's backward, which face_ops keeps off oneDNN too), plus the ops
@@ -21,9 +21,9 @@ from collections.abc import Callable, Iterator
 import torch
 from device_options import add_device_argument, cpu_only
 
-from arena import face_ops
-from arena.allocator import tune_malloc
-from generators.quality import swap_quality
+from deepfake_arena import face_ops
+from deepfake_arena.allocator import tune_malloc
+from deepfake_arena.generators.quality import swap_quality
 
 NATIVE = face_ops.native_filters
 
@@ -90,7 +90,7 @@ def main() -> None:
         return
     if args.smoke:
         args.sizes, args.batch, args.repeats = [32], 4, 2
-    tune_malloc()  # as the arena's round tasks run (arena.allocator)
+    tune_malloc()  # as the arena's round tasks run (deepfake_arena.allocator)
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, 1 thread, batch {args.batch}, median of {args.repeats}")
     print(f"{'op':<22}{'px':>5}{'oneDNN ms':>11}{'native ms':>11}{'ratio':>8}")

@@ -7,7 +7,7 @@ For each architecture and size, measured in the same run on the same thread coun
   device, no augmentation, no validation), and of the same with the default kornia augmentation;
 - ``bare``: images/s of a plain loop (index a batch, convert, forward, BCE, AdamW step) on a model
   with the same initial weights and the same data; ``ratio`` = train / bare (1.0 = no overhead);
-- ``infer``: images/s of :meth:`detectors.base.Detector.score_uint8`;
+- ``infer``: images/s of :meth:`deepfake_arena.detectors.base.Detector.score_uint8`;
 - ``GFLOP/s``: the arena loop's achieved training FLOP/s (FLOPs counted by torch's
   FlopCounterMode), and ``of peak`` its fraction of this machine's fp32 matmul rate, measured in
   the same run.
@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from device_options import add_device_argument, checked, clock, describe
 
-from arena.allocator import tune_malloc
+from deepfake_arena.allocator import tune_malloc
 
 
 def _data(n: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -136,7 +136,7 @@ def step_flops(model: torch.nn.Module, size: int, batch: int) -> float:
 
 
 def bench(arch: str, size: int, steps: int, batch: int, repeats: int) -> dict[str, float]:
-    from detectors import Detector, TrainConfig
+    from deepfake_arena.detectors import Detector, TrainConfig
 
     reals, fakes = _data(128, size)
     arena_det, bare_det = Detector(arch, seed=0, device=DEVICE), Detector(arch, seed=0, device=DEVICE)
@@ -174,7 +174,7 @@ def gpu_options(
     """Train images/s of the spec's GPU options and their ratio to the fp32 eager fit, timed in
     the same rounds, ({option: (images/s, ratio)}, seconds of compilation): the compilation
     (the first compiled fit) is left out of the timed fits."""
-    from detectors import Detector, TrainConfig
+    from deepfake_arena.detectors import Detector, TrainConfig
 
     reals, fakes = _data(128, size)
     options = {"fp32": {}, "bf16": {"precision": "bf16"}, "fp16": {"precision": "fp16"}}
@@ -199,7 +199,7 @@ def gpu_options(
 
 def main() -> None:
     global DEVICE
-    from detectors import DETECTORS
+    from deepfake_arena.detectors import DETECTORS
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--archs", nargs="*", default=DETECTORS.names())
@@ -213,7 +213,7 @@ def main() -> None:
     add_device_argument(p)
     args = p.parse_args()
     DEVICE = checked(args.device)
-    tune_malloc()  # as the arena's round tasks run (arena.allocator)
+    tune_malloc()  # as the arena's round tasks run (deepfake_arena.allocator)
     torch.set_num_threads(args.threads)
     print(f"{describe(DEVICE)}, batch {args.batch}, {args.steps} steps per fit")
     peak = matmul_flops()

@@ -2,7 +2,7 @@
 overrides that put a run's Ray tasks on it, and a clock that waits for queued GPU work.
 
 A run on `cuda` needs each role's tasks to reserve a share of the GPU: Ray hides the GPUs from
-tasks that reserve none (arena.launch.check_resources). A quarter each lets four round tasks
+tasks that reserve none (deepfake_arena.launch.check_resources). A quarter each lets four round tasks
 share one GPU, as a single-GPU workstation would run the arena.
 """
 

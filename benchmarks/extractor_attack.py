@@ -1,7 +1,7 @@
 """How far the extractor attack moves the arena's face extractor, against clean faces as baseline.
 
 Ingests the shared London Set photos (../shared/faces, with their landmarks) at --size px, trains
-the run-style extractor (`arena.rounds.extraction.train_task`) on the train split, then attacks held-out
+the run-style extractor (`rounds.extraction.train_task`) on the train split, then attacks held-out
 real faces white-box and black-box at a few L-inf budgets and prints, beside the clean figures:
 mean landmark error (eye distances), miss rate, and the seconds per face of the attack.
 Faces: Face Research Lab London Set, DeBruine & Jones (2017), CC BY 4.0.
@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from device_options import add_device_argument, checked, clock
 
-from arena.allocator import tune_malloc
+from deepfake_arena.allocator import tune_malloc
 
 REPO = Path(__file__).resolve().parents[1]
 FACES = REPO / ".." / "shared" / "faces" / "real"
@@ -36,14 +36,14 @@ def main() -> int:
     if not (FACES / "landmarks.jsonl").is_file():
         print(f"skipped: no shared faces at {FACES.resolve()}")
         return 0
-    from arena.rounds.extraction import extract, landmark_function, train_task
-    from arena.seeding import torch_generator
-    from arena.spec import ExtractorSpec, WorldSpec
-    from arena.world.ingest import IngestOptions, ingest
-    from arena.world.pools import World
-    from generators.evasion import guided_perturbation, landmark_displacement
+    from deepfake_arena.generators.evasion import guided_perturbation, landmark_displacement
+    from deepfake_arena.rounds.extraction import extract, landmark_function, train_task
+    from deepfake_arena.seeding import torch_generator
+    from deepfake_arena.spec import ExtractorSpec, WorldSpec
+    from deepfake_arena.world.ingest import IngestOptions, ingest
+    from deepfake_arena.world.pools import World
 
-    tune_malloc()  # as the arena's round tasks run (arena.allocator)
+    tune_malloc()  # as the arena's round tasks run (deepfake_arena.allocator)
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "faceset"

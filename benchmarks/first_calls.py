@@ -5,7 +5,7 @@ library's start-up, a device's kernels) is paid once per worker, and lands in wh
 runs that step there. Each line times one step twice in this fresh process, the first call and
 then the same call again, and prints their ratio: on the H100 machine this found a worker's first
 retrain 5.6-8.7 s long (torch.optim imports torch._dynamo for the first optimiser made), which
-`arena.rounds.worker.warm_imports` now moves to a GPU worker's first task. Each call is timed after the
+`rounds.worker.warm_imports` now moves to a GPU worker's first task. Each call is timed after the
 device's queued work is done. Not a timed test.
 
     python benchmarks/first_calls.py [--archs meso4 xception] [--size 64] [--steps 60] [--device cpu|cuda]
@@ -46,13 +46,13 @@ def main() -> None:
     torch.zeros(1, device=device)
     context_s = clock(device) - t
     t = time.perf_counter()
-    from arena import face_ops
-    from arena.allocator import tune_malloc
-    from detectors import Detector
-    from detectors.training import TrainConfig, _augment
+    from deepfake_arena import face_ops
+    from deepfake_arena.allocator import tune_malloc
+    from deepfake_arena.detectors import Detector
+    from deepfake_arena.detectors.training import TrainConfig, _augment
 
     imports_s = time.perf_counter() - t
-    tune_malloc()  # as the arena's round tasks run (arena.allocator)
+    tune_malloc()  # as the arena's round tasks run (deepfake_arena.allocator)
     torch.set_num_threads(1)
     print(f"{describe(device)}; {args.size} px, batch 32, fits of {args.steps} steps")
     print(f"{'step':<34}{'first s':>9}{'second s':>10}{'ratio':>8}")

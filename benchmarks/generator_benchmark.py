@@ -18,11 +18,11 @@ import argparse
 import torch
 from device_options import add_device_argument, checked, clock, describe
 
-from arena.allocator import tune_malloc
+from deepfake_arena.allocator import tune_malloc
 
 
 def faces(size: int, n: int, device: str):
-    from arena.world.synthetic import SyntheticWorld
+    from deepfake_arena.world.synthetic import SyntheticWorld
 
     world = SyntheticWorld(2 * n, size, seed=0)
     gen = torch.Generator().manual_seed(0)
@@ -33,9 +33,9 @@ def faces(size: int, n: int, device: str):
 
 def bench(name: str, size: int, batch: int, repeats: int, device: str) -> tuple[float, float]:
     """(fakes/s, training seconds) of one family at one size."""
-    from arena.faces import FaceBatch
-    from generators import FAMILIES, TrainBudget
-    from generators.genome import default_genome
+    from deepfake_arena.faces import FaceBatch
+    from deepfake_arena.generators import FAMILIES, TrainBudget
+    from deepfake_arena.generators.genome import default_genome
 
     family = FAMILIES.get(name)
     genome = default_genome(family.gene_space)
@@ -59,7 +59,7 @@ def bench(name: str, size: int, batch: int, repeats: int, device: str) -> tuple[
 
 
 def main() -> None:
-    import generators
+    from deepfake_arena import generators
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128])
@@ -69,7 +69,7 @@ def main() -> None:
     add_device_argument(parser)
     args = parser.parse_args()
     device = checked(args.device)
-    tune_malloc()  # as the arena's round tasks run (arena.allocator)
+    tune_malloc()  # as the arena's round tasks run (deepfake_arena.allocator)
     torch.set_num_threads(args.threads)
     names = ["blend"] + [n for n in generators.FAMILIES.names() if n != "blend"]
     print(f"device: {describe(device)}; batch {args.batch}, {args.repeats} repeats, default genomes")

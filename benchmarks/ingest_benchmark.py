@@ -22,9 +22,9 @@ import torch
 from device_options import add_device_argument, cpu_only
 from PIL import Image
 
-from arena.allocator import tune_malloc
-from arena.face_ops import warp_to
-from arena.world.ingest.align import align_faces, similarity_to_template, template_px
+from deepfake_arena.allocator import tune_malloc
+from deepfake_arena.face_ops import warp_to
+from deepfake_arena.world.ingest.align import align_faces, similarity_to_template, template_px
 
 REAL = Path(__file__).resolve().parents[1] / ".." / "shared" / "faces" / "real"
 
@@ -65,8 +65,8 @@ def bench_align(imgs: list[Image.Image], lm: torch.Tensor, size: int) -> None:
 
 
 def bench_write(n: int, size: int) -> None:
-    from arena.world.ingest.process import BatchResult
-    from arena.world.ingest.store import FacesetWriter
+    from deepfake_arena.world.ingest.process import BatchResult
+    from deepfake_arena.world.ingest.store import FacesetWriter
 
     images = torch.randint(0, 256, (n, 3, size, size), dtype=torch.uint8)
     rows = [
@@ -101,7 +101,7 @@ def main() -> None:
     args = ap.parse_args()
     if cpu_only(args.device, "ingest's alignment of decoded photos and its shard writing"):
         return
-    tune_malloc()  # as the arena's round tasks run (arena.allocator)
+    tune_malloc()  # as the arena's round tasks run (deepfake_arena.allocator)
     torch.set_num_threads(args.threads)
     imgs, lm, what = photos(args.faces)
     for im in imgs:

@@ -1,6 +1,6 @@
 """The arena's hot ops with glibc's allocator tuned (as every round task runs) vs its defaults.
 
-`arena.allocator.tune_malloc` fixes glibc's mmap and trim thresholds so that a chain of eager
+`deepfake_arena.allocator.tune_malloc` fixes glibc's mmap and trim thresholds so that a chain of eager
 ops reuses the pages its previous op freed. A process cannot return to glibc's dynamic defaults
 once tuned, so each side runs in its own child process: the baseline with glibc's defaults, the
 other tuned first, alternating three times so drift on a shared machine hits both; each op's
@@ -31,11 +31,11 @@ def ops(smoke: bool) -> dict[str, Callable[[], object]]:
     """The ops on fixed batches: kornia's JPEG, the LAB transfer, a blend make, a meso4 step."""
     import torch
 
-    from arena import face_ops
-    from arena.world.synthetic import SyntheticWorld
-    from detectors.meso import Meso4
-    from generators import FAMILIES
-    from generators.genome import default_genome
+    from deepfake_arena import face_ops
+    from deepfake_arena.detectors.meso import Meso4
+    from deepfake_arena.generators import FAMILIES
+    from deepfake_arena.generators.genome import default_genome
+    from deepfake_arena.world.synthetic import SyntheticWorld
 
     batch, size = (4, 32) if smoke else (48, 64)
     gen = torch.Generator().manual_seed(0)
@@ -68,7 +68,7 @@ def child(tuned: bool, repeats: int, smoke: bool) -> None:
     import torch
 
     if tuned:
-        from arena.allocator import tune_malloc
+        from deepfake_arena.allocator import tune_malloc
 
         if not tune_malloc():
             raise SystemExit("no glibc here: nothing to tune")

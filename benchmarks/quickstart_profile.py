@@ -3,7 +3,7 @@
 Runs the quickstart (or a spec given on the command line, with overrides) through the real
 Ray round loop, then prints each phase's share of the round wall time from the rounds'
 timings.json (with the part of `make` spent inside the deployed detectors and the extractor
-that evasion queries, `arena.rounds.query_clock`), then each Ray task's time from Ray's timeline: how
+that evasion queries, `deepfake_arena.rounds.query_clock`), then each Ray task's time from Ray's timeline: how
 many ran, on how many worker processes, a task's first call on its worker against its later calls
 (a worker's one-off start-up: imports, CUDA's context) and, for the retrain, the time inside the
 detectors' fits (training.json) against the whole task; and blend fakes/s at 64 and 128 px on one thread,
@@ -34,16 +34,16 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # tests.conftest's TINY sizes when run as a script
 from device_options import add_device_argument, checked, describe, median_seconds, run_overrides  # noqa: E402
 
-# make_ahead: the wait, after the retrain, for next round's make tasks started beside it (arena.rounds.loop)
+# make_ahead: the wait, after the retrain, for next round's make tasks started beside it (rounds.loop)
 PHASES = ("make", "make_ahead", "zero_day", "retrain", "post", "evolve", "commit")
 
 
 def profile_run(spec: Path, overrides: list[str], timeline: Path | None = None) -> None:
     import ray
 
-    from arena.launch import ray_session, start_run
-    from arena.rounds.progress import Progress
-    from arena.spec import load_spec
+    from deepfake_arena.launch import ray_session, start_run
+    from deepfake_arena.rounds.progress import Progress
+    from deepfake_arena.spec import load_spec
 
     t0 = time.perf_counter()
     # The Ray `arena run` would use (the cluster at RAY_ADDRESS, else a local one), opened here so
@@ -73,7 +73,7 @@ def profile_run(spec: Path, overrides: list[str], timeline: Path | None = None) 
         print(f"{phase:<10}{statistics.median(vals):>16.2f}{sum(vals) / total:>8.1%}")
     other = total - sum(t.get(p, 0.0) for t in timings for p in PHASES)
     print(f"{'other':<10}{other / len(timings):>16.2f}{other / total:>8.1%}")
-    # make = generating + the evasion's queries of the deployed detectors (arena.rounds.query_clock)
+    # make = generating + the evasion's queries of the deployed detectors (deepfake_arena.rounds.query_clock)
     plain, generating = neither_share(timings)
     print(
         f"  of make, inside the deployed detectors and the extractor (evasion queries): "
@@ -140,12 +140,12 @@ def print_task_table(calls: dict[str, list[tuple[str, float, float]]], fits: lis
 
 
 def blend_throughput(size: int, batch: int, repeats: int, device: str) -> None:
-    from arena.allocator import tune_malloc
-    from arena.world.synthetic import SyntheticWorld
-    from generators import FAMILIES
-    from generators.genome import default_genome
+    from deepfake_arena.allocator import tune_malloc
+    from deepfake_arena.generators import FAMILIES
+    from deepfake_arena.generators.genome import default_genome
+    from deepfake_arena.world.synthetic import SyntheticWorld
 
-    tune_malloc()  # as the arena's round tasks run (arena.allocator)
+    tune_malloc()  # as the arena's round tasks run (deepfake_arena.allocator)
     torch.set_num_threads(1)
     family = FAMILIES.get("blend")
     genome = default_genome(family.gene_space)

@@ -2,7 +2,7 @@
 
 1. Overhead: the quickstart's rounds through the Ray round loop on a one-CPU local Ray (tasks
    run one at a time, as in-process) vs the same rounds executed serially in this process
-   (`arena.rounds.executor.InProcess`); ratio = Ray / in-process (goal <= 1.10). With `--all-cores`, also
+   (`rounds.executor.InProcess`); ratio = Ray / in-process (goal <= 1.10). With `--all-cores`, also
    Ray on every core (left out of run_all to keep it under 10 minutes).
 2. Concurrency: a 4-seed sweep, members driven concurrently on 2 cores, vs the same 4 runs one
    after another in the same Ray session; ratio = sweep / back to back (goal <= 0.6). A throwaway
@@ -37,7 +37,7 @@ QUICKSTART = REPO / "runs" / "quickstart.yaml"
 
 
 def _quiet():  # type: ignore[no-untyped-def]
-    from arena.rounds.progress import Progress
+    from deepfake_arena.rounds.progress import Progress
 
     return Progress(0, 1, stream=open("/dev/null", "w"))  # noqa: SIM115
 
@@ -64,10 +64,10 @@ def cpu_seconds() -> float:
 
 
 def in_process(overrides: list[str], tmp: Path) -> float:
-    from arena.launch import environment
-    from arena.rounds.loop import run_rounds
-    from arena.spec import load_spec, resolved_json
-    from arena.store.run_dir import RunStore
+    from deepfake_arena.launch import environment
+    from deepfake_arena.rounds.loop import run_rounds
+    from deepfake_arena.spec import load_spec, resolved_json
+    from deepfake_arena.store.run_dir import RunStore
 
     spec, text = load_spec(QUICKSTART, overrides)
     store = RunStore.create(tmp / "local", text, resolved_json(spec), environment())
@@ -78,7 +78,7 @@ def in_process(overrides: list[str], tmp: Path) -> float:
 
 
 def through_ray(overrides: list[str], tmp: Path, name: str, num_cpus: int | None) -> tuple[float, float]:
-    from arena.launch import start_run
+    from deepfake_arena.launch import start_run
 
     t0 = time.perf_counter()
     run = start_run(QUICKSTART, overrides, name=name, runs_dir=tmp, num_cpus=num_cpus, progress=_quiet())
@@ -123,7 +123,7 @@ def main() -> None:
 
         import ray
 
-        from arena.launch import start_run
+        from deepfake_arena.launch import start_run
 
         cores = os.cpu_count() or 1
         ray.init(num_cpus=cores, include_dashboard=False, logging_level="WARNING")

@@ -35,10 +35,10 @@ PLOTS = ("cat_and_mouse_auc", "decay_gap_auc", "heatmap_auc", "red_queen_auc")
 
 def derive(run_dir: Path) -> dict[str, Any]:
     """The numbers the README quotes, from a quickstart run's results (seed 0)."""
-    import arena.results
-    from arena.analysis import derived as analysis
+    import deepfake_arena.results
+    from deepfake_arena.analysis import derived as analysis
 
-    df = arena.results.load(run_dir)
+    df = deepfake_arena.results.load(run_dir)
     auc = df[(df.metric == "auc") & (df.strain == "all")]
     tuned = auc[(auc.strategy == "finetune") & (auc.phase == "zero_day")].sort_values("round")
     worst = tuned.loc[tuned.value.idxmin()]
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.run is None:
         tmp = Path(tempfile.mkdtemp())
         t0 = time.monotonic()
-        cmd = [sys.executable, "-m", "arena.cli", "run", "runs/quickstart.yaml", "--name", "qs"]
+        cmd = [sys.executable, "-m", "deepfake_arena.cli", "run", "runs/quickstart.yaml", "--name", "qs"]
         cmd += ["--runs-dir", str(tmp)]
         subprocess.run(cmd, cwd=REPO, check=True)
         wall: float | None = time.monotonic() - t0
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in PLOTS:
         src = run_dir / "report" / f"{name}.png"
         if not src.is_file():
-            from arena.analysis.plots.core import plot_dir
+            from deepfake_arena.analysis.plots.core import plot_dir
 
             plot_dir(run_dir, "auc")
         shutil.copyfile(src, IMG / f"quickstart_{name}.png")

@@ -27,7 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
-from arena.store.atomic import write_text_atomic  # noqa: E402
+from deepfake_arena.store.atomic import write_text_atomic  # noqa: E402
 
 # (script, full-size arguments, smoke arguments)
 BENCHMARKS: list[tuple[str, list[str], list[str]]] = [

@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))  # for tests.conftest's TINY sizes when run as a s
 
 from device_options import add_device_argument, checked, describe, run_overrides  # noqa: E402
 
-from arena.rounds.progress import Progress  # noqa: E402
+from deepfake_arena.rounds.progress import Progress  # noqa: E402
 
 
 class MemoryProgress(Progress):
@@ -51,7 +51,7 @@ class MemoryProgress(Progress):
 
 
 def main() -> None:
-    from arena.launch import start_run
+    from deepfake_arena.launch import start_run
     from tests.conftest import TINY
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -42,11 +42,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from arena.errors import ArenaUserError
-from arena.metrics import auc as _auc_p
-from arena.score import list_faces, load_version_file, score_faces
-from arena.world.faceset import Faceset, is_labelled, labelled_index
-from arena.world.folder import resize_faces
+from deepfake_arena.errors import ArenaUserError
+from deepfake_arena.metrics import auc as _auc_p
+from deepfake_arena.score import list_faces, load_version_file, score_faces
+from deepfake_arena.world.faceset import Faceset, is_labelled, labelled_index
+from deepfake_arena.world.folder import resize_faces
 
 REPO = Path(__file__).resolve().parents[1]
 GOAL_AUC, GOAL_MARGIN = 0.72, 0.10
@@ -84,7 +84,7 @@ def _real_ids(index: pd.DataFrame) -> int:
 def real_world(faceset: Path, keep: np.ndarray, out: Path) -> Path:
     """A faceset at `out` holding only the rows `keep` of `faceset` (its shards linked, not copied):
     the folder world the arena trains in."""
-    from arena.world.ingest.store import _sha
+    from deepfake_arena.world.ingest.store import _sha
 
     manifest = json.loads((faceset / "manifest.json").read_text())
     index = pd.read_parquet(faceset / manifest["index"]["file"])
@@ -110,7 +110,8 @@ def train_in_arena(world: Path, size: int, args: argparse.Namespace, runs: Path)
         f"world.resolution={args.resolution or size}", "world.fractions={train: 0.6, eval: 0.4}",
         *args.set,
     ]  # fmt: skip
-    cmd = [sys.executable, "-m", "arena.cli", "run", str(REPO / "runs" / "quickstart.yaml"), *overrides,
+    cmd = [sys.executable, "-m", "deepfake_arena.cli", "run", str(REPO / "runs" / "quickstart.yaml"),
+           *overrides,
            "--name", "sim", "--runs-dir", str(runs)]  # fmt: skip
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -154,8 +155,8 @@ def reference_scores(
     images: torch.Tensor, labels: np.ndarray, test: np.ndarray, res: int, steps: int, seed: int
 ) -> np.ndarray:
     """meso4 trained on the train half's labelled faces (real and fake), scored on the test half."""
-    from detectors import Detector
-    from detectors.training import TrainConfig
+    from deepfake_arena.detectors import Detector
+    from deepfake_arena.detectors.training import TrainConfig
 
     x = resize_faces(images.float() / 255.0, res).mul(255).round().to(torch.uint8)
     rows = [torch.from_numpy(np.flatnonzero(m)) for m in (~test & (labels == 0), ~test & (labels == 1), test)]
@@ -184,7 +185,7 @@ def clustered_auc(
 
 
 def auc(y: np.ndarray, score: np.ndarray) -> float:
-    """AUC of any score (a cue's raw value too): ranks in (0, 1] go to arena.metrics.auc."""
+    """AUC of any score (a cue's raw value too): ranks in (0, 1] go to deepfake_arena.metrics.auc."""
     from scipy.stats import rankdata
 
     return _auc_p(y, rankdata(score) / max(len(score), 1))

@@ -2,7 +2,7 @@
 
 Each architecture lives in its own module (one file, one model) and registers itself in
 :data:`DETECTORS`; the registry imports them at its first lookup, with any plugin's
-(`arena.registry`). Retraining strategies and training modes register in :data:`STRATEGIES` and
+(`deepfake_arena.registry`). Retraining strategies and training modes register in :data:`STRATEGIES` and
 :data:`TRAININGS`. The names below are imported when first used, so `detectors.train_config` (what
 a spec embeds) can be read without importing torch.
 """
@@ -13,29 +13,29 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from detectors.base import Detector
-    from detectors.registry import DETECTORS
-    from detectors.strategies import (
+    from deepfake_arena.detectors.base import Detector
+    from deepfake_arena.detectors.registry import DETECTORS
+    from deepfake_arena.detectors.strategies import (
         STRATEGIES,
         TRAININGS,
         RetrainResult,
         retrain,
         score_version,
     )
-    from detectors.train_config import StrategyOptions, TrainConfig
-    from detectors.training import FitReport
+    from deepfake_arena.detectors.train_config import StrategyOptions, TrainConfig
+    from deepfake_arena.detectors.training import FitReport
 
 _WHERE = {
-    "DETECTORS": "detectors.registry",
-    "Detector": "detectors.base",
-    "STRATEGIES": "detectors.strategies",
-    "TRAININGS": "detectors.strategies",
-    "RetrainResult": "detectors.strategies",
-    "StrategyOptions": "detectors.train_config",
-    "retrain": "detectors.strategies",
-    "score_version": "detectors.strategies",
-    "TrainConfig": "detectors.train_config",
-    "FitReport": "detectors.training",
+    "DETECTORS": "deepfake_arena.detectors.registry",
+    "Detector": "deepfake_arena.detectors.base",
+    "STRATEGIES": "deepfake_arena.detectors.strategies",
+    "TRAININGS": "deepfake_arena.detectors.strategies",
+    "RetrainResult": "deepfake_arena.detectors.strategies",
+    "StrategyOptions": "deepfake_arena.detectors.train_config",
+    "retrain": "deepfake_arena.detectors.strategies",
+    "score_version": "deepfake_arena.detectors.strategies",
+    "TrainConfig": "deepfake_arena.detectors.train_config",
+    "FitReport": "deepfake_arena.detectors.training",
 }
 __all__ = [
     "DETECTORS",

@@ -1,6 +1,6 @@
 """The detector contract the arena relies on: ``fit``, ``score``, ``state_dict``, ``load_state_dict``.
 
-A :class:`Detector` wraps any network registered in :data:`detectors.registry.DETECTORS`; the
+A :class:`Detector` wraps any network registered in :data:`deepfake_arena.detectors.registry.DETECTORS`; the
 arena never touches the network itself. Scores are P(fake) as CPU float32, whatever the device.
 """
 
@@ -12,9 +12,8 @@ from typing import Any
 
 import torch
 
-from arena.faces import check_images, from_uint8
-from detectors.registry import build_detector_network
-from detectors.training import (
+from deepfake_arena.detectors.registry import build_detector_network
+from deepfake_arena.detectors.training import (
     PRECISIONS,
     FitReport,
     PseudoFakes,
@@ -25,7 +24,8 @@ from detectors.training import (
     optimizer_tensors,
     seeded_rng,
 )
-from detectors.training import fit as fit_network
+from deepfake_arena.detectors.training import fit as fit_network
+from deepfake_arena.faces import check_images, from_uint8
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -153,7 +153,7 @@ class Detector:
         pseudo_fakes: PseudoFakes | None = None,
     ) -> FitReport:
         """Train on uint8 reals (label 0) and fakes (label 1) from the current weights; see
-        :func:`detectors.training.fit`.
+        :func:`deepfake_arena.detectors.training.fit`.
 
         Args:
             continue_optimizer: keep the optimiser of the previous fit (or of

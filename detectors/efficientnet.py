@@ -15,7 +15,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from detectors.registry import DETECTORS
+from deepfake_arena.detectors.registry import DETECTORS
 
 # B0 stages: (expansion, output channels, repeats, first stride, kernel).
 _B0: tuple[tuple[int, int, int, int, int], ...] = (

@@ -3,7 +3,7 @@
 A deployed detector never sees a perfectly aligned face: a landmarker finds the face in each
 frame and the crop is re-aligned from its points. That stage can be attacked (Cao & Gong 2021
 showed that small perturbations make face detectors and landmarkers miss or misplace faces), so a
-real-photo arena puts one in front of its detectors (`arena.rounds.extraction`). It is trained on the
+real-photo arena puts one in front of its detectors (`deepfake_arena.rounds.extraction`). It is trained on the
 world's real faces under random similarity jitter, so it has to localise, not memorise a
 template. It is differentiable, which is what a white-box attack on it needs.
 """
@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from arena.face_ops import transform_points
-from detectors.training import seeded_rng
+from deepfake_arena.detectors.training import seeded_rng
+from deepfake_arena.face_ops import transform_points
 
 POINTS = 5  # eye centres, nose tip, mouth corners (the arena's landmark convention)
 GRID = 4  # the last feature map is pooled to GRID x GRID before the regression head

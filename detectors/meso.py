@@ -12,7 +12,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from detectors.registry import DETECTORS
+from deepfake_arena.detectors.registry import DETECTORS
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from detectors.meso import meso_head
-from detectors.registry import DETECTORS
+from deepfake_arena.detectors.meso import meso_head
+from deepfake_arena.detectors.registry import DETECTORS
 
 
 @dataclass(frozen=True)

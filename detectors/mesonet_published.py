@@ -1,5 +1,5 @@
 """MesoNet exactly as published (Afchar et al. 2018, the Keras code of DariusAf/MesoNet), so the
-published weights can be imported and deployed unchanged (:mod:`detectors.weights_import`).
+published weights can be imported and deployed unchanged (:mod:`deepfake_arena.detectors.weights_import`).
 
 The arena's own ``meso4`` and ``mesoinception4`` differ from the published networks in ways that
 change their outputs for the same weights: they order each block conv -> BN -> ReLU (published:
@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from detectors.registry import DETECTORS
+from deepfake_arena.detectors.registry import DETECTORS
 
 INPUT_SIZE = 256  # the published input side, px
 KERAS_BN_EPS = 1e-3  # Keras BatchNormalization's default epsilon

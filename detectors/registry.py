@@ -16,12 +16,14 @@ from typing import Any
 
 from torch import nn
 
-from arena.registry import Registry
+from deepfake_arena.registry import Registry
 
 # The built-in architectures, one module each, imported at the registry's first lookup.
 ARCHITECTURES = ("efficientnet", "meso", "mesoinception", "mesonet_published", "spectrum", "xception")
 DETECTORS: Registry[type[nn.Module]] = Registry(
-    "detector architecture", "deepfake_arena.detectors", [f"detectors.{m}" for m in ARCHITECTURES]
+    "detector architecture",
+    "deepfake_arena.detectors",
+    [f"deepfake_arena.detectors.{m}" for m in ARCHITECTURES],
 )
 
 
@@ -79,7 +81,7 @@ def build_detector_network(name: str, config: Mapping[str, Any] | None = None) -
     """Look up ``name`` in :data:`DETECTORS`, validate ``config`` and build the (untrained) network.
 
     Weights are initialised from torch's global RNG; callers that need a reproducible init seed it
-    inside ``torch.random.fork_rng`` (see ``detectors.base.Detector``).
+    inside ``torch.random.fork_rng`` (see ``deepfake_arena.detectors.base.Detector``).
     """
     cls = DETECTORS.get(name)
     config_class = getattr(cls, "config_class", None)

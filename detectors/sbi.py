@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import kornia
 import torch
 
-from arena import face_ops
-from arena.faces import check_images
+from deepfake_arena import face_ops
+from deepfake_arena.faces import check_images
 
 # Mean 5-point landmarks of the synthetic world's aligned crops, as (x, y) fractions of the side
 # (pixel centres at (i + 0.5) / size): left eye, right eye, nose tip, mouth corners.

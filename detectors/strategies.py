@@ -10,11 +10,11 @@ it back on resume, so a resumed run retrains exactly as an uninterrupted one. Pa
 
 - ``optim``: the AdamW moments and step counts (``finetune``, ``replay``, ``ensemble``): a
   continued optimiser, saved with every version, so a crash costs nothing but the lost round.
-- ``replay``: the reservoir of past rounds' reals and fakes (:mod:`detectors.replay`).
+- ``replay``: the reservoir of past rounds' reals and fakes (:mod:`deepfake_arena.detectors.replay`).
 - ``ensemble``: the previous versions' weights that the deployed ensemble averages.
 
 The *training mode* is independent of the strategy: ``supervised`` trains on the round's reals
-and the generators' fakes; ``sbi`` (:mod:`detectors.sbi`) ignores the given fakes and trains on
+and the generators' fakes; ``sbi`` (:mod:`deepfake_arena.detectors.sbi`) ignores the given fakes and trains on
 reals vs self-blended pseudo-fakes made from them, with any architecture and any strategy.
 """
 
@@ -26,14 +26,14 @@ from typing import Any
 
 import torch
 
-from arena.registry import Registry
-from arena.seeding import derive_seed, torch_generator
-from detectors.base import Detector
-from detectors.registry import validate_config
-from detectors.replay import reservoir_update
-from detectors.sbi import SelfBlend, SelfBlendConfig
-from detectors.train_config import StrategyOptions
-from detectors.training import FitReport, PseudoFakes, TrainConfig
+from deepfake_arena.detectors.base import Detector
+from deepfake_arena.detectors.registry import validate_config
+from deepfake_arena.detectors.replay import reservoir_update
+from deepfake_arena.detectors.sbi import SelfBlend, SelfBlendConfig
+from deepfake_arena.detectors.train_config import StrategyOptions
+from deepfake_arena.detectors.training import FitReport, PseudoFakes, TrainConfig
+from deepfake_arena.registry import Registry
+from deepfake_arena.seeding import derive_seed, torch_generator
 
 Memory = dict[str, torch.Tensor]
 OPTIM, REPLAY, ENSEMBLE = "optim", "replay", "ensemble"

@@ -8,7 +8,7 @@ on the device, so a round's images never exist as float32 all at once.
 Two extensions serve the retraining strategies: an optimiser passed in is continued (its moments
 carry over between rounds, so ``finetune`` resumes exactly from a saved version, see
 :func:`optimizer_tensors`), and a ``pseudo_fakes`` function replaces the given fakes by fakes made
-from reals on the fly (self-blended images, :mod:`detectors.sbi`).
+from reals on the fly (self-blended images, :mod:`deepfake_arena.detectors.sbi`).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from arena import face_ops
-from arena.faces import from_uint8, to_uint8
-from detectors.train_config import TrainConfig
+from deepfake_arena import face_ops
+from deepfake_arena.detectors.train_config import TrainConfig
+from deepfake_arena.faces import from_uint8, to_uint8
 
 PseudoFakes = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 """Makes one fake per real: (B, 3, H, W) float in [0, 1] and a CPU generator -> same shape."""
@@ -107,7 +107,7 @@ def split_train_val(n: int, fraction: float, generator: torch.Generator) -> tupl
 
 def _augment(x: torch.Tensor, config: TrainConfig, generator: torch.Generator) -> torch.Tensor:
     """Flip half the images left-right, jitter brightness/contrast/saturation, blur some and
-    JPEG-compress some (kornia, through :mod:`arena.face_ops`). Every parameter is drawn on the
+    JPEG-compress some (kornia, through :mod:`deepfake_arena.face_ops`). Every parameter is drawn on the
     CPU generator first (sampling separate from applying), then applied on ``x``'s device.
 
     Shape: x (B, 3, H, W) float in [0, 1] -> same.

@@ -11,7 +11,7 @@ Two formats:
   mis-shaped keys.
 - Keras 2 HDF5 weights (``save_weights`` or a whole-model ``.h5``) of the MesoNet family, read
   with h5py onto ``meso4-published`` / ``mesoinception4-published``
-  (:mod:`detectors.mesonet_published`): conv kernels HWIO -> OIHW, dense kernels transposed,
+  (:mod:`deepfake_arena.detectors.mesonet_published`): conv kernels HWIO -> OIHW, dense kernels transposed,
   the first dense layer's inputs reordered from Keras' (H, W, C) flattening to torch's (C, H, W),
   BatchNorm gamma/beta/moving mean/moving variance to weight/bias/running mean/running var.
   Layers are matched per kind (conv, BN, dense) in the order Keras numbered them
@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from detectors.registry import build_detector_network
+from deepfake_arena.detectors.registry import build_detector_network
 
 Format = Literal["auto", "torch", "safetensors", "keras"]
 FORMATS: tuple[str, ...] = ("auto", "torch", "safetensors", "keras")

@@ -15,7 +15,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from detectors.registry import DETECTORS
+from deepfake_arena.detectors.registry import DETECTORS
 
 # The paper's channels: stem, entry-flow blocks, middle flow, exit block and exit convs.
 _STEM, _ENTRY, _MIDDLE, _EXIT = (32, 64), (128, 256, 728), 728, (1024, 1536, 2048)

@@ -21,12 +21,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from arena.faces import FaceBatch
-from generators import stages
-from generators.crops import from_crop, to_crop
-from generators.evasion import EVASION_GENES
-from generators.genome import GeneSpace, GeneSpec, Genome
-from generators.learning import (
+from deepfake_arena.faces import FaceBatch
+from deepfake_arena.generators import stages
+from deepfake_arena.generators.crops import from_crop, to_crop
+from deepfake_arena.generators.evasion import EVASION_GENES
+from deepfake_arena.generators.genome import GeneSpace, GeneSpec, Genome
+from deepfake_arena.generators.learning import (
     draw_seed,
     load_module,
     meta_value,
@@ -35,7 +35,7 @@ from generators.learning import (
     seeded,
     training_crops,
 )
-from generators.registry import (
+from deepfake_arena.generators.registry import (
     FAMILIES,
     GeneratorFamily,
     StrainWeights,

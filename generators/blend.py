@@ -4,19 +4,19 @@ Align the source face to the target's landmarks by a similarity transform, cut i
 mask, shift its colours toward the target's skin, blend it in, then degrade the whole image as
 an upload pipeline would. This is the oldest family of face swaps and the one whose artefacts
 (blending boundary, colour mismatch, double faces from misalignment) detectors learned first.
-Like every family it carries the evasion genes (`generators.evasion`).
+Like every family it carries the evasion genes (`deepfake_arena.generators.evasion`).
 """
 
 from __future__ import annotations
 
 import torch
 
-from arena import face_ops
-from arena.faces import FaceBatch
-from generators import stages
-from generators.evasion import EVASION_GENES
-from generators.genome import GeneSpace, GeneSpec, Genome
-from generators.registry import FAMILIES, GeneratorFamily, StrainWeights, Swapped, check_pair
+from deepfake_arena import face_ops
+from deepfake_arena.faces import FaceBatch
+from deepfake_arena.generators import stages
+from deepfake_arena.generators.evasion import EVASION_GENES
+from deepfake_arena.generators.genome import GeneSpace, GeneSpec, Genome
+from deepfake_arena.generators.registry import FAMILIES, GeneratorFamily, StrainWeights, Swapped, check_pair
 
 SPACE = GeneSpace(
     "blend",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from arena import face_ops
+from deepfake_arena import face_ops
 
 # The 5-point template (left eye, right eye, nose tip, left and right mouth corner) as fractions
 # of the crop side: the ArcFace 112 px template shrunk by 0.8 about the centre, so the crop

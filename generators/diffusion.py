@@ -1,7 +1,7 @@
 """Diffusion refinement of a swap (diffusers `UNet2DModel` + DDPM training / DDIM sampling).
 
 Newer face swaps hide the blending seam older detectors learned by regenerating the face region
-with a diffusion model. This family makes the warp-and-blend base swap (`generators.blend`),
+with a diffusion model. This family makes the warp-and-blend base swap (`deepfake_arena.generators.blend`),
 cuts the aligned face crop, and refines it:
 
 * SDEdit (Meng et al., 2022): noise the crop to strength t (a fraction of the sampler's steps)
@@ -27,14 +27,21 @@ import kornia
 import torch
 import torch.nn.functional as F
 
-from arena.faces import FaceBatch, check_images
-from generators import stages
-from generators.blend import warp_swap
-from generators.crops import from_crop, to_crop
-from generators.evasion import EVASION_GENES
-from generators.genome import GeneSpace, GeneSpec, Genome
-from generators.learning import draw_seed, load_module, meta_value, module_weights, seeded, training_crops
-from generators.registry import (
+from deepfake_arena.faces import FaceBatch, check_images
+from deepfake_arena.generators import stages
+from deepfake_arena.generators.blend import warp_swap
+from deepfake_arena.generators.crops import from_crop, to_crop
+from deepfake_arena.generators.evasion import EVASION_GENES
+from deepfake_arena.generators.genome import GeneSpace, GeneSpec, Genome
+from deepfake_arena.generators.learning import (
+    draw_seed,
+    load_module,
+    meta_value,
+    module_weights,
+    seeded,
+    training_crops,
+)
+from deepfake_arena.generators.registry import (
     FAMILIES,
     GeneratorFamily,
     StrainWeights,

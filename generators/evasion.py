@@ -11,12 +11,12 @@
   surrogate's P(fake) never rises above that of the unperturbed fake.
 * Extractor attack (after Cao & Gong, 2021, who showed that small perturbations make face
   detectors and landmarkers miss or misplace faces): on worlds whose detectors sit behind a face
-  extractor (`arena.rounds.extraction`), a bounded perturbation of the whole frame that pushes the
+  extractor (`deepfake_arena.rounds.extraction`), a bounded perturbation of the whole frame that pushes the
   extractor's landmarks away from the true ones, white-box or black-box as above. The arena then
   scores a face its extractor misses as a miss; a misplaced one is scored on the bad crop.
 
-The surrogate arrives as a scoring function (`generators.registry.Scorer`) and the extractor as
-a landmark function (`generators.queries.Landmarker`); generators never import detectors.
+The surrogate arrives as a scoring function (`deepfake_arena.generators.registry.Scorer`) and the extractor as
+a landmark function (`deepfake_arena.generators.queries.Landmarker`); generators never import detectors.
 Without a surrogate (round 1: nothing is deployed yet) guidance is skipped.
 """
 
@@ -27,11 +27,11 @@ from collections.abc import Callable, Mapping
 import torch
 import torch.nn.functional as F
 
-from arena.faces import check_images
-from generators.genome import GeneSpec, GeneValue
-from generators.quality import radial_log_power, ring_index
-from generators.queries import Landmarker, Scorer
-from generators.stages import apply_post, sample_post
+from deepfake_arena.faces import check_images
+from deepfake_arena.generators.genome import GeneSpec, GeneValue
+from deepfake_arena.generators.quality import radial_log_power, ring_index
+from deepfake_arena.generators.queries import Landmarker, Scorer
+from deepfake_arena.generators.stages import apply_post, sample_post
 
 GUIDED = ("whitebox", "blackbox")
 

@@ -10,9 +10,9 @@ import kornia
 import torch
 from torch import nn
 
-from arena.faces import FaceBatch
-from generators.crops import to_crop
-from generators.registry import StrainWeights
+from deepfake_arena.faces import FaceBatch
+from deepfake_arena.generators.crops import to_crop
+from deepfake_arena.generators.registry import StrainWeights
 
 
 def draw_seed(generator: torch.Generator) -> int:

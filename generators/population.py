@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from generators.genome import Genome, crossover, default_genome, mutate, random_genome
-from generators.registry import FAMILIES, gene_space
+from deepfake_arena.generators.genome import Genome, crossover, default_genome, mutate, random_genome
+from deepfake_arena.generators.registry import FAMILIES, gene_space
 
 
 @dataclass
@@ -59,7 +59,7 @@ class Strain:
 
 
 def evolves(family: str) -> bool:
-    """Whether a family's strains evolve; a recorded method (generators.recorded) does not."""
+    """Whether a family's strains evolve; a recorded method (deepfake_arena.generators.recorded) does not."""
     return bool(getattr(FAMILIES.get(family), "evolves", True))
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import kornia
 import torch
 
-from arena.faces import check_images
+from deepfake_arena.faces import check_images
 
 
 def swap_quality(
@@ -116,7 +116,7 @@ class Quality:
 
     ssim, psnr: per fake (B,), outside the face; spectral: the batch's spectral distance to the
     targets (real faces of the same round); summary: mean SSIM x exp(-spectral) in [0, 1], for
-    reports (the fitness applies floors instead, see `generators.population.strain_fitness`).
+    reports (the fitness applies floors instead, see `deepfake_arena.generators.population.strain_fitness`).
     """
 
     ssim: torch.Tensor

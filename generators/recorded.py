@@ -7,23 +7,23 @@ as the targets; ``swap`` returns them unchanged, with an empty paste mask (the a
 nothing). The last stages every family shares (post-processing, evasion) run as for any strain,
 but a recorded genome keeps them off: the family does not evolve (``evolves`` is False), so the
 evolution keeps its strains as they are and never mutates or crosses them
-(:func:`generators.population.evolve`). Their quality measures compare a fake with itself, so
+(:func:`deepfake_arena.generators.population.evolve`). Their quality measures compare a fake with itself, so
 they pass the quality floors: there is no pristine frame to compare with.
 
 Strains enter through ``population.innovation`` (``{family: recorded, method: ..., round: r}``)
 or by their method's release date (``population.recorded``, ``world.round_months``); see
-:mod:`arena.world.recorded`.
+:mod:`deepfake_arena.world.recorded`.
 """
 
 from __future__ import annotations
 
 import torch
 
-from arena.faces import FaceBatch
-from generators import stages
-from generators.evasion import EVASION_GENES
-from generators.genome import GeneSpace, Genome
-from generators.registry import FAMILIES, GeneratorFamily, StrainWeights, Swapped, check_pair
+from deepfake_arena.faces import FaceBatch
+from deepfake_arena.generators import stages
+from deepfake_arena.generators.evasion import EVASION_GENES
+from deepfake_arena.generators.genome import GeneSpace, Genome
+from deepfake_arena.generators.registry import FAMILIES, GeneratorFamily, StrainWeights, Swapped, check_pair
 
 SPACE = GeneSpace("recorded", (*stages.POST_GENES, *EVASION_GENES))
 

@@ -19,11 +19,11 @@ from typing import Protocol
 
 import torch
 
-from arena.faces import FaceBatch
-from arena.registry import Registry
-from generators.genome import GeneSpace, Genome
-from generators.queries import Landmarker, Scorer  # noqa: F401  (re-exported)
-from generators.train_budget import TrainBudget  # noqa: F401  (re-exported: the families' budget)
+from deepfake_arena.faces import FaceBatch
+from deepfake_arena.generators.genome import GeneSpace, Genome
+from deepfake_arena.generators.queries import Landmarker, Scorer  # noqa: F401  (re-exported)
+from deepfake_arena.generators.train_budget import TrainBudget  # noqa: F401  (re-exported)
+from deepfake_arena.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -46,10 +46,10 @@ class FakeBatch:
 @dataclass(frozen=True)
 class Swapped:
     """A family's own swap, before the last stages every family shares (spectral matching,
-    guided evasion, extractor attack, post-processing: `generators.evasion.evade_and_post`).
+    guided evasion, extractor attack, post-processing: `deepfake_arena.generators.evasion.evade_and_post`).
 
     Made apart from those stages, a swap needs no detector: the arena makes it while the
-    detectors that the evasion will query are still retraining (`arena.rounds.early_work`).
+    detectors that the evasion will query are still retraining (`deepfake_arena.rounds.early_work`).
 
     Shape:
         frames: (B, 3, H, W) swapped frames; masks: (B, 1, H, W) in [0, 1], as in FakeBatch
@@ -68,7 +68,7 @@ class Swapped:
         extractor: Landmarker | None = None,
     ) -> FakeBatch:
         """The shared last stages, with the generator the swap drew from (in the state it left)."""
-        from generators.evasion import evade_and_post
+        from deepfake_arena.generators.evasion import evade_and_post
 
         out = evade_and_post(
             self.frames,
@@ -168,7 +168,9 @@ class LearningFamily(GeneratorFamily, Protocol):
 # The built-in families, one module each, imported at the registry's first lookup.
 BUILTIN_FAMILIES = ("autoencoder", "blend", "diffusion", "recorded")
 FAMILIES: Registry[GeneratorFamily] = Registry(
-    "generator family", "deepfake_arena.generators", [f"generators.{m}" for m in BUILTIN_FAMILIES]
+    "generator family",
+    "deepfake_arena.generators",
+    [f"deepfake_arena.generators.{m}" for m in BUILTIN_FAMILIES],
 )
 
 

@@ -15,8 +15,8 @@ from collections.abc import Mapping
 
 import torch
 
-from arena import face_ops
-from generators.genome import GeneSpec, GeneValue
+from deepfake_arena import face_ops
+from deepfake_arena.generators.genome import GeneSpec, GeneValue
 
 PASTE_GENES = (
     GeneSpec("mask_shape", "choice", "ellipse", choices=("ellipse", "hull"), fmt="{} mask"),

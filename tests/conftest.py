@@ -33,9 +33,9 @@ def tiny_overrides() -> list[str]:
 
 
 def arena_cli(*args: str, env: dict[str, str] | None = None, **kw) -> subprocess.CompletedProcess:
-    """`python -m arena.cli ARGS` from the repo root, output captured; `env` adds variables."""
+    """`python -m deepfake_arena.cli ARGS` from the repo root, output captured; `env` adds variables."""
     return subprocess.run(
-        [sys.executable, "-m", "arena.cli", *args],
+        [sys.executable, "-m", "deepfake_arena.cli", *args],
         cwd=REPO,
         capture_output=True,
         text=True,

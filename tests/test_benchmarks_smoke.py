@@ -114,9 +114,9 @@ def test_the_gpu_overrides_reserve_what_the_resource_check_asks_for(monkeypatch)
     monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
     from device_options import run_overrides
 
-    from arena.errors import ArenaUserError
-    from arena.launch import check_resources
-    from arena.spec import load_spec
+    from deepfake_arena.errors import ArenaUserError
+    from deepfake_arena.launch import check_resources
+    from deepfake_arena.spec import load_spec
     from tests.conftest import QUICKSTART
 
     gpu_node = {"CPU": 16.0, "GPU": 1.0}

@@ -12,9 +12,9 @@ import sys
 
 import pytest
 
-import arena.results
-from arena.results import KEY
-from arena.rounds.state import load_version
+import deepfake_arena.results
+from deepfake_arena.results import KEY
+from deepfake_arena.rounds.state import load_version
 from tests.conftest import QUICKSTART, REPO, TINY
 
 pytestmark = pytest.mark.slow
@@ -33,7 +33,7 @@ def run_dir(tmp_path_factory):
         [
             sys.executable,
             "-m",
-            "arena.cli",
+            "deepfake_arena.cli",
             "run",
             str(QUICKSTART),
             *overrides,
@@ -52,7 +52,7 @@ def run_dir(tmp_path_factory):
 
 
 def test_rows_record_the_lagged_deployed_version(run_dir):
-    df = arena.results.load(run_dir)
+    df = deepfake_arena.results.load(run_dir)
     assert not df.duplicated(KEY).any()
     assert set(df.detector) == {"meso4-replay-sbi", "meso4-ensemble"}
     assert set(df.arch) == {"meso4"} and set(df.strategy) == {"replay", "ensemble"}

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from arena.rounds.sweep import expand
-from arena.spec import apply_overrides, parse_overrides
+from deepfake_arena.rounds.sweep import expand
+from deepfake_arena.spec import apply_overrides, parse_overrides
 from tests.conftest import REPO, arena_cli
 
 SPEC = REPO / "runs" / "effects" / "all.yaml"

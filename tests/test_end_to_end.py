@@ -12,8 +12,8 @@ import time
 import pandas as pd
 import pytest
 
-import arena.results
-from arena.results import ALL, KEY
+from deepfake_arena import results
+from deepfake_arena.results import ALL, KEY
 from tests.conftest import QUICKSTART, REPO, TINY
 from tests.conftest import arena_cli as _arena
 
@@ -36,7 +36,7 @@ def _without_run(df: pd.DataFrame) -> pd.DataFrame:
 
 def test_rows_are_exactly_the_expected_ones(reference_run):
     run_dir, proc = reference_run
-    df = arena.results.load(run_dir)
+    df = results.load(run_dir)
     assert not df.duplicated(KEY).any(), "duplicate result keys"
     pop = {r: arena_population(run_dir, r) for r in (1, 2, 3)}
     expected = set()
@@ -111,7 +111,7 @@ def test_sigkill_driver_in_round_2_then_resume_matches(reference_run, tmp_path):
     cmd = [
         sys.executable,
         "-m",
-        "arena.cli",
+        "deepfake_arena.cli",
         "run",
         str(QUICKSTART),
         *TINY,
@@ -130,11 +130,11 @@ def test_sigkill_driver_in_round_2_then_resume_matches(reference_run, tmp_path):
     proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL, "".join(seen)
     run_dir = tmp_path / "k"
-    assert arena.results.load(run_dir)["round"].max() == 1, "only round 1 was committed before the kill"
+    assert results.load(run_dir)["round"].max() == 1, "only round 1 was committed before the kill"
     res = _arena("resume", str(run_dir))
     assert res.returncode == 0, res.stdout + res.stderr
     assert "resuming after round 1" in res.stdout
-    resumed, ref = _without_run(arena.results.load(run_dir)), _without_run(arena.results.load(ref_dir))
+    resumed, ref = _without_run(results.load(run_dir)), _without_run(results.load(ref_dir))
     pd.testing.assert_frame_equal(resumed, ref, check_exact=True)
     assert not [p for p in (run_dir / "rounds").iterdir() if p.name.startswith(".tmp")]
 
@@ -160,7 +160,7 @@ def test_signal_exits_3_and_says_how_to_resume(tmp_path, phase, sig, wait):
     cmd = [
         sys.executable,
         "-m",
-        "arena.cli",
+        "deepfake_arena.cli",
         "run",
         str(QUICKSTART),
         *TINY,
@@ -182,7 +182,7 @@ def test_signal_exits_3_and_says_how_to_resume(tmp_path, phase, sig, wait):
     assert f"arena resume {tmp_path / 't'}" in err
     res = _arena("resume", str(tmp_path / "t"))
     assert res.returncode == 0, res.stderr
-    assert sorted(arena.results.load(tmp_path / "t")["round"].unique()) == [1, 2]
+    assert sorted(results.load(tmp_path / "t")["round"].unique()) == [1, 2]
 
 
 @pytest.mark.parametrize("sweep", [[], ["seeds=[0, 1]"]], ids=["run", "sweep"])
@@ -208,11 +208,11 @@ def test_work_started_early_gives_the_rows_of_a_serial_run(tmp_path):
     """Ray runs start the next round's reals and detector-free make tasks beside the retrain, and
     the guided ones as soon as the retrained versions exist; the in-process executor
     (benchmarks/ray_overhead.py's baseline) starts nothing early. Same rows."""
-    from arena.launch import environment
-    from arena.rounds.loop import run_rounds
-    from arena.rounds.progress import Progress
-    from arena.spec import load_spec, resolved_json
-    from arena.store.run_dir import RunStore
+    from deepfake_arena.launch import environment
+    from deepfake_arena.rounds.loop import run_rounds
+    from deepfake_arena.rounds.progress import Progress
+    from deepfake_arena.spec import load_spec, resolved_json
+    from deepfake_arena.store.run_dir import RunStore
 
     overrides = [*TINY, *GUIDED_VAULT]
     proc = _arena("run", str(QUICKSTART), *overrides, "--name", "ray", "--runs-dir", str(tmp_path))
@@ -222,10 +222,10 @@ def test_work_started_early_gives_the_rows_of_a_serial_run(tmp_path):
     store = RunStore.create(tmp_path / "serial", text, resolved_json(spec), environment())
     with store.lock, open(os.devnull, "w") as quiet:
         run_rounds(spec, store, "ray", Progress(spec.rounds, 1, quiet), 0, executor="local")
-    ray_rows = arena.results.load(run_dir)
+    ray_rows = results.load(run_dir)
     assert (ray_rows.phase == "sealed").any()
     pd.testing.assert_frame_equal(
-        _without_run(arena.results.load(tmp_path / "serial")), _without_run(ray_rows), check_exact=True
+        _without_run(results.load(tmp_path / "serial")), _without_run(ray_rows), check_exact=True
     )
     pop = [json.loads((d / "population.json").read_text()) for d in sorted((run_dir / "rounds").glob("r*"))]
     assert any(s["genome"]["genes"]["evasion"] == "off" for p in pop[2:] for s in p["strains"])

@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-import arena.results
-from arena.results import ALL
+import deepfake_arena.results
+from deepfake_arena.results import ALL
 from tests.conftest import QUICKSTART, REPO, TINY
 
 pytestmark = pytest.mark.slow
@@ -28,7 +28,7 @@ EVOLUTION = [
 def run_dir(tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
     proc = subprocess.run(
-        [sys.executable, "-m", "arena.cli", "run", str(QUICKSTART), *TINY, *EVOLUTION]
+        [sys.executable, "-m", "deepfake_arena.cli", "run", str(QUICKSTART), *TINY, *EVOLUTION]
         + ["--name", "evo", "--runs-dir", str(runs)],
         cwd=REPO,
         capture_output=True,
@@ -40,7 +40,7 @@ def run_dir(tmp_path_factory):
 
 
 def test_new_families_play_from_their_unlock_round(run_dir):
-    df = arena.results.load(run_dir)
+    df = deepfake_arena.results.load(run_dir)
     fresh = df[df.phase.isin(["post", "zero_day"]) & (df.strain != ALL)]
     first = fresh.groupby("family")["round"].min().to_dict()
     assert first == {"blend": 1, "autoencoder": 2, "diffusion": 3}
@@ -48,7 +48,7 @@ def test_new_families_play_from_their_unlock_round(run_dir):
 
 
 def test_vault_is_scored_every_round_and_never_trained_on(run_dir):
-    df = arena.results.load(run_dir)
+    df = deepfake_arena.results.load(run_dir)
     sealed = df[df.phase == "sealed"]
     for r in (1, 2, 3):
         got = sealed[sealed["round"] == r]
@@ -67,9 +67,9 @@ def test_vault_is_scored_every_round_and_never_trained_on(run_dir):
 
 
 def test_strain_weights_are_stored_listed_and_reloaded(run_dir):
-    from arena.rounds.state import load_state
-    from arena.spec import validate_spec
-    from arena.store.run_dir import RunStore
+    from deepfake_arena.rounds.state import load_state
+    from deepfake_arena.spec import validate_spec
+    from deepfake_arena.store.run_dir import RunStore
 
     manifest = json.loads((run_dir / "rounds" / "r0001" / "manifest.json").read_text())
     assert "generators/vault-autoencoder-01.safetensors" in manifest["files"]

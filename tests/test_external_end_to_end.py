@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-import arena.results
-from arena.world.ingest import IngestOptions, ingest
+import deepfake_arena.results
+from deepfake_arena.world.ingest import IngestOptions, ingest
 from tests.arena.ingest_helpers import copy_identities, needs_faces
 from tests.conftest import QUICKSTART, TINY
 from tests.conftest import arena_cli as _arena
@@ -32,7 +32,7 @@ def test_every_version_scores_the_external_set_every_round(tmp_path):
     external = f"evaluation.external=[{{name: real, path: {faceset}}}]"
     proc = _arena("run", *base, external, "--name", "ext", "--runs-dir", str(runs))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    df = arena.results.load(runs / "ext")
+    df = deepfake_arena.results.load(runs / "ext")
     ext = df[df.phase == "external"]
     assert set(ext["round"]) == {1, 2} and set(ext.family) == {"real"}
     assert set(ext.strain) == {"faceswap", "deepfakes", "all"}
@@ -67,9 +67,9 @@ def test_every_version_scores_the_external_set_every_round(tmp_path):
     # The external phase changes nothing else: the same run without it has the same other rows.
     proc = _arena("run", *base, "--name", "plain", "--runs-dir", str(runs))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    plain = arena.results.load(runs / "plain").drop(columns="run")
+    plain = deepfake_arena.results.load(runs / "plain").drop(columns="run")
     rest = df[df.phase != "external"].drop(columns="run")
-    key = [c for c in arena.results.KEY if c != "run"]
+    key = [c for c in deepfake_arena.results.KEY if c != "run"]
     pd.testing.assert_frame_equal(
         rest.sort_values(key).reset_index(drop=True),
         plain.sort_values(key).reset_index(drop=True),

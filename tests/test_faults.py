@@ -10,10 +10,10 @@ import shutil
 import pandas as pd
 import pytest
 
-import arena.results
-from arena.results import KEY
-from arena.store.ledger import committed_rounds
-from arena.store.lock import RunLock
+import deepfake_arena.results
+from deepfake_arena.results import KEY
+from deepfake_arena.store.ledger import committed_rounds
+from deepfake_arena.store.lock import RunLock
 from tests.conftest import QUICKSTART, TINY
 from tests.conftest import arena_cli as _arena
 
@@ -23,7 +23,7 @@ TWO = [*TINY, "rounds=2"]
 
 def _table(run_dir) -> pd.DataFrame:
     key = [k for k in KEY if k != "run"]
-    return arena.results.load(run_dir).drop(columns="run").sort_values(key).reset_index(drop=True)
+    return deepfake_arena.results.load(run_dir).drop(columns="run").sort_values(key).reset_index(drop=True)
 
 
 def _same(run_dir, ref_dir) -> None:
@@ -146,7 +146,7 @@ def test_changed_spec_on_resume_needs_force_and_branches(ref, tmp_path):
     assert res.returncode == 0, res.stderr
     branches = [p for p in tmp_path.iterdir() if p.name.startswith("orig-branch-")]
     assert len(branches) == 1
-    df = arena.results.load(branches[0])
+    df = deepfake_arena.results.load(branches[0])
     assert sorted(df["round"].unique()) == [1, 2, 3]
     pd.testing.assert_frame_equal(  # the shared rounds are the original's, untouched
         _table(branches[0]).query("round <= 2").reset_index(drop=True), _table(ref), check_exact=True

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 import torch
 
-import arena.results
-from arena.analysis.plots.core import plot_dir
-from arena.world.faceset import Faceset
-from arena.world.ingest import IngestOptions, ingest
+import deepfake_arena.results
+from deepfake_arena.analysis.plots.core import plot_dir
+from deepfake_arena.world.faceset import Faceset
+from deepfake_arena.world.ingest import IngestOptions, ingest
 from tests.arena.ingest_helpers import LONDON_CREDIT, copy_identities, needs_faces
 from tests.conftest import QUICKSTART, TINY
 from tests.conftest import arena_cli as _arena
@@ -40,7 +40,7 @@ def test_ingest_then_run_on_real_faces(tmp_path):
                   "--name", "real", "--runs-dir", str(runs))  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     run = runs / "real"
-    df = arena.results.load(run)
+    df = deepfake_arena.results.load(run)
     assert set(df["round"]) == {1, 2} and df.value.notna().all()
     assert {"zero_day", "post", "past"} <= set(df.phase)
     resolved = json.loads((run / "spec.resolved.json").read_text())
@@ -55,7 +55,7 @@ def test_ingest_then_run_on_real_faces(tmp_path):
     (branch,) = runs.glob("real-branch-*")
     assert (branch / "rounds" / "r0003" / "extractor.safetensors").is_file()
     assert json.loads((branch / "rounds" / "r0003" / "extractor.json").read_text())["steps"] == 40
-    got = arena.results.load(branch)
+    got = deepfake_arena.results.load(branch)
     assert set(got[got.metric == "extractor_miss"]["round"]) == {3}
     old = got[got["round"] <= 2].drop(columns="run").reset_index(drop=True)
     pd.testing.assert_frame_equal(old, df.drop(columns="run").reset_index(drop=True), check_exact=True)
@@ -84,9 +84,9 @@ def test_faces_go_through_the_extractor_and_a_sealed_strain_attacks_it(tmp_path)
     resumed = _arena("resume", str(runs / "ext"))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     run = runs / "ext"
-    df = arena.results.load(run)
+    df = deepfake_arena.results.load(run)
     key = ["round", "detector", "detector_round", "strain", "generation", "phase", "metric"]
-    both = [arena.results.load(runs / n).drop(columns="run").sort_values(key).reset_index(drop=True)
+    both = [deepfake_arena.results.load(runs / n).drop(columns="run").sort_values(key).reset_index(drop=True)
             for n in ("ext", "ref")]  # fmt: skip
     pd.testing.assert_frame_equal(both[0], both[1], check_exact=True)
     miss = df[df.metric == "extractor_miss"]
@@ -103,7 +103,7 @@ def test_faces_go_through_the_extractor_and_a_sealed_strain_attacks_it(tmp_path)
     branched = _arena("resume", str(run), "rounds=4", "extractor.width=8", "--force")
     assert branched.returncode == 0, branched.stdout[-3000:] + branched.stderr[-3000:]
     (branch,) = runs.glob("ext-branch-*")
-    from arena.store.round_files import load_detector
+    from deepfake_arena.store.round_files import load_detector
 
     _, meta = load_detector(branch / "rounds" / "r0003" / "extractor.safetensors")
     assert meta["width"] == 8 and meta["trained_for"]["width"] == 8

@@ -25,11 +25,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import arena.launch
-from arena.cli import main
-from arena.errors import ArenaUserError
-from arena.results import load
-from arena.spec import load_spec, resolved_json
+import deepfake_arena.launch
+from deepfake_arena.cli import main
+from deepfake_arena.errors import ArenaUserError
+from deepfake_arena.results import load
+from deepfake_arena.spec import load_spec, resolved_json
 from tests.arena.fake_runs import make_run
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "runs" / "quickstart.yaml"
@@ -76,7 +76,7 @@ def warm():
 
 @pytest.fixture(autouse=True)
 def guard(monkeypatch, tmp_path):
-    monkeypatch.setattr(arena.launch, "ray_session", _no_ray)
+    monkeypatch.setattr(deepfake_arena.launch, "ray_session", _no_ray)
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     monkeypatch.chdir(tmp_path)
     start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -12,9 +12,9 @@ import json
 import numpy as np
 import pytest
 
-import arena.results
-from arena.rounds.state import load_version
-from detectors.weights_import import import_weights
+import deepfake_arena.results
+from deepfake_arena.detectors.weights_import import import_weights
+from deepfake_arena.rounds.state import load_version
 from tests.conftest import QUICKSTART, TINY, arena_cli
 from tests.detectors.keras_files import random_published, write_keras_h5
 
@@ -39,7 +39,7 @@ def run(tmp_path_factory):
 
 def test_the_imported_detector_is_deployed_from_round_one_and_never_trains(run):
     run_dir, h5 = run
-    df = arena.results.load(run_dir)
+    df = deepfake_arena.results.load(run_dir)
     zero_day = df[df.phase == "zero_day"]
     assert set(zero_day[zero_day["round"] == 1].detector) == {"published"}
     pub = df[df.detector == "published"]

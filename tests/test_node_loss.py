@@ -10,8 +10,8 @@ import sys
 import pandas as pd
 import pytest
 
-import arena.results
-from arena.results import KEY
+import deepfake_arena.results
+from deepfake_arena.results import KEY
 from tests.conftest import QUICKSTART, REPO, TINY
 
 pytestmark = pytest.mark.slow
@@ -20,7 +20,7 @@ TWO = [*TINY, "rounds=2"]
 
 def _table(run_dir) -> pd.DataFrame:
     key = [k for k in KEY if k != "run"]
-    return arena.results.load(run_dir).drop(columns="run").sort_values(key).reset_index(drop=True)
+    return deepfake_arena.results.load(run_dir).drop(columns="run").sort_values(key).reset_index(drop=True)
 
 
 def test_node_removed_mid_round(tmp_path):
@@ -32,7 +32,7 @@ def test_node_removed_mid_round(tmp_path):
         cmd = [
             sys.executable,
             "-m",
-            "arena.cli",
+            "deepfake_arena.cli",
             "run",
             str(QUICKSTART),
             *TWO,
@@ -58,7 +58,7 @@ def test_node_removed_mid_round(tmp_path):
         [
             sys.executable,
             "-m",
-            "arena.cli",
+            "deepfake_arena.cli",
             "run",
             str(QUICKSTART),
             *TWO,

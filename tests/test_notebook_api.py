@@ -9,9 +9,9 @@ import sys
 import pytest
 import yaml
 
-import arena
-from arena.api import _override_words
-from arena.errors import ArenaUserError
+import deepfake_arena as arena
+from deepfake_arena.api import _override_words
+from deepfake_arena.errors import ArenaUserError
 from tests.conftest import QUICKSTART, REPO, TINY
 
 
@@ -26,7 +26,7 @@ def test_import_arena_stays_light():
 
 def test_override_mapping_becomes_the_clis_words():
     words = _override_words({"rounds": 3, "detectors.0.strategy": "frozen", "world.identities": {"train": 8}})
-    from arena.spec import apply_overrides, parse_overrides
+    from deepfake_arena.spec import apply_overrides, parse_overrides
 
     raw = apply_overrides({"detectors": [{"name": "d"}]}, parse_overrides(words))
     assert raw["rounds"] == 3 and raw["detectors"][0]["strategy"] == "frozen"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from arena.analysis.effects.registration import DIFF, EXPLORATORY, load_registration
+from deepfake_arena.analysis.effects.registration import DIFF, EXPLORATORY, load_registration
 from tests.conftest import REPO, arena_cli
 
 ARMS = REPO / "runs" / "effects"

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-import arena.results
+import deepfake_arena.results
 from tests.conftest import QUICKSTART, REPO
 
 pytestmark = pytest.mark.slow
@@ -21,7 +21,7 @@ def test_quickstart_shows_the_race(tmp_path):
         [
             sys.executable,
             "-m",
-            "arena.cli",
+            "deepfake_arena.cli",
             "run",
             str(QUICKSTART),
             "--name",
@@ -37,7 +37,7 @@ def test_quickstart_shows_the_race(tmp_path):
     wall = time.monotonic() - t0
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "cat-and-mouse plot:" in proc.stdout
-    df = arena.results.load(tmp_path / "qs")
+    df = deepfake_arena.results.load(tmp_path / "qs")
     auc = df[(df.metric == "auc") & (df.strain == "all")]
     for det, g in auc[auc.strategy != "frozen"].groupby("detector"):
         zero_day = g[g.phase == "zero_day"].set_index("round").value

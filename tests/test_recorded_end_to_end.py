@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-import arena.results
+import deepfake_arena.results
 from tests.arena.labelled_helpers import labelled_faceset
 from tests.conftest import QUICKSTART, TINY, arena_cli
 
@@ -46,7 +46,7 @@ def test_recorded_methods_play_from_their_release_round_and_never_change(tmp_pat
     (a_id,) = [k for k, s in recorded[1].items() if s["method"] == "A"]
     assert recorded[3][a_id]["genome"] == recorded[1][a_id]["genome"] and recorded[3][a_id]["born_round"] == 1
     assert sum(s["genome"]["family"] == "blend" for s in pops[3]["strains"]) == 3  # the evolving seats
-    df = arena.results.load(run)
+    df = deepfake_arena.results.load(run)
     rec_rows = df[df.family == "recorded"]
     assert set(rec_rows[rec_rows.strain == a_id]["round"]) == {1, 2, 3}
     assert {"zero_day", "post"} <= set(rec_rows.phase) and rec_rows.value.notna().all()

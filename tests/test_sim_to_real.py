@@ -10,8 +10,8 @@ import sys
 import pandas as pd
 import pytest
 
-from arena.world.faceset import labelled_index
-from arena.world.ingest import IngestOptions, ingest
+from deepfake_arena.world.faceset import labelled_index
+from deepfake_arena.world.ingest import IngestOptions, ingest
 from tests.arena.ingest_helpers import copy_identities, needs_faces
 from tests.conftest import REPO
 

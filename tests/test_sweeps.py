@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 import yaml
 
-import arena.results
-from arena.errors import SpecError
-from arena.results import KEY
-from arena.rounds.sweep import expand
+from deepfake_arena import results
+from deepfake_arena.errors import SpecError
+from deepfake_arena.results import KEY
+from deepfake_arena.rounds.sweep import expand
 from tests.conftest import QUICKSTART, REPO, TINY
 
 
@@ -50,7 +50,7 @@ def test_two_seed_sweep_runs_concurrently_and_loads_with_member_columns(tmp_path
         [
             sys.executable,
             "-m",
-            "arena.cli",
+            "deepfake_arena.cli",
             "run",
             str(QUICKSTART),
             *overrides,
@@ -73,7 +73,7 @@ def test_two_seed_sweep_runs_concurrently_and_loads_with_member_columns(tmp_path
     for m in ("seed0", "seed5"):
         assert (sweep / m / "report" / "cat_and_mouse_auc.png").stat().st_size > 0
         assert (sweep / m / "report" / "heatmap_auc.png").stat().st_size > 0
-    df = arena.results.load(sweep)
+    df = results.load(sweep)
     assert set(df.member) == {"seed0", "seed5"} and set(df.seed) == {0, 5}
     assert not df.duplicated(["member", *KEY]).any()
     # A member equals the same run made alone.
@@ -81,7 +81,7 @@ def test_two_seed_sweep_runs_concurrently_and_loads_with_member_columns(tmp_path
         [
             sys.executable,
             "-m",
-            "arena.cli",
+            "deepfake_arena.cli",
             "run",
             str(QUICKSTART),
             *overrides[:-1],
@@ -99,10 +99,13 @@ def test_two_seed_sweep_runs_concurrently_and_loads_with_member_columns(tmp_path
     assert alone.returncode == 0, alone.stderr
     key = [k for k in KEY if k != "run"]
     member = df[df.member == "seed5"].drop(columns=["member", "run"]).sort_values(key).reset_index(drop=True)
-    single = arena.results.load(tmp_path / "a").drop(columns="run").sort_values(key).reset_index(drop=True)
+    single = results.load(tmp_path / "a").drop(columns="run").sort_values(key).reset_index(drop=True)
     pd.testing.assert_frame_equal(member, single, check_exact=True)
     st = subprocess.run(
-        [sys.executable, "-m", "arena.cli", "status", str(sweep)], cwd=REPO, capture_output=True, text=True
+        [sys.executable, "-m", "deepfake_arena.cli", "status", str(sweep)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
     )
     assert st.stdout.count("committed: round 2 of 2") == 2
 
@@ -110,8 +113,8 @@ def test_two_seed_sweep_runs_concurrently_and_loads_with_member_columns(tmp_path
 @pytest.mark.parametrize("seeds", [1, "0,1", [0, "1"], [True]])
 def test_seeds_that_are_not_a_list_of_integers_are_one_line(seeds):
     """Found by the fuzz test: `seeds: 1` ended in a TypeError traceback."""
-    from arena.errors import SpecError
-    from arena.rounds.sweep import expand
+    from deepfake_arena.errors import SpecError
+    from deepfake_arena.rounds.sweep import expand
 
     with pytest.raises(SpecError, match="seeds: must be a list of integers"):
         expand({"seeds": seeds, "detectors": [{"name": "d"}]})

@@ -41,14 +41,18 @@ ALLOWED = {
 
 
 def module_name(path: Path) -> str:
+    """The installed name: arena/ is the import root deepfake_arena, the components its subpackages."""
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    parts = ["deepfake_arena", *parts[1:]] if parts[0] == "arena" else ["deepfake_arena", *parts]
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
 def room_of(module: str) -> str:
     parts = module.split(".")
-    if parts[0] != "arena":
+    if parts[0] != "deepfake_arena":
         return parts[0]
+    if len(parts) > 1 and parts[1] in ("generators", "detectors"):
+        return parts[1]
     if len(parts) > 1 and parts[1] in ROOMS:
         return parts[1]
     if len(parts) == 1:
@@ -152,19 +156,38 @@ def test_rooms_import_only_rooms_below_them() -> None:
 
 
 def test_the_room_check_sees_a_crossing() -> None:
-    assert room_of("arena.store.run_dir") == "store" and room_of("arena.rounds.loop") == "rounds"
+    assert room_of("deepfake_arena.store.run_dir") == "store"
+    assert room_of("deepfake_arena.rounds.loop") == "rounds"
     assert "rounds" not in ALLOWED["store"] and "rounds" not in ALLOWED["generators"]
-    assert room_of("arena.faces") == "core" and room_of("arena.cli") == "entry"
+    assert room_of("deepfake_arena.faces") == "core" and room_of("deepfake_arena.cli") == "entry"
+    assert room_of("deepfake_arena.detectors.meso") == "detectors" and room_of("torch") == "torch"
+    modules = project_modules()
+    assert "deepfake_arena.detectors.registry" in modules and "deepfake_arena.world.ingest" in modules
 
 
 def test_arena_has_its_rooms() -> None:
     assert all((ROOT / "arena" / room / "__init__.py").is_file() for room in ROOMS)
 
 
-@pytest.mark.parametrize("room", ["arena.analysis", "arena.store"])
+@pytest.mark.parametrize("room", ["deepfake_arena.analysis", "deepfake_arena.store"])
 def test_analysis_and_store_never_import_torch(room: str) -> None:
     """Analysts' tools start fast: every module of these rooms imports without torch."""
     modules = sorted(m for m in project_modules() if m == room or m.startswith(room + "."))
     code = "import importlib, sys\n" + "".join(f"importlib.import_module({m!r})\n" for m in modules)
     code += "sys.exit(3 if 'torch' in sys.modules else 0)"
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+def test_code_imports_only_the_import_root() -> None:
+    """`import generators` from a checkout would load a second copy of a package (its registries
+    twice) and fails once installed: every import goes through deepfake_arena."""
+    old = {"arena", "generators", "detectors"}
+    stale = []
+    for folder in (*PACKAGES, "tests", "benchmarks"):
+        for f in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                stale += [f"{f.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] in old]
+    assert stale == []

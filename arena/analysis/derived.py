@@ -1,7 +1,7 @@
 """Derived metrics of a run (or a sweep of runs) as tidy DataFrames, from the results table alone.
 
-Every function takes the long table of `arena.results.load` (one or several runs concatenated,
-e.g. `arena.analysis.derived.load_runs([...])`) and returns a tidy DataFrame with one row per
+Every function takes the long table of `deepfake_arena.results.load` (one or several runs concatenated,
+e.g. `deepfake_arena.analysis.derived.load_runs([...])`) and returns a tidy DataFrame with one row per
 (run, seed, detector, ...) so that analysts can group, plot and compare without more code:
 
 - `score_matrix`: score[version trained through round i][generation j], j on both sides of i;
@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from arena.analysis.seed_stats import t_interval
-from arena.results import ALL, load
+from deepfake_arena.analysis.seed_stats import t_interval
+from deepfake_arena.results import ALL, load
 
 DETECTOR = ["run", "seed", "detector", "arch", "strategy"]  # identifies one detector of one run
 LOWER_IS_BETTER = frozenset({"eer", "log_loss", "ece"})
@@ -160,7 +160,7 @@ def forgetting_summary(df: pd.DataFrame, metric: str = "auc", confidence: float 
     detectors, generation by generation, on the same cells; `excess` = forgetting - floor, paired
     by generation. CIs are Student t intervals over the last version's generations (cells of one
     run: a within-run spread, not a CI over seeds; for that, take `value` or `excess` per seed
-    to `over_seeds` or `arena.analysis.effects.measure`). `beyond_floor` is True only when excess_low > 0.
+    to `over_seeds` or `analysis.effects.measure`). `beyond_floor` is True only when excess_low > 0.
 
     Returns DETECTOR + value, max, n_cells, ci_low, ci_high, floor, excess, excess_low,
     excess_high, beyond_floor, metric, quantity (floor and excess NaN without a frozen detector).
@@ -393,7 +393,7 @@ def derived(df: pd.DataFrame, metric: str = "auc", half_life_metric: str = "tpr_
 
 
 def over_seeds(table: pd.DataFrame, keys: Sequence[str] | None = None, value: str = "value") -> pd.DataFrame:
-    """Mean over runs/seeds of a tidy table with a Student t CI over seeds (`arena.analysis.seed_stats`).
+    """Mean over runs/seeds of a tidy table with a Student t CI over seeds (`analysis.seed_stats`).
 
     `keys` default: every column except run, seed and the numeric ones. Rows with a NaN value
     (e.g. a censored half-life) are left out of the mean and counted in `n_missing`.

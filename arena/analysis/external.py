@@ -1,4 +1,4 @@
-"""Reading the `external` rows (labelled real deepfakes scored every round, `arena.rounds.external`):
+"""Reading the `external` rows (labelled real deepfakes scored every round, `deepfake_arena.rounds.external`):
 each version's role in its round and a per-round summary for the report. Torch-free."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from arena.results import ALL
+from deepfake_arena.results import ALL
 
 PHASE = "external"
 
@@ -31,7 +31,7 @@ def roles(df: pd.DataFrame, metric: str, per_method: bool = True) -> pd.DataFram
 def summary_table(df: pd.DataFrame, metric: str = "auc") -> pd.DataFrame:
     """Per detector, set and method (`all`: pooled), one column per round: the zero-day version's
     score -> the post version's (mean over seeds), as display strings; empty without external rows."""
-    from arena.analysis.derived import over_seeds
+    from deepfake_arena.analysis.derived import over_seeds
 
     if df.empty or not (df.phase == PHASE).any():
         return pd.DataFrame()

@@ -22,13 +22,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from arena.analysis import derived as analysis
-from arena.analysis.external import summary_table as ext_summary
-from arena.analysis.plots.style import Palette, Plot, label
-from arena.errors import ArenaUserError
-from arena.store.atomic import write_text_atomic
-from arena.store.ledger import committed_rounds
-from arena.store.run_info import Condition, conditions, expand_run_dirs, world_credit
+from deepfake_arena.analysis import derived as analysis
+from deepfake_arena.analysis.external import summary_table as ext_summary
+from deepfake_arena.analysis.plots.style import Palette, Plot, label
+from deepfake_arena.errors import ArenaUserError
+from deepfake_arena.store.atomic import write_text_atomic
+from deepfake_arena.store.ledger import committed_rounds
+from deepfake_arena.store.run_info import Condition, conditions, expand_run_dirs, world_credit
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;max-width:1800px}
@@ -261,9 +261,9 @@ def build_report(
     half_life_metric: str = "tpr_at_1fpr",
 ) -> Path:
     """Write the report of the runs (or sweeps) at `paths` to `out` (HTML) and return its path."""
-    from arena.analysis.plots.core import check_metric, write_plots
-    from arena.analysis.plots.population import POP_COLUMNS, load_populations
-    from arena.store.ledger import CorruptFile
+    from deepfake_arena.analysis.plots.core import check_metric, write_plots
+    from deepfake_arena.analysis.plots.population import POP_COLUMNS, load_populations
+    from deepfake_arena.store.ledger import CorruptFile
 
     check_metric(metric)
     check_metric(half_life_metric)

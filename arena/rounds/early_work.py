@@ -5,7 +5,7 @@ the retrain. Their make tasks that query no detector (no guided evasion) need no
 produces: started beside it, they fill the CPUs it leaves idle (a frozen detector's retrain is
 instant, a lone fine-tune uses one CPU). Those that query the deployed detectors need the
 retrained versions only for their last stages: their swaps run beside the retrain too
-(`arena.rounds.fake_stages`), and the longest of them are finished as soon as those versions exist,
+(`deepfake_arena.rounds.fake_stages`), and the longest of them are finished as soon as those versions exist,
 behind post's scoring tasks, through post and commit on the cores the scoring frees. Fakes come
 from each task's own seeded streams, so a task started early makes exactly the fakes it would
 make in its own round (tests/test_end_to_end.py).
@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Collection
 from typing import Any
 
-from arena.rounds.generator_side import (
+from deepfake_arena.rounds.generator_side import (
     MakeJob,
     longest_first,
     make_cost,
@@ -39,7 +39,7 @@ def start_beside(
     """Run `jobs`' detector-free work while the `retraining` refs are pending.
 
     First the make tasks of the strains that query no detector (`submit`), then the swaps of
-    those that do (`swap`, `arena.rounds.fake_stages`): their last stages wait for the retrained
+    those that do (`swap`, `deepfake_arena.rounds.fake_stages`): their last stages wait for the retrained
     versions. At most `slots` run at once, each kind longest first, and none starts after the
     retrain ends, so post's scoring waits for at most those few. Returns ({task_key: make ref},
     {task_key: swap ref}, the seconds spent waiting for them after the retrain ended:

@@ -4,7 +4,7 @@
 Every round, every detector's zero-day version (the one deployed) and post version (just
 retrained) scores each set, so a researcher sees round by round whether retraining on the arena's
 fakes helps or hurts on real ones. The faces are read once per run, resized to the run's
-resolution by the folder world's own resize (`arena.world.folder.resize_faces`), and scored on
+resolution by the folder world's own resize (`deepfake_arena.world.folder.resize_faces`), and scored on
 tensors in the detectors' scoring tasks; a version is scored once per set (a zero-day version is
 the previous round's post version, whose scores the round loop keeps).
 
@@ -43,10 +43,10 @@ def load_external(path: str, name: str, resolution: int, seed: int, max_faces: i
     at `resolution`."""
     import torch
 
-    from arena.faces import from_uint8, to_uint8
-    from arena.seeding import torch_generator
-    from arena.world.faceset import Faceset, check_external
-    from arena.world.folder import resize_faces
+    from deepfake_arena.faces import from_uint8, to_uint8
+    from deepfake_arena.seeding import torch_generator
+    from deepfake_arena.world.faceset import Faceset, check_external
+    from deepfake_arena.world.folder import resize_faces
 
     index = check_external(path)
     rows = np.flatnonzero(index["label"].notna().to_numpy())
@@ -77,7 +77,7 @@ def external_rows(
     spec: Any, base: dict[str, Any], probs: np.ndarray, ext: ExternalSet, miss: np.ndarray | None
 ) -> list[dict[str, Any]]:
     """Results rows of one version on one external set: per method and pooled (`all`)."""
-    from arena.rounds.scored_sets import EvalSet, metric_rows
+    from deepfake_arena.rounds.scored_sets import EvalSet, metric_rows
 
     ev = EvalSet(
         ext.images, ext.labels, ext.method_index, [{"id": m, "family": ext.name} for m in ext.methods]

@@ -1,14 +1,14 @@
 """The face extractor in front of the detectors on real-photo worlds: find, re-align, or miss.
 
 In deployment a detector scores what a face extractor hands it. With `extractor:` in the spec,
-the arena trains one (`detectors.landmarker.LandmarkNet`) on the train split's real faces in
+the arena trains one (`deepfake_arena.detectors.landmarker.LandmarkNet`) on the train split's real faces in
 round 1, keeps it in `rounds/r0001/extractor.safetensors` (verified against that round's
 manifest when read back, and recorded with the settings it was trained under: a branch of the run
 that adds an extractor or changes those settings trains its own in its first round and keeps it
 there), and every scored image, real or fake, goes through it first:
 
 * its five predicted landmarks are fitted to the world's template by the least-squares
-  similarity (`arena.face_ops.estimate_similarity`), and the crop is re-aligned by that matrix;
+  similarity (`deepfake_arena.face_ops.estimate_similarity`), and the crop is re-aligned by that matrix;
 * a face whose points do not fit a face (RMS residual above `miss_threshold` eye distances, or a
   scale off by more than 1.5x) is a **miss**: the pipeline flags nothing, so it is scored
   P(fake) = 0 (`MISS_SCORE`) instead of an imputed 0.5, and counted (`extractor_miss` rows).
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from arena.spec import ExtractorSpec, WorldSpec
+from deepfake_arena.spec import ExtractorSpec, WorldSpec
 
 MISS_SCORE = 0.0  # P(fake) of a face the extractor missed: nothing was flagged
 MAX_SCALE = 1.5  # a fitted scale beyond x1.5 or /1.5 of the template's is no face of this world
@@ -44,10 +44,10 @@ def train_task(
 
     Returns `{"weights": {name: ndarray}, "template": (5, 2) ndarray, "width": int, "report": {...}}`.
     """
-    from arena.rounds.worker import setup_worker
-    from arena.seeding import torch_generator
-    from arena.world.pools import World
-    from detectors.landmarker import train_landmarker
+    from deepfake_arena.detectors.landmarker import train_landmarker
+    from deepfake_arena.rounds.worker import setup_worker
+    from deepfake_arena.seeding import torch_generator
+    from deepfake_arena.world.pools import World
 
     dev = setup_worker(num_cpus, device)
     t0 = time.perf_counter()
@@ -104,7 +104,7 @@ def trained_for(world: WorldSpec, spec: ExtractorSpec, seed: int) -> dict[str, A
 def landmark_function(payload: ExtractorPayload, device: str | torch.device = "cpu") -> Any:
     """The payload's LandmarkNet on `device`, in eval mode with frozen parameters: the extractor
     as a generator sees it, (B, 3, H, W) in [0, 1] -> (B, 5, 2), differentiable to its input."""
-    from detectors.landmarker import LandmarkNet
+    from deepfake_arena.detectors.landmarker import LandmarkNet
 
     net = LandmarkNet(int(payload["width"]))
     net.load_state_dict({k: torch.from_numpy(np.array(v, copy=True)) for k, v in payload["weights"].items()})
@@ -132,7 +132,7 @@ def fit_to_template(
         template: (5, 2) pixels; images: (B, 3, H, W) in [0, 1] -> aligned (B, 3, H, W) in
         [0, 1], miss (B,) bool, residual (B,) float64 in eye distances of the template.
     """
-    from arena.face_ops import estimate_similarity, transform_points, warp_to
+    from deepfake_arena.face_ops import estimate_similarity, transform_points, warp_to
 
     template = template.to(torch.float64)
     with torch.no_grad():
@@ -160,8 +160,8 @@ def extract_task(
     payload: ExtractorPayload, spec: ExtractorSpec, num_cpus: float, device: str, *image_sets: np.ndarray
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """(re-aligned uint8 images, miss flags) for each uint8 image set, in chunks of 512."""
-    from arena.faces import from_uint8, to_uint8
-    from arena.rounds.worker import setup_worker
+    from deepfake_arena.faces import from_uint8, to_uint8
+    from deepfake_arena.rounds.worker import setup_worker
 
     dev = setup_worker(num_cpus, device)
     net = landmark_function(payload, dev)  # built once for every set and chunk
@@ -196,7 +196,7 @@ def miss_rows(
     missed) and one `extractor_miss_real` row (share of reals missed), with Wilson intervals."""
     from scipy.stats import binomtest
 
-    from arena.results import ALL
+    from deepfake_arena.results import ALL
 
     def row(strain: str, family: str, metric: str, sel: np.ndarray) -> dict[str, Any]:
         n, k = int(sel.sum()), int(miss[sel].sum())
@@ -217,7 +217,7 @@ def miss_rows(
 def save(path: Any, payload: ExtractorPayload) -> None:
     """Weights, template, width and training settings in one safetensors file (no pickle), as
     detectors are saved."""
-    from arena.store.round_files import save_detector
+    from deepfake_arena.store.round_files import save_detector
 
     tensors = {f"net.{k}": v for k, v in payload["weights"].items()}
     meta = {"width": int(payload["width"]), "trained_for": payload.get("trained_for")}
@@ -229,10 +229,10 @@ def load(folder: Any) -> ExtractorPayload:
     import json
     from pathlib import Path
 
-    from arena.errors import ArenaUserError
-    from arena.store.atomic import sha256_file
-    from arena.store.ledger import MANIFEST
-    from arena.store.round_files import load_detector
+    from deepfake_arena.errors import ArenaUserError
+    from deepfake_arena.store.atomic import sha256_file
+    from deepfake_arena.store.ledger import MANIFEST
+    from deepfake_arena.store.round_files import load_detector
 
     folder = Path(folder)
     path = folder / FILE
@@ -258,7 +258,7 @@ def newest(round_folders: Any) -> ExtractorPayload | None:
     import json
     from pathlib import Path
 
-    from arena.store.ledger import MANIFEST
+    from deepfake_arena.store.ledger import MANIFEST
 
     for folder in round_folders:
         if FILE in json.loads((Path(folder) / MANIFEST).read_text()).get("files", {}):

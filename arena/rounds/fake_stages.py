@@ -2,9 +2,9 @@
 
 A guided strain queries the deployed detectors only in the last stages (evasion, then
 post-processing). Making its swap in a task of its own lets the loop run that part beside the
-retrain, before the versions it will query exist (`arena.rounds.early_work`), and finish once they do.
+retrain, before the versions it will query exist (`rounds.early_work`), and finish once they do.
 The make generator's state crosses from one task to the other, so the fakes are exactly those
-`arena.rounds.tasks.make_fakes` makes in one task (tests/arena/test_fake_stages.py).
+`deepfake_arena.rounds.tasks.make_fakes` makes in one task (tests/arena/test_fake_stages.py).
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from typing import Any
 
 import torch
 
-from arena.faces import to_uint8
-from arena.faults import worker_fault
-from arena.rounds.query_clock import QueryClock
-from arena.seeding import torch_generator
-from arena.spec import WorldSpec
-from arena.world.capture import apply_capture, capture_of_round
+from deepfake_arena.faces import to_uint8
+from deepfake_arena.faults import worker_fault
+from deepfake_arena.rounds.query_clock import QueryClock
+from deepfake_arena.seeding import torch_generator
+from deepfake_arena.spec import WorldSpec
+from deepfake_arena.world.capture import apply_capture, capture_of_round
 
 QUALITY_SPLITS = ("eval", "vault")  # a strain's quality is measured on the fakes it is scored on
 
@@ -29,7 +29,7 @@ QUALITY_SPLITS = ("eval", "vault")  # a strain's quality is measured on the fake
 class SplitSwap:
     """One split's swap, with what its last stages need: the targets and the make generator."""
 
-    swapped: Any  # generators.registry.Swapped
+    swapped: Any  # deepfake_arena.generators.registry.Swapped
     target_images: torch.Tensor
     target_landmarks: torch.Tensor
     generator: torch.Generator
@@ -48,8 +48,8 @@ class SplitSwap:
     @classmethod
     def from_arrays(cls, arrays: dict[str, Any], dev: str) -> SplitSwap:
         """`to_arrays` undone on `dev`: the generator continues exactly where the swap left it."""
-        from arena.rounds.worker import writable_tensor
-        from generators.registry import Swapped
+        from deepfake_arena.generators.registry import Swapped
+        from deepfake_arena.rounds.worker import writable_tensor
 
         def tensor(name: str) -> torch.Tensor:
             return writable_tensor(arrays[name]).to(dev)
@@ -64,10 +64,10 @@ def strain_task(
     world: WorldSpec, seed: int, r: int, strain: dict[str, Any], num_cpus: float, device: str
 ) -> tuple[str, Any, Any, Any]:
     """The start of every task that makes a strain's fakes: (device, Strain, family, World)."""
-    from arena.rounds.worker import setup_worker
-    from arena.world.pools import World
-    from generators import FAMILIES
-    from generators.population import Strain
+    from deepfake_arena.generators import FAMILIES
+    from deepfake_arena.generators.population import Strain
+    from deepfake_arena.rounds.worker import setup_worker
+    from deepfake_arena.world.pools import World
 
     dev = setup_worker(num_cpus, device)
     worker_fault("make", r)
@@ -97,13 +97,13 @@ def queriers(
     surrogate: list[tuple[Any, Any, Any]] | None, extractor: dict[str, Any] | None, dev: str
 ) -> tuple[QueryClock, Any, Any]:
     """(the clock of the time spent inside them, surrogate scorer or None, landmarker or None)."""
-    from arena.rounds import strain_work
+    from deepfake_arena.rounds import strain_work
 
     clock = QueryClock()
     scorer = clock.wrap(strain_work.surrogate_scorer(surrogate, dev)) if surrogate else None
     landmarker = None
     if extractor is not None:
-        from arena.rounds.extraction import landmark_function
+        from deepfake_arena.rounds.extraction import landmark_function
 
         landmarker = clock.wrap(landmark_function(extractor, dev))
     return clock, scorer, landmarker
@@ -114,7 +114,7 @@ def finish_splits(
 ) -> dict[str, Any]:
     """Each split's fakes as the detectors get them (through this round's capture) and, on the
     first of eval/vault, the strain's quality and a few targets with their fakes."""
-    from arena.rounds import strain_work
+    from deepfake_arena.rounds import strain_work
 
     out: dict[str, Any] = {}
     quality_split = next((split for split in QUALITY_SPLITS if split in splits), None)
@@ -148,7 +148,7 @@ def swap_faces(
     Only for a strain whose weights exist (a learning strain that trains them makes its fakes
     in one `make_fakes` task). Returns {"splits": {split: arrays}, "seconds": wall time}.
     """
-    from arena.rounds import strain_work
+    from deepfake_arena.rounds import strain_work
 
     t0 = time.perf_counter()
     dev, s, family, w = strain_task(world, seed, r, strain, num_cpus, device)
@@ -171,7 +171,7 @@ def finish_fakes(
     extractor: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The second task: `swap_faces`'s result finished; returns what `make_fakes` returns."""
-    from arena.rounds.worker import setup_worker
+    from deepfake_arena.rounds.worker import setup_worker
 
     t0, started = time.perf_counter(), time.time()
     dev = setup_worker(num_cpus, device)

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from arena.rounds.strain_work import load_payload, save_payload
-from arena.seeding import torch_generator
-from arena.spec import GeneratorTrainSpec, RunSpec
+from deepfake_arena.rounds.strain_work import load_payload, save_payload
+from deepfake_arena.seeding import torch_generator
+from deepfake_arena.spec import GeneratorTrainSpec, RunSpec
 
 GENERATORS_DIR = "generators"
 GenWeights = dict[str, dict[str, Any]]
@@ -24,7 +24,7 @@ GenWeights = dict[str, dict[str, Any]]
 
 def vault_strains(spec: RunSpec) -> list[dict[str, Any]]:
     """The sealed strains of the spec, identical in every round (a function of the spec and seed)."""
-    from generators.population import sealed_strains
+    from deepfake_arena.generators.population import sealed_strains
 
     v = spec.vault
     strains = sealed_strains(
@@ -38,9 +38,9 @@ def vault_strains(spec: RunSpec) -> list[dict[str, Any]]:
 
 def innovations(spec: RunSpec, r: int, id_start: int) -> list[dict[str, Any]]:
     """The strains of families unlocking in round r, numbered from id_start; then the recorded
-    methods entering in round r by their release date (arena.world.recorded), one strain each."""
-    from arena.world.recorded import FAMILY, arrivals
-    from generators.population import innovate
+    methods entering in round r by their release date (deepfake_arena.world.recorded), one strain each."""
+    from deepfake_arena.generators.population import innovate
+    from deepfake_arena.world.recorded import FAMILY, arrivals
 
     out: list[dict[str, Any]] = []
     for i, inn in enumerate(spec.population.innovation):
@@ -62,7 +62,7 @@ def innovations(spec: RunSpec, r: int, id_start: int) -> list[dict[str, Any]]:
 def population_size(spec: RunSpec, r: int) -> int:
     """Seats of evolving strains in round r: the spec's size plus the strains of every
     innovation unlocked by then (recorded strains play besides them, outside the evolution)."""
-    from generators.population import evolves
+    from deepfake_arena.generators.population import evolves
 
     return spec.population.size + sum(
         i.strains for i in spec.population.innovation if i.round <= r and evolves(i.family)
@@ -87,7 +87,7 @@ def make_kwargs(
     """Keyword arguments of `work.make_fakes` for one strain: its weights or its parent's, its
     training budget and, when its genome guides evasion and detectors are deployed, the surrogate;
     when it attacks the face extractor and the run has one, the extractor."""
-    from generators import FAMILIES
+    from deepfake_arena.generators import FAMILIES
 
     family = strain["genome"]["family"]
     kw: dict[str, Any] = {"surrogate": surrogate if needs_surrogate(strain) else None}
@@ -105,7 +105,7 @@ def make_kwargs(
 def surrogate_detectors(spec: RunSpec, versions: dict[str, Any]) -> list[tuple[Any, Any, Any]]:
     """(spec, weights, scoring memory) of the detectors evasion may query: deployed (trained) and
     exposed, each as it is deployed (an ensemble with the earlier versions it averages)."""
-    from arena.rounds.tasks import scoring_memory
+    from deepfake_arena.rounds.tasks import scoring_memory
 
     return [
         (d, versions[d.name].weights, scoring_memory(versions[d.name].memory))
@@ -125,7 +125,7 @@ def make_cost(strain: dict[str, Any], counts: dict[str, int], kwargs: dict[str, 
     On a few CPUs the make phase lasts as long as its busiest worker; starting the longest tasks
     first (LPT scheduling) keeps one slow evasion strain from starting last and running alone.
     """
-    from generators.evasion import passes_per_fake
+    from deepfake_arena.generators.evasion import passes_per_fake
 
     genes = strain["genome"]["genes"]
     passes = passes_per_fake(
@@ -250,11 +250,11 @@ def fitness_records(
     the quality floor (SSIM outside the face < quality_floor or PSNR < psnr_floor) counts 0: a
     wrecked image is not an evasion. quality: 1 above the floors,
     less for a mean SSIM under the floor or a spectral distance over the ceiling
-    (`generators.population.strain_fitness`).
+    (`deepfake_arena.generators.population.strain_fitness`).
     """
-    from generators.genome import Genome
-    from generators.population import strain_fitness
-    from generators.registry import describe
+    from deepfake_arena.generators.genome import Genome
+    from deepfake_arena.generators.population import strain_fitness
+    from deepfake_arena.generators.registry import describe
 
     pop = spec.population
     exposed = [d.name for d in spec.detectors if d.exposed and d.name in probs]

@@ -2,12 +2,12 @@
 
 From round 2 evolve runs right after zero-day (its scores are evolve's only input), so the next
 round's real faces and make tasks that query no detector can run beside the retrain, and the
-longest of the rest through post and commit (`arena.rounds.early_work`); round 1, with nothing
+longest of the rest through post and commit (`deepfake_arena.rounds.early_work`); round 1, with nothing
 deployed, evolves on post scores after post. Each detector's post scoring starts as soon as its
 own retrain ends (a frozen detector is scored while the others still train).
 
 A round is a function of (state, spec) to (next state, files). The driver owns the loop, Ray
-and the files; the work itself runs as Ray tasks (`arena.rounds.tasks`). Detectors are Ray tasks, not
+and the files; the work itself runs as Ray tasks (`deepfake_arena.rounds.tasks`). Detectors are Ray tasks, not
 long-lived actors: a detector version is small, so passing its weights costs little, a task
 frees its CPUs between phases on small machines, and a retried task is idempotent.
 """
@@ -21,12 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from arena.faults import driver_fault
-from arena.results import ALL, RESULTS_FILE, write_results
-from arena.rounds import extraction, fake_stages
-from arena.rounds import tasks as work
-from arena.rounds.early_work import start_beside, start_longest
-from arena.rounds.generator_side import (
+from deepfake_arena.faults import driver_fault
+from deepfake_arena.results import ALL, RESULTS_FILE, write_results
+from deepfake_arena.rounds import extraction, fake_stages
+from deepfake_arena.rounds import tasks as work
+from deepfake_arena.rounds.early_work import start_beside, start_longest
+from deepfake_arena.rounds.generator_side import (
     GenWeights,
     MakeJob,
     collect_weights,
@@ -44,13 +44,13 @@ from arena.rounds.generator_side import (
     task_key,
     vault_strains,
 )
-from arena.rounds.progress import Progress
-from arena.rounds.query_clock import phase_query_seconds
-from arena.rounds.scored_sets import EvalSet, kept_eval_set, metric_rows
-from arena.rounds.state import ArenaState, DetectorState, initial_detectors, load_state, load_version
-from arena.seeding import derive_seed, torch_generator
-from arena.spec import DetectorSpec, RunSpec
-from arena.store.round_files import (
+from deepfake_arena.rounds.progress import Progress
+from deepfake_arena.rounds.query_clock import phase_query_seconds
+from deepfake_arena.rounds.scored_sets import EvalSet, kept_eval_set, metric_rows
+from deepfake_arena.rounds.state import ArenaState, DetectorState, initial_detectors, load_state, load_version
+from deepfake_arena.seeding import derive_seed, torch_generator
+from deepfake_arena.spec import DetectorSpec, RunSpec
+from deepfake_arena.store.round_files import (
     EVAL_SET,
     POPULATION,
     load_eval_set,
@@ -59,7 +59,7 @@ from arena.store.round_files import (
     save_json,
     save_memory,
 )
-from arena.store.run_dir import RunStore
+from deepfake_arena.store.run_dir import RunStore
 
 # -------------------------------------------------------------------------------------------
 # The round
@@ -74,7 +74,7 @@ class RoundRunner:
         if executor == "ray":
             import ray
         else:  # serially in this process, to measure what Ray costs (benchmarks/ray_overhead.py)
-            from arena.rounds.executor import InProcess as ray  # type: ignore[no-redef]
+            from deepfake_arena.rounds.executor import InProcess as ray  # type: ignore[no-redef]
 
         self.ray = ray
         self.spec = spec
@@ -99,7 +99,7 @@ class RoundRunner:
         # Work that needs no result of the retrain is started while it runs, to fill the cores a
         # lone retraining detector leaves idle: the round's sample grid (drawn in a driver thread)
         # and, on Ray, the next round's real faces, detector-free make tasks and guided strains'
-        # swaps (`arena.rounds.early_work`; in-process they could only run serially).
+        # swaps (`deepfake_arena.rounds.early_work`; in-process they could only run serially).
         self.drawing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sample-grid")
         self.start_early = executor == "ray"
         self.vault = vault_strains(spec)  # the sealed strains: the same in every round
@@ -107,7 +107,7 @@ class RoundRunner:
         self.made_ahead: dict[int, dict[tuple[Any, ...], Any]] = {}  # round -> {task key: ref}
         self.swapped_ahead: dict[int, dict[tuple[Any, ...], Any]] = {}  # round -> {task key: swap ref}
         self.surrogate_ahead: dict[int, Any] = {}  # round -> the surrogate its early tasks query
-        # External sets (arena.rounds.external): read once per run; each version's scores kept for the
+        # External sets (rounds.external): read once per run; each version's scores kept for the
         # next round, where that version is the deployed one (scored once, not twice).
         self.external: list[Any] = []
         self.external_refs: list[Any] = []
@@ -176,8 +176,8 @@ class RoundRunner:
             ),
             strains=strains_meta,
         )
-        from arena.rounds.samples import sample_grid_png
-        from arena.world.pools import world_credit
+        from deepfake_arena.rounds.samples import sample_grid_png
+        from deepfake_arena.world.pools import world_credit
 
         credit = world_credit(spec.world)  # real faces carry their dataset's credit line
         grid_png = self.drawing.submit(
@@ -486,7 +486,7 @@ class RoundRunner:
         extractor, if any): read, resized and put once per run."""
         if not self.spec.evaluation.external or self.external_refs:
             return self.external_refs
-        from arena.rounds.external import load_external
+        from deepfake_arena.rounds.external import load_external
 
         spec = self.spec
         self.external = [
@@ -508,8 +508,8 @@ class RoundRunner:
     def _external_rows(
         self, base: dict[str, Any], d: DetectorSpec, trained_round: int, probs: list[np.ndarray]
     ) -> list[dict[str, Any]]:
-        """Phase `external` rows of one version on every external set (arena.rounds.external)."""
-        from arena.rounds.external import external_rows
+        """Phase `external` rows of one version on every external set (deepfake_arena.rounds.external)."""
+        from deepfake_arena.rounds.external import external_rows
 
         rows: list[dict[str, Any]] = []
         cols = {**base, **_det_cols(d), "detector_round": trained_round, "generation": base["round"]}
@@ -558,7 +558,7 @@ class RoundRunner:
         vault_fakes: list[dict[str, Any]],
         gen_weights: GenWeights,
     ) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
-        """Fitness = evasion x quality (arena.rounds.generator_side.fitness_records), then selection,
+        """Fitness = evasion x quality (deepfake_arena.rounds.generator_side.fitness_records), then selection,
         crossover and mutation; families whose innovation round is r + 1 join as new strains.
         Returns round r's population record, the next population and the next free strain id.
 
@@ -566,7 +566,7 @@ class RoundRunner:
         wild), or in round 1, before anything is deployed, the freshly trained versions' (`post`);
         only the exposed detectors' count (a lab detector, `exposed: false`, selects nothing).
         """
-        from generators.population import Strain, evolve
+        from deepfake_arena.generators.population import Strain, evolve
 
         self.progress.phase(r, "evolve")
         pop = self.spec.population

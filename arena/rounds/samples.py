@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from arena.world.synthetic import CREDIT_SYNTHETIC
+from deepfake_arena.world.synthetic import CREDIT_SYNTHETIC
 
 
 def mosaic(rows: list[list[np.ndarray]], cols: int, gap: int = 2, band: int = 0) -> np.ndarray:

@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from arena.metrics import compute_metrics
-from arena.results import ALL
-from arena.rounds import extraction
-from arena.seeding import derive_seed
-from arena.spec import RunSpec
+from deepfake_arena.metrics import compute_metrics
+from deepfake_arena.results import ALL
+from deepfake_arena.rounds import extraction
+from deepfake_arena.seeding import derive_seed
+from deepfake_arena.spec import RunSpec
 
 
 @dataclass

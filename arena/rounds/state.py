@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from arena.rounds.generator_side import innovations, load_weights
-from arena.seeding import torch_generator
-from arena.spec import RunSpec
-from arena.store.round_files import POPULATION, load_detector, load_json, load_memory
-from arena.store.run_dir import RunStore
+from deepfake_arena.rounds.generator_side import innovations, load_weights
+from deepfake_arena.seeding import torch_generator
+from deepfake_arena.spec import RunSpec
+from deepfake_arena.store.round_files import POPULATION, load_detector, load_json, load_memory
+from deepfake_arena.store.run_dir import RunStore
 
 
 @dataclass
@@ -32,12 +32,12 @@ class ArenaState:
     strains: list[dict[str, Any]]  # the population that plays the next round
     next_strain_id: int
     detectors: dict[str, DetectorState] = field(default_factory=dict)
-    # strain id -> {"round": where its weights file is, "payload": weights} (arena.rounds.generator_side)
+    # strain id -> {"round": where its weights file is, "payload": weights} (rounds.generator_side)
     generator_weights: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def initial_state(spec: RunSpec) -> ArenaState:
-    from generators.population import initial_population
+    from deepfake_arena.generators.population import initial_population
 
     strains = initial_population(
         list(spec.population.families),
@@ -57,7 +57,7 @@ def initial_state(spec: RunSpec) -> ArenaState:
 def initial_detectors(spec: RunSpec) -> dict[str, DetectorState]:
     """Each detector before round 1: untrained, or its imported published weights (deployed
     from round 1's zero-day on, though trained on no round: trained_round stays 0)."""
-    from detectors.weights_import import import_weights
+    from deepfake_arena.detectors.weights_import import import_weights
 
     out = {}
     for d in spec.detectors:

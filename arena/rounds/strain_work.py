@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from arena.seeding import torch_generator
-from arena.spec import DetectorSpec, GeneratorTrainSpec
+from deepfake_arena.seeding import torch_generator
+from deepfake_arena.spec import DetectorSpec, GeneratorTrainSpec
 
 WeightsPayload = dict[str, Any]
 
@@ -32,7 +32,7 @@ def to_payload(weights: Any) -> WeightsPayload:
 
 def from_payload(payload: WeightsPayload | None, device: str = "cpu") -> Any:
     """Plain payload -> StrainWeights on `device` (None stays None)."""
-    from generators.registry import StrainWeights
+    from deepfake_arena.generators.registry import StrainWeights
 
     if payload is None:
         return None
@@ -95,12 +95,12 @@ def surrogate_scorer(
 ) -> Any:
     """The deployed detectors as one differentiable scoring function: the mean over detectors of
     each one's P(fake) as deployed (an `ensemble` version averages its kept members, as
-    `detectors.strategies.score_version` scores it).
+    `deepfake_arena.detectors.strategies.score_version` scores it).
 
     Shape: (B, 3, H, W) in [0, 1] -> (B,). Gradients flow to the input only.
     """
-    from detectors import Detector
-    from detectors.strategies import deployed_members
+    from deepfake_arena.detectors import Detector
+    from deepfake_arena.detectors.strategies import deployed_members
 
     def tensors(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         return {k: torch.from_numpy(np.array(v, copy=True)) for k, v in arrays.items()}
@@ -128,7 +128,7 @@ def surrogate_scorer(
 
 def quality_summary(fake: Any, target: torch.Tensor) -> dict[str, Any]:
     """Per-fake SSIM and PSNR outside the face, spectral distance and the strain's quality score."""
-    from generators.quality import fake_quality
+    from deepfake_arena.generators.quality import fake_quality
 
     q = fake_quality(fake.images, target, fake.masks)
     return {

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from arena.errors import SpecError
-from arena.spec import RunSpec, apply_overrides, validate_spec
+from deepfake_arena.errors import SpecError
+from deepfake_arena.spec import RunSpec, apply_overrides, validate_spec
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The units of work of a round, as plain functions of plain data (numpy arrays, dicts).
 
 The round loop runs them as Ray tasks; benchmarks can run them in-process. Each starts with
-`arena.rounds.worker.setup_worker`. Everything they
+`deepfake_arena.rounds.worker.setup_worker`. Everything they
 return is numpy, so it crosses Ray cheaply.
 """
 
@@ -12,18 +12,18 @@ from typing import Any
 
 import numpy as np
 
-from arena.faces import to_uint8
-from arena.faults import worker_fault
-from arena.rounds.worker import setup_worker, writable_tensor
-from arena.seeding import torch_generator
-from arena.spec import DetectorSpec, GeneratorTrainSpec, WorldSpec
-from arena.world.capture import apply_capture, capture_of_round
+from deepfake_arena.faces import to_uint8
+from deepfake_arena.faults import worker_fault
+from deepfake_arena.rounds.worker import setup_worker, writable_tensor
+from deepfake_arena.seeding import torch_generator
+from deepfake_arena.spec import DetectorSpec, GeneratorTrainSpec, WorldSpec
+from deepfake_arena.world.capture import apply_capture, capture_of_round
 
 Weights = dict[str, np.ndarray]
 
 
 def make_reals(world: WorldSpec, seed: int, r: int, split: str, n: int, num_cpus: float) -> np.ndarray:
-    from arena.world.pools import World
+    from deepfake_arena.world.pools import World
 
     setup_worker(num_cpus, "cpu")
     w = World(world, seed)
@@ -49,19 +49,19 @@ def make_fakes(
 ) -> dict[str, Any]:
     """One strain's fakes for each split, and its measured quality on the first of eval/vault.
 
-    The loop may give a strain's splits to separate tasks (`arena.rounds.generator_side.make_tasks`):
+    The loop may give a strain's splits to separate tasks (`deepfake_arena.rounds.generator_side.make_tasks`):
     each split draws from its own seeded streams, so the fakes do not depend on the split-up.
-    A learning strain without `weights` trains them here (see `arena.rounds.strain_work`) and returns
+    A learning strain without `weights` trains them here (see `deepfake_arena.rounds.strain_work`) and returns
     them as "weights" for the loop to store; `surrogate` (the deployed detectors) is given only
     to strains whose genome asks for detector-guided evasion, `extractor` (the run's face
-    extractor, `arena.rounds.extraction`) to those that attack it. Also returns "quality" (scalar),
+    extractor, `deepfake_arena.rounds.extraction`) to those that attack it. Also returns "quality" (scalar),
     per-fake "ssim" and "psnr", "spectral", "targets"/"shown" (a few targets and their fakes;
     these only when an eval or vault split is asked for),
     "seconds" (the task's wall time), "query_seconds" (of it, inside the queried networks) and
     "span" (the task's start and end, epoch seconds: the loop apportions its make phase by them).
     """
-    from arena.rounds import strain_work
-    from arena.rounds.fake_stages import finish_splits, queriers, strain_task, swap_splits
+    from deepfake_arena.rounds import strain_work
+    from deepfake_arena.rounds.fake_stages import finish_splits, queriers, strain_task, swap_splits
 
     t0, started = time.perf_counter(), time.time()
     dev, s, family, w = strain_task(world, seed, r, strain, num_cpus, device)
@@ -82,7 +82,7 @@ def make_fakes(
 
 
 def _detector(spec: DetectorSpec, weights: Weights | None, device: str, seed: int) -> Any:
-    from detectors import Detector
+    from deepfake_arena.detectors import Detector
 
     det = Detector(
         spec.arch,
@@ -110,7 +110,7 @@ def score(
 
     The image sets are positional so that Ray resolves them when they are object refs.
     """
-    from detectors.strategies import score_version
+    from deepfake_arena.detectors.strategies import score_version
 
     dev = setup_worker(num_cpus, device)
     det = _detector(spec, None, dev, seed=0)
@@ -140,7 +140,7 @@ def score_retrained(
 
 def scoring_memory(memory: Weights) -> Weights:
     """The part of a detector's memory that scoring needs (not the replay buffer or optimiser)."""
-    from detectors.strategies import SCORING_PARTS
+    from deepfake_arena.detectors.strategies import SCORING_PARTS
 
     return {k: v for k, v in memory.items() if k.split("/", 1)[0] in SCORING_PARTS}
 
@@ -162,7 +162,7 @@ def retrain(
     Returns ``{"weights": new weights or None if unchanged, "memory": the strategy's memory for
     the next round (optimiser, replay buffer, ensemble members), "report": fit report or None}``.
     """
-    from detectors import retrain as run_strategy
+    from deepfake_arena.detectors import retrain as run_strategy
 
     dev = setup_worker(num_cpus, device)
     worker_fault("retrain", r)

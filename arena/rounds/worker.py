@@ -13,11 +13,11 @@ import warnings
 import numpy as np
 import torch
 
-from arena.allocator import tune_malloc
+from deepfake_arena.allocator import tune_malloc
 
 
 def setup_worker(num_cpus: float, device: str) -> str:
-    """Threads from the task's CPU share, glibc's allocator tuned for op chains (arena.allocator),
+    """Threads from the task's CPU share, glibc's allocator tuned for op chains (deepfake_arena.allocator),
     on a GPU the optimisers' lazy import done (`warm_imports`); 'auto'/'cuda' fall back to CPU
     where there is no GPU."""
     tune_malloc()
@@ -26,7 +26,7 @@ def setup_worker(num_cpus: float, device: str) -> str:
         if torch.cuda.is_available():
             warm_imports()
             return "cuda"
-        # The driver warns once when the cluster has no GPUs (arena.launch.cpu_fallback_note);
+        # The driver warns once when the cluster has no GPUs (deepfake_arena.launch.cpu_fallback_note);
         # a task warns only when Ray gave it GPUs that torch cannot see, which is a fault.
         if device == "cuda" and os.environ.get("CUDA_VISIBLE_DEVICES"):
             warnings.warn("device 'cuda' asked for but no GPU is visible; running on CPU", stacklevel=2)

@@ -12,8 +12,8 @@ from pathlib import Path
 from shlex import quote
 from typing import Any
 
-from arena.errors import ArenaUserError
-from arena.store.atomic import sha256_file
+from deepfake_arena.errors import ArenaUserError
+from deepfake_arena.store.atomic import sha256_file
 
 LEDGER = "ledger.jsonl"
 MANIFEST = "manifest.json"

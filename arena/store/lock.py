@@ -10,7 +10,7 @@ import socket
 import time
 from pathlib import Path
 
-from arena.errors import ArenaUserError
+from deepfake_arena.errors import ArenaUserError
 
 
 class RunLock:

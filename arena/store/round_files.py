@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-from arena.store.atomic import write_text_atomic
+from deepfake_arena.store.atomic import write_text_atomic
 
 EVAL_SET = "eval_set.safetensors"
 POPULATION = "population.json"

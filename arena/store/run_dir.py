@@ -19,16 +19,16 @@ from pathlib import Path
 from shlex import quote
 from typing import Any
 
-from arena.errors import ArenaUserError
-from arena.store.atomic import (
+from deepfake_arena.errors import ArenaUserError
+from deepfake_arena.store.atomic import (
     append_line_durable,
     fsync_dir,
     fsync_file,
     sha256_file,
     write_text_atomic,
 )
-from arena.store.ledger import LEDGER, MANIFEST, committed_rounds, rebuild_entries, round_dir_name
-from arena.store.lock import RunLock
+from deepfake_arena.store.ledger import LEDGER, MANIFEST, committed_rounds, rebuild_entries, round_dir_name
+from deepfake_arena.store.lock import RunLock
 
 OVERRIDES = "overrides.json"  # the command-line overrides a run was started with, beside spec.yaml
 FORMAT_VERSION = 2  # of the run folder; 1: written before the version was recorded
@@ -88,7 +88,7 @@ class RunStore:
 
     def resolved_spec(self) -> dict[str, Any]:
         """spec.resolved.json as a mapping; a damaged file is a one-line error naming it."""
-        from arena.store.run_info import read_spec
+        from deepfake_arena.store.run_info import read_spec
 
         return read_spec(self.dir)
 
@@ -129,7 +129,7 @@ class RunStore:
 
         1 -> 2: nothing on disk changes (overrides.json and the spec.yaml hash were not recorded
         then, so they are left out); genomes saved before a gene existed take its documented,
-        behaviour-preserving default when read (generators.genome.Genome.from_dict)."""
+        behaviour-preserving default when read (deepfake_arena.generators.genome.Genome.from_dict)."""
         version = self.format_version()
         if version == FORMAT_VERSION:
             return None
@@ -271,7 +271,7 @@ class RunStore:
         fault: Callable[[str, int], None] | None = None,
     ) -> None:
         """Hash and fsync the round's files, write its manifest, rename it into place. `fault` is
-        the round loop's fault-injection hook (`arena.faults.driver_fault`), called at the commit's
+        the round loop's fault-injection hook (`deepfake_arena.faults.driver_fault`), called at the commit's
         points; the store itself knows nothing of the tests."""
         fault = fault or (lambda point, r: None)
         files = {}

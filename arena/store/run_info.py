@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from arena.errors import ArenaUserError
+from deepfake_arena.errors import ArenaUserError
 
 SPEC_FILE = "spec.resolved.json"
 # The photos a `folder` world is built from by default; shown next to any face image of such a run.

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import kornia
 import torch
 
-from arena import face_ops
-from arena.seeding import torch_generator
+from deepfake_arena import face_ops
+from deepfake_arena.seeding import torch_generator
 
 # How far one unit of the walk moves each setting: a 20% colour gain, a 30% gamma, 0.8 px blur.
 GAIN_PER_UNIT, GAMMA_PER_UNIT, BLUR_PER_UNIT = 0.2, 0.3, 0.8

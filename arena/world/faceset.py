@@ -3,7 +3,7 @@
 Images stay on disk: `Faceset.images(rows)` opens each needed shard with safetensors'
 `safe_open` (memory-mapped) and slices out only the requested rows, so a 200k-face faceset never
 needs 200k faces in memory. The index is read with only the columns the caller asks for.
-The writer lives in `arena.world.ingest.store`; this module is what the world and tools import.
+The writer lives in `deepfake_arena.world.ingest.store`; this module is what the world and tools import.
 
 A labelled faceset (`arena ingest SRC --labels FILE`) has three more index columns: `label`
 (Int8: 0 real, 1 fake), `method` and `released` (strings, YYYY-MM-DD); `labelled_index` reads
@@ -22,9 +22,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import torch
 
-from arena.errors import ArenaUserError
-from arena.store.atomic import sha256_file
-from arena.world.labels import LABEL_COLUMNS
+from deepfake_arena.errors import ArenaUserError
+from deepfake_arena.store.atomic import sha256_file
+from deepfake_arena.world.labels import LABEL_COLUMNS
 
 FORMAT = "deepfake-arena-faceset"
 VERSION = 1

@@ -2,11 +2,11 @@
 
 Identities are split disjoint into train, eval and vault, by the spec's counts or fractions; a
 source (a photo, a video) belongs to one identity, so all frames of a video land in one split.
-Faces stay on disk: a draw reads only the crops it returns (see `arena.world.faceset.Faceset.images`).
+Faces stay on disk: a draw reads only the crops it returns (see `world.faceset.Faceset.images`).
 On a labelled faceset (`arena ingest --labels`) the reals are the rows not labelled fake, and the
-fakes are served by `recorded` strains (`generators.recorded`) from the same identity split, so
+fakes are served by `recorded` strains (`deepfake_arena.generators.recorded`) from the same identity split, so
 a recorded fake and the reals of its identity always land in one split.
-It offers `render(ids, generator)` like the synthetic renderer, so `arena.world.pools.World` serves
+It offers `render(ids, generator)` like the synthetic renderer, so `deepfake_arena.world.pools.World` serves
 `reals` and `pairs` from either the same way. Scored sets (eval, vault) draw with `distinct`
 instead: at most one face per source, because a photo drawn twice is one sample, not two.
 """
@@ -19,18 +19,18 @@ import kornia
 import numpy as np
 import torch
 
-from arena.errors import ArenaUserError
-from arena.faces import FaceBatch, from_uint8
-from arena.seeding import torch_generator
-from arena.spec import WorldSpec
-from arena.world.faceset import Faceset, open_faceset
-from arena.world.identity_split import split_counts
-from arena.world.recorded import read_labels
+from deepfake_arena.errors import ArenaUserError
+from deepfake_arena.faces import FaceBatch, from_uint8
+from deepfake_arena.seeding import torch_generator
+from deepfake_arena.spec import WorldSpec
+from deepfake_arena.world.faceset import Faceset, open_faceset
+from deepfake_arena.world.identity_split import split_counts
+from deepfake_arena.world.recorded import read_labels
 
 
 def resize_faces(images: torch.Tensor, resolution: int) -> torch.Tensor:
     """Faceset crops (n, 3, S, S) in [0, 1] at the run's resolution: an antialiased resize, as
-    every real face of a folder world (and of an external set, arena.rounds.external) is brought to it."""
+    every real face of a folder world (and of an external set, rounds.external) is brought to it."""
     if images.shape[-1] == resolution:
         return images
     return kornia.geometry.transform.resize(images, (resolution, resolution), antialias=True).clamp(0, 1)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any, Protocol
 
-from arena.errors import ArenaUserError
-from arena.world.faceset import read_manifest
+from deepfake_arena.errors import ArenaUserError
+from deepfake_arena.world.faceset import read_manifest
 
 
 class Fractions(Protocol):
@@ -32,7 +32,7 @@ class Counts(Protocol):
 
 
 class SplitSpec(Protocol):
-    """The parts of `arena.spec.WorldSpec` a split reads."""
+    """The parts of `deepfake_arena.spec.WorldSpec` a split reads."""
 
     @property
     def path(self) -> str | None: ...

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from arena.errors import ArenaUserError
+from deepfake_arena.errors import ArenaUserError
 
 MAX_BYTES = 64 << 20  # a labels file of 64 MiB names about a million files
 LABEL_COLUMNS = ("label", "method", "released")  # what a labelled faceset's index gains

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from arena.faces import FaceBatch
-from arena.seeding import derive_seed, torch_generator
-from arena.spec import WorldSpec
-from arena.world.synthetic import SyntheticWorld
+from deepfake_arena.faces import FaceBatch
+from deepfake_arena.seeding import derive_seed, torch_generator
+from deepfake_arena.spec import WorldSpec
+from deepfake_arena.world.synthetic import SyntheticWorld
 
 if TYPE_CHECKING:
-    from arena.world.folder import FolderWorld
+    from deepfake_arena.world.folder import FolderWorld
 
 SPLITS = ("train", "eval", "vault")
 
@@ -25,7 +25,7 @@ class World:
     def __init__(self, spec: WorldSpec, seed: int) -> None:
         self.resolution = spec.resolution
         if spec.kind == "folder":  # real faces from `arena ingest`; same pools and draws below
-            from arena.world.folder import FolderWorld
+            from deepfake_arena.world.folder import FolderWorld
 
             folder = FolderWorld(spec, seed)
             self.folder: FolderWorld | None = folder
@@ -59,8 +59,8 @@ class World:
 
     def recorded(self, split: str, method: str, n: int, generator: torch.Generator) -> FaceBatch:
         """`n` recorded fakes of `method` from `split`'s identities (a labelled folder world)."""
-        from arena.errors import ArenaUserError
-        from arena.world.folder import FolderWorld
+        from deepfake_arena.errors import ArenaUserError
+        from deepfake_arena.world.folder import FolderWorld
 
         if not isinstance(self.renderer, FolderWorld):
             raise ArenaUserError("recorded strains need world.kind: folder on a labelled faceset")
@@ -94,6 +94,6 @@ def world_credit(spec: WorldSpec) -> str:
     """
     if spec.credit:
         return spec.credit
-    from arena.world.synthetic import CREDIT_SYNTHETIC
+    from deepfake_arena.world.synthetic import CREDIT_SYNTHETIC
 
     return CREDIT_SYNTHETIC

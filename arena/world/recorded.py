@@ -3,7 +3,7 @@
 A labelled faceset (``arena ingest SRC --labels FILE``) has three more, nullable index columns:
 ``label`` (0 real, 1 fake), ``method`` (which technique made a fake) and ``released`` (when
 that method came out: ``YYYY-MM-DD`` or ``YYYY-MM``). The ``recorded`` generator family
-(:mod:`generators.recorded`) serves one method's fakes as a strain; this module reads what it
+(:mod:`deepfake_arena.generators.recorded`) serves one method's fakes as a strain; this module reads what it
 needs from the index and maps release dates to rounds through ``world.round_months``.
 """
 
@@ -16,9 +16,9 @@ from typing import Any
 
 import pandas as pd
 
-from arena.errors import ArenaUserError
-from arena.world.faceset import is_labelled, labelled_index, read_manifest
-from arena.world.labels import LABEL_COLUMNS
+from deepfake_arena.errors import ArenaUserError
+from deepfake_arena.world.faceset import is_labelled, labelled_index, read_manifest
+from deepfake_arena.world.labels import LABEL_COLUMNS
 
 FAMILY = "recorded"
 _MONTH = re.compile(r"(\d{4})-(\d{2})(?:-(\d{2}))?")

@@ -20,8 +20,8 @@ from collections.abc import Callable
 
 import torch
 
-from arena.faces import FaceBatch
-from arena.world import synthetic_parts as parts
+from deepfake_arena.faces import FaceBatch
+from deepfake_arena.world import synthetic_parts as parts
 
 Tensor = torch.Tensor
 
@@ -30,7 +30,7 @@ _TEXTURE_WAVES = 3
 _BLUSH = torch.tensor([1.0, 0.65, 0.7]).view(1, 3, 1, 1)
 
 # Identity appearance: name -> (low, high) of a uniform draw. Colours are drawn as a position on
-# a palette (see `arena.world.synthetic_parts`); `*_tone` columns are those positions.
+# a palette (see `deepfake_arena.world.synthetic_parts`); `*_tone` columns are those positions.
 _IDENTITY_RANGES: dict[str, tuple[float, float]] = {
     "face_w": (0.39, 0.50), "face_h": (0.58, 0.67), "face_cy": (-0.01, 0.05), "jaw": (0.0, 0.4),
     "skin_tone": (0.0, 1.0), "skin_warm": (-1.0, 1.0), "tex_amp": (0.01, 0.06), "blush": (0.0, 0.25),

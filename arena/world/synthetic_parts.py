@@ -1,4 +1,4 @@
-"""Drawing primitives and facial parts for the synthetic world (`arena.world.synthetic`).
+"""Drawing primitives and facial parts for the synthetic world (`deepfake_arena.world.synthetic`).
 
 Everything works on whole batches at once: per-pixel fields are `(B, 1, R, R)`, per-image
 scalars `(B, 1, 1, 1)` and colours `(B, 3, 1, 1)`, so one call draws a part on every image.

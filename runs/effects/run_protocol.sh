@@ -16,18 +16,22 @@ SHA=$(git -C "$REPO" rev-parse "$COMMIT")
 CODE="$RUNS_DIR/code-${SHA:0:12}"
 mkdir -p "$RUNS_DIR"
 if [ ! -d "$CODE" ]; then
-  mkdir -p "$CODE.tmp" && git -C "$REPO" archive "$SHA" | tar -x -C "$CODE.tmp" && mv "$CODE.tmp" "$CODE"
+  mkdir -p "$CODE.tmp" && git -C "$REPO" archive "$SHA" | tar -x -C "$CODE.tmp"
+  # The import root deepfake_arena exists only once installed: install the snapshot into its own
+  # folder, which PYTHONPATH puts before the environment's (editable) install of the checkout.
+  "$PY" -m pip install -q --no-deps --no-build-isolation --target "$CODE.tmp/site" "$CODE.tmp"
+  mv "$CODE.tmp" "$CODE"
 fi
-export PYTHONPATH="$CODE"
+export PYTHONPATH="$CODE/site"
 cd "$CODE"
 for arm in selection drift static; do
   start=$(date -u +%s)
   if [ -f "$RUNS_DIR/$arm/sweep.json" ]; then
     echo "$(date -u +%FT%TZ) resume $arm"
-    "$PY" -m arena.cli resume "$RUNS_DIR/$arm" --num-cpus 2
+    "$PY" -m deepfake_arena.cli resume "$RUNS_DIR/$arm" --num-cpus 2
   else
     echo "$(date -u +%FT%TZ) run $arm"
-    "$PY" -m arena.cli run "runs/effects/$arm.yaml" --name "$arm" --runs-dir "$RUNS_DIR" --num-cpus 2
+    "$PY" -m deepfake_arena.cli run "runs/effects/$arm.yaml" --name "$arm" --runs-dir "$RUNS_DIR" --num-cpus 2
   fi
   echo "$(date -u +%FT%TZ) done $arm in $(( $(date -u +%s) - start )) s"
 done

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from arena.results import ALL, write_results
-from arena.store.round_files import save_eval_set, save_json
-from arena.store.run_dir import RunStore
+from deepfake_arena.results import ALL, write_results
+from deepfake_arena.store.round_files import save_eval_set, save_json
+from deepfake_arena.store.run_dir import RunStore
 
 ROUNDS = 5
 FROZEN = [0.8, 0.7, 0.5, 0.3, 0.2]

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from arena.store.atomic import sha256_file
-from arena.world.ingest import IngestOptions, ingest
+from deepfake_arena.store.atomic import sha256_file
+from deepfake_arena.world.ingest import IngestOptions, ingest
 
 Labeller = Callable[[pd.Series], tuple[int | None, str | None, str | None]]
 
@@ -56,8 +56,8 @@ def write_photos(tmp: Path, identities: int, per_identity: int = 2, px: int = 12
     import torch
     from PIL import Image
 
-    from arena.faces import to_uint8
-    from arena.world.synthetic import SyntheticWorld
+    from deepfake_arena.faces import to_uint8
+    from deepfake_arena.world.synthetic import SyntheticWorld
 
     world = SyntheticWorld(identities, px, seed=3)
     src, lines = tmp / "src", []

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from arena.allocator import tune_malloc
+from deepfake_arena.allocator import tune_malloc
 
 glibc_only = pytest.mark.skipif(
     platform.system() != "Linux" or platform.libc_ver()[0] != "glibc",
@@ -32,7 +32,7 @@ class MallInfo2(ctypes.Structure):
 libc = ctypes.CDLL(None)
 libc.mallinfo2.restype = MallInfo2
 if sys.argv[1] == "worker":
-    from arena.rounds.worker import setup_worker
+    from deepfake_arena.rounds.worker import setup_worker
     setup_worker(1, "cpu")
 before = libc.mallinfo2().hblkhd
 block = torch.ones(6 * 2**20)  # 24 MiB of float32

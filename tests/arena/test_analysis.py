@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arena.analysis import derived as analysis
+from deepfake_arena.analysis import derived as analysis
 from tests.arena.fake_runs import FROZEN, ROUNDS, row, sawtooth
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from arena.rounds import tasks as work
-from arena.spec import IdentityCounts, WorldSpec
-from arena.world.capture import GAIN_PER_UNIT, Capture, apply_capture, capture_of_round
+from deepfake_arena.rounds import tasks as work
+from deepfake_arena.spec import IdentityCounts, WorldSpec
+from deepfake_arena.world.capture import GAIN_PER_UNIT, Capture, apply_capture, capture_of_round
 
 
 def test_round_one_and_zero_drift_are_the_identity() -> None:

@@ -10,10 +10,10 @@ import warnings
 
 import pytest
 
-import arena
-from arena.cli import list_entries, main, parse_args, summary
-from arena.launch import cpu_fallback_note, quiet_local_ray_auth
-from arena.spec import load_spec
+import deepfake_arena as arena
+from deepfake_arena.cli import list_entries, main, parse_args, summary
+from deepfake_arena.launch import cpu_fallback_note, quiet_local_ray_auth
+from deepfake_arena.spec import load_spec
 from tests.conftest import QUICKSTART
 
 
@@ -80,7 +80,7 @@ def test_spec_errors_are_one_line(capsys):
 
 
 def test_spec_schema_is_the_pydantic_schema(capsys):
-    from arena.spec import RunSpec
+    from deepfake_arena.spec import RunSpec
 
     assert main(["spec", "--schema"]) == 0
     schema = json.loads(capsys.readouterr().out)
@@ -89,13 +89,13 @@ def test_spec_schema_is_the_pydantic_schema(capsys):
 
 
 def test_readme_spec_reference_is_generated_from_the_schema():
-    from arena.spec_reference import main as reference_main
+    from deepfake_arena.spec_reference import main as reference_main
 
-    assert reference_main(["--check"]) == 0, "stale: run python -m arena.spec_reference"
+    assert reference_main(["--check"]) == 0, "stale: run python -m deepfake_arena.spec_reference"
 
 
 def test_spec_reference_covers_every_key():
-    from arena.spec_reference import rows
+    from deepfake_arena.spec_reference import rows
 
     keys = {r[0] for r in rows()}
     assert {"rounds", "world.resolution", "detectors.N.strategy", "population.innovation.N.round"} <= keys
@@ -134,7 +134,7 @@ def test_rays_auth_notice_is_dropped_but_token_auth_stays_on(monkeypatch):
 def test_cpu_fallback_warns_once_on_the_driver(monkeypatch, capsys):
     import ray
 
-    from arena import launch
+    from deepfake_arena import launch
 
     spec, _ = load_spec(QUICKSTART, ["device=cuda"])
     monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 2.0, "memory": 1e12})
@@ -154,7 +154,7 @@ def test_cpu_fallback_note():
 
 
 def test_a_worker_without_assigned_gpus_falls_back_silently(monkeypatch):
-    from arena.rounds.tasks import setup_worker
+    from deepfake_arena.rounds.tasks import setup_worker
 
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     with warnings.catch_warnings():

@@ -1,13 +1,13 @@
-"""The resource check that runs before anything starts (arena.launch.check_resources), on the
+"""The resource check that runs before anything starts (deepfake_arena.launch.check_resources), on the
 totals a Ray cluster reports, so GPU clusters are covered on a machine without one."""
 
 from __future__ import annotations
 
 import pytest
 
-from arena.errors import ArenaUserError
-from arena.launch import check_resources
-from arena.spec import load_spec
+from deepfake_arena.errors import ArenaUserError
+from deepfake_arena.launch import check_resources
+from deepfake_arena.spec import load_spec
 from tests.conftest import QUICKSTART
 
 GPU_NODE = {"CPU": 16.0, "GPU": 1.0, "memory": 64e9}

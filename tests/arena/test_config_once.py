@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
-from arena.errors import SpecError
-from arena.spec import DetectorSpec, GeneratorTrainSpec, validate_spec
-from detectors.train_config import StrategyOptions, TrainConfig
-from generators.train_budget import TrainBudget
+from deepfake_arena.detectors.train_config import StrategyOptions, TrainConfig
+from deepfake_arena.errors import SpecError
+from deepfake_arena.generators.train_budget import TrainBudget
+from deepfake_arena.spec import DetectorSpec, GeneratorTrainSpec, validate_spec
 
 BASE = {"detectors": [{"name": "d", "arch": "meso4", "strategy": "finetune"}]}
 
@@ -55,8 +55,8 @@ def test_a_generator_budget_has_one_set_of_defaults() -> None:
 
 
 def test_reading_a_spec_imports_no_torch() -> None:
-    code = "import sys, arena.spec\n"
-    code += "arena.spec.validate_spec({'detectors': [{'name': 'd'}]}, check_names=False)\n"
+    code = "import sys, deepfake_arena.spec\n"
+    code += "deepfake_arena.spec.validate_spec({'detectors': [{'name': 'd'}]}, check_names=False)\n"
     code += "sys.exit(3 if 'torch' in sys.modules else 0)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from arena.rounds.early_work import start_beside, start_longest
-from arena.spec import GeneratorTrainSpec
+from deepfake_arena.rounds.early_work import start_beside, start_longest
+from deepfake_arena.spec import GeneratorTrainSpec
 
 
 @pytest.fixture(scope="module")

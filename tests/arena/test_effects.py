@@ -1,4 +1,4 @@
-"""The five effects (arena.analysis.effects.measure) on hand-built results tables with known answers, and the
+"""The five effects (analysis.effects.measure) on hand-built results tables with known answers, and the
 `arena effects` command on a hand-built sweep directory (no simulation, no torch).
 
 Built on tests/arena/fake_runs.py's sawtooth, per seed s (seeds 0, 1, 2):
@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arena.analysis.effects import measure as effects
-from arena.analysis.effects.measure import (
+from deepfake_arena.analysis.effects import measure as effects
+from deepfake_arena.analysis.effects.measure import (
     NOT_MEASURED,
     NOT_SHOWN,
     SHOWN,
@@ -28,8 +28,8 @@ from arena.analysis.effects.measure import (
     choose_roles,
     measure,
 )
-from arena.cli import main
-from arena.errors import ArenaUserError
+from deepfake_arena.cli import main
+from deepfake_arena.errors import ArenaUserError
 from tests.arena.fake_runs import make_run, row, sawtooth_rows
 
 SEEDS = (0, 1, 2)

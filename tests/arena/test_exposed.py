@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from arena.errors import SpecError
-from arena.rounds.generator_side import fitness_records
-from arena.spec import validate_spec
-from generators import FAMILIES
-from generators.genome import default_genome
-from generators.population import Strain
+from deepfake_arena.errors import SpecError
+from deepfake_arena.generators import FAMILIES
+from deepfake_arena.generators.genome import default_genome
+from deepfake_arena.generators.population import Strain
+from deepfake_arena.rounds.generator_side import fitness_records
+from deepfake_arena.spec import validate_spec
 
 
 def _spec(*exposed: bool):
@@ -41,8 +41,8 @@ def test_only_exposed_detectors_select_the_strains():
 
 
 def test_evasion_queries_only_deployed_exposed_detectors():
-    from arena.rounds.generator_side import surrogate_detectors
-    from arena.rounds.state import DetectorState
+    from deepfake_arena.rounds.generator_side import surrogate_detectors
+    from deepfake_arena.rounds.state import DetectorState
 
     spec = _spec(True, False, True)
     w = {"conv.weight": np.zeros(1)}
@@ -52,14 +52,14 @@ def test_evasion_queries_only_deployed_exposed_detectors():
 
 def test_evasion_queries_an_ensemble_as_it_is_deployed():
     """The surrogate a guided strain queries scores what the arena scores: an ensemble version
-    averages its kept members (detectors.strategies.score_version), not its newest alone."""
+    averages its kept members (deepfake_arena.detectors.strategies.score_version), not its newest alone."""
     import torch
 
-    from arena.faces import from_uint8
-    from arena.rounds.strain_work import surrogate_scorer
-    from arena.spec import DetectorSpec
-    from detectors import Detector
-    from detectors.strategies import score_version
+    from deepfake_arena.detectors import Detector
+    from deepfake_arena.detectors.strategies import score_version
+    from deepfake_arena.faces import from_uint8
+    from deepfake_arena.rounds.strain_work import surrogate_scorer
+    from deepfake_arena.spec import DetectorSpec
 
     def weights(seed: int) -> dict[str, np.ndarray]:
         return {k: v.numpy() for k, v in Detector("meso4", seed=seed).state_dict().items()}

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 import torch
 
-from arena.analysis.external import pooled, summary_table
-from arena.errors import SpecError
-from arena.rounds.external import ExternalSet, external_rows, load_external
-from arena.spec import validate_spec
+from deepfake_arena.analysis.external import pooled, summary_table
+from deepfake_arena.errors import SpecError
+from deepfake_arena.rounds.external import ExternalSet, external_rows, load_external
+from deepfake_arena.spec import validate_spec
 from tests.arena.test_score_faces import _faceset
 
 
@@ -58,7 +58,7 @@ def test_an_external_set_is_read_resized_and_subsampled(tmp_path):
 
 
 def test_external_rows_are_per_method_and_pooled_and_keep_their_set(tmp_path):
-    from arena.spec import RunSpec
+    from deepfake_arena.spec import RunSpec
 
     spec = RunSpec.model_validate({"detectors": [{"name": "d"}], "metrics": {"bootstrap": 0}})
     ext = ExternalSet("dfdc", np.zeros((5, 3, 8, 8), np.uint8), np.array([0, 1, 1, 0, 1], np.uint8),

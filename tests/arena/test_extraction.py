@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from arena.errors import ArenaUserError
-from arena.rounds import extraction
-from arena.store.atomic import sha256_file
-from detectors.landmarker import LandmarkNet
+from deepfake_arena.detectors.landmarker import LandmarkNet
+from deepfake_arena.errors import ArenaUserError
+from deepfake_arena.rounds import extraction
+from deepfake_arena.store.atomic import sha256_file
 
 SIZE = 32
 TEMPLATE = torch.tensor(
@@ -120,7 +120,7 @@ def _keep(folder, payload=None) -> None:
 
 
 def test_the_newest_kept_extractor_is_read_and_its_settings_decide_if_it_still_serves(tmp_path):
-    from arena.spec import ExtractorSpec, WorldSpec
+    from deepfake_arena.spec import ExtractorSpec, WorldSpec
 
     world, spec = WorldSpec(), ExtractorSpec()
     want = extraction.trained_for(world, spec, 0)

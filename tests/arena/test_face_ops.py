@@ -5,7 +5,7 @@ import kornia
 import pytest
 import torch
 
-from arena import face_ops
+from deepfake_arena import face_ops
 
 
 def drawn_faces(b: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,4 +1,4 @@
-"""A guided strain made in two tasks (arena.rounds.fake_stages: the swap beside the retrain, the rest
+"""A guided strain made in two tasks (deepfake_arena.rounds.fake_stages: the swap beside the retrain, the rest
 once the detectors it queries exist) makes exactly the fakes of one make_fakes task."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from arena.rounds import fake_stages
-from arena.rounds import tasks as work
-from arena.spec import DetectorSpec, GeneratorTrainSpec, IdentityCounts, WorldSpec
-from detectors import Detector
-from generators.population import initial_population
+from deepfake_arena.detectors import Detector
+from deepfake_arena.generators.population import initial_population
+from deepfake_arena.rounds import fake_stages
+from deepfake_arena.rounds import tasks as work
+from deepfake_arena.spec import DetectorSpec, GeneratorTrainSpec, IdentityCounts, WorldSpec
 
 WORLD = WorldSpec(resolution=32, identities=IdentityCounts(train=4, eval=3, vault=0))
 

@@ -9,9 +9,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from arena.analysis.effects import measure as effects
-from arena.analysis.effects.figures import ci_text, plot_effect
-from arena.analysis.report import censored_half_life
+from deepfake_arena.analysis.effects import measure as effects
+from deepfake_arena.analysis.effects.figures import ci_text, plot_effect
+from deepfake_arena.analysis.report import censored_half_life
 from tests.arena.test_effects import _rows
 
 

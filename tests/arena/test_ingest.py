@@ -13,12 +13,12 @@ import pytest
 import torch
 from PIL import Image, ImageFilter
 
-from arena.errors import ArenaUserError
-from arena.spec import WorldSpec
-from arena.world.faceset import Faceset, read_manifest
-from arena.world.ingest import IngestOptions, ingest
-from arena.world.ingest.align import template_px
-from arena.world.pools import World
+from deepfake_arena.errors import ArenaUserError
+from deepfake_arena.spec import WorldSpec
+from deepfake_arena.world.faceset import Faceset, read_manifest
+from deepfake_arena.world.ingest import IngestOptions, ingest
+from deepfake_arena.world.ingest.align import template_px
+from deepfake_arena.world.pools import World
 from tests.arena.ingest_helpers import (
     LANDMARKS,
     LONDON_CREDIT,

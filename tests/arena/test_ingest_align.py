@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from arena.world.ingest.align import TEMPLATE, align_faces, reduce68, sharpness, template_px
+from deepfake_arena.world.ingest.align import TEMPLATE, align_faces, reduce68, sharpness, template_px
 
 
 def _dots(w: int, h: int, points: np.ndarray) -> Image.Image:

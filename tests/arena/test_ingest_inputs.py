@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from arena.errors import ArenaUserError
-from arena.world.ingest import IngestOptions, ingest
-from arena.world.ingest.decode import Rejected
-from arena.world.ingest.safe_read import read_photo_bytes, sha256_regular
+from deepfake_arena.errors import ArenaUserError
+from deepfake_arena.world.ingest import IngestOptions, ingest
+from deepfake_arena.world.ingest.decode import Rejected
+from deepfake_arena.world.ingest.safe_read import read_photo_bytes, sha256_regular
 
 
 def _opts(lm):

@@ -12,9 +12,9 @@ import pytest
 import torch
 from PIL import Image
 
-from arena.world.faceset import Faceset
-from arena.world.ingest import IngestOptions, ingest
-from arena.world.ingest.fan import (
+from deepfake_arena.world.faceset import Faceset
+from deepfake_arena.world.ingest import IngestOptions, ingest
+from deepfake_arena.world.ingest.fan import (
     FanLandmarker,
     WeightsMissing,
     check_weights,
@@ -193,7 +193,8 @@ def test_missing_weights_name_the_files_and_where_they_go(tmp_path):
     src.mkdir(parents=True)
     (src / "x.jpg").write_bytes((REAL / row["file"]).read_bytes())
     proc = subprocess.run(
-        [sys.executable, "-m", "arena.cli", "ingest", str(tmp_path / "src"), "--out", str(tmp_path / "fs"),
+        [sys.executable, "-m", "deepfake_arena.cli", "ingest",
+         str(tmp_path / "src"), "--out", str(tmp_path / "fs"),
          "--weights", str(tmp_path / "empty"), "--quiet"],
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )  # fmt: skip

@@ -9,11 +9,11 @@ import shutil
 import pandas as pd
 import pytest
 
-from arena.cli import main
-from arena.errors import ArenaUserError
-from arena.world.faceset import Faceset, is_labelled, labelled_index
-from arena.world.ingest import IngestOptions, ingest
-from arena.world.labels import normalise_released, read_label_file
+from deepfake_arena.cli import main
+from deepfake_arena.errors import ArenaUserError
+from deepfake_arena.world.faceset import Faceset, is_labelled, labelled_index
+from deepfake_arena.world.ingest import IngestOptions, ingest
+from deepfake_arena.world.labels import normalise_released, read_label_file
 from tests.arena.ingest_helpers import copy_identities, landmark_rows, needs_faces
 
 
@@ -67,9 +67,9 @@ def test_a_bad_labels_file_is_one_line(tmp_path, content, name, match):
 
 
 def test_an_oversized_labels_file_is_refused(tmp_path, monkeypatch):
-    import arena.world.labels
+    import deepfake_arena.world.labels
 
-    monkeypatch.setattr(arena.world.labels, "MAX_BYTES", 10)
+    monkeypatch.setattr(deepfake_arena.world.labels, "MAX_BYTES", 10)
     f = tmp_path / "l.csv"
     f.write_text("file,label\na.jpg,1\n")
     with pytest.raises(ArenaUserError, match="more than the 10"):

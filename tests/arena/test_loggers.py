@@ -1,4 +1,4 @@
-"""The optional TensorBoard and MLflow loggers (arena.loggers), read back from what they wrote:
+"""The optional TensorBoard and MLflow loggers (deepfake_arena.loggers), read back from what they wrote:
 the config, the round's pooled scores at step = round, and every fit's training curve."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from arena.api import RoundEvent
-from arena.loggers import MLflowLogger, TensorBoardLogger, flat
-from arena.store.ledger import round_dir_name
+from deepfake_arena.api import RoundEvent
+from deepfake_arena.loggers import MLflowLogger, TensorBoardLogger, flat
+from deepfake_arena.store.ledger import round_dir_name
 from tests.arena.fake_runs import make_run
 
 ROUNDS = 3
@@ -29,9 +29,9 @@ def _events(run_dir):
 
 
 def _expected_zero_day(run_dir, det):
-    import arena.results
+    import deepfake_arena.results
 
-    df = arena.results.load(run_dir, phase="zero_day", pooled=True, metric="auc", detector=det)
+    df = deepfake_arena.results.load(run_dir, phase="zero_day", pooled=True, metric="auc", detector=det)
     return {int(r["round"]): r.value for _, r in df[df.generation == df["round"]].iterrows()}
 
 

@@ -1,4 +1,4 @@
-"""The loop submits its make tasks longest first (arena.rounds.generator_side.make_cost, longest_first),
+"""The loop submits its make tasks longest first (rounds.generator_side.make_cost, longest_first),
 one per split of a strain (make_tasks, merge_made), and the split-up does not change the fakes."""
 
 from __future__ import annotations
@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from arena.rounds import tasks as work
-from arena.rounds.generator_side import longest_first, make_cost, make_tasks, merge_made
-from arena.spec import GeneratorTrainSpec, IdentityCounts, WorldSpec
-from generators.population import initial_population
+from deepfake_arena.generators.population import initial_population
+from deepfake_arena.rounds import tasks as work
+from deepfake_arena.rounds.generator_side import longest_first, make_cost, make_tasks, merge_made
+from deepfake_arena.spec import GeneratorTrainSpec, IdentityCounts, WorldSpec
 
 
 def _strain(evasion: str = "off", steps: int = 3) -> dict:

@@ -1,4 +1,4 @@
-"""Tests for arena.metrics: hand-computed values, the vectorised bootstrap, and input checks."""
+"""Tests for deepfake_arena.metrics: hand-computed values, the vectorised bootstrap, and input checks."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from arena import metrics as M
-from arena.metrics import (
+from deepfake_arena import metrics as M
+from deepfake_arena.metrics import (
     HIGHER_IS_BETTER,
     METRICS,
     MetricValue,
@@ -312,7 +312,7 @@ def test_no_bootstrap_and_metric_subset():
 
 
 def test_no_torch_import():
-    code = "import sys, arena.metrics; sys.exit('torch' in sys.modules or 'scipy' in sys.modules)"
+    code = "import sys, deepfake_arena.metrics; sys.exit('torch' in sys.modules or 'scipy' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 

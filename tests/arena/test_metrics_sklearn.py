@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arena import metrics as M
+from deepfake_arena import metrics as M
 
 sk = pytest.importorskip("sklearn.metrics")
 calibration = pytest.importorskip("sklearn.calibration")

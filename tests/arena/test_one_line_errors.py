@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from arena.cli import main
-from arena.errors import ArenaUserError
-from arena.spec import load_spec, resolved_json
-from arena.store.run_dir import RunStore
-from arena.world.ingest.landmarks_file import LandmarksFile
-from arena.world.labels import read_label_file as read_labels
+from deepfake_arena.cli import main
+from deepfake_arena.errors import ArenaUserError
+from deepfake_arena.spec import load_spec, resolved_json
+from deepfake_arena.store.run_dir import RunStore
+from deepfake_arena.world.ingest.landmarks_file import LandmarksFile
+from deepfake_arena.world.labels import read_label_file as read_labels
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "runs" / "quickstart.yaml"
 

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import scipy.stats
 
-from arena.analysis import derived as analysis
-from arena.analysis.plots.core import plot_cat_and_mouse, plot_dir, plot_run
+from deepfake_arena.analysis import derived as analysis
+from deepfake_arena.analysis.plots.core import plot_cat_and_mouse, plot_dir, plot_run
 from tests.arena.fake_runs import FROZEN, ROUNDS, make_run, population
 
 
@@ -132,7 +132,7 @@ def test_arena_plot_on_a_sweep_without_torch(tmp_path):
     (sweep / "sweep.json").write_text(json.dumps({"members": members}))
     argv = ["plot", str(sweep)]
     code = (
-        "import sys; from arena.cli import main; "
+        "import sys; from deepfake_arena.cli import main; "
         + f"rc = main({argv!r}); sys.exit(rc or 9 * ('torch' in sys.modules))"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arena.analysis.plots.extractor import has_extractor, miss_table, plot_extractor
+from deepfake_arena.analysis.plots.extractor import has_extractor, miss_table, plot_extractor
 
 # Misses (k of n) of round 1 and 2's fakes per strain: two blend strains, one diffusion strain.
 STRAINS = {

@@ -46,7 +46,7 @@ class TinyNet(nn.Module):
 
 CHECK = '''
 import json, torch
-from detectors import DETECTORS, Detector, TrainConfig
+from deepfake_arena.detectors import DETECTORS, Detector, TrainConfig
 names = DETECTORS.names()
 det = Detector("tiny-plugin-net", {"width": 3}, seed=0)
 scores = det.score(torch.rand(5, 3, 32, 32))

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from arena.cli import main
-from arena.errors import RunInterrupted
+from deepfake_arena.cli import main
+from deepfake_arena.errors import RunInterrupted
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "runs" / "quickstart.yaml"
 BOMB = """a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
@@ -124,14 +124,14 @@ def test_run_names_must_be_one_folder_name(tmp_path, capsys, name):
 
 
 def test_resume_hint_is_quoted_for_the_shell(monkeypatch, capsys):
-    import arena.launch
+    import deepfake_arena.launch
 
     where = "runs/a b$(touch pwned)"
 
     def interrupted(*args, **kw):
         raise RunInterrupted(where)
 
-    monkeypatch.setattr(arena.launch, "start_run", interrupted)
+    monkeypatch.setattr(deepfake_arena.launch, "start_run", interrupted)
     assert main(["run", "spec.yaml"]) == 3
     err = capsys.readouterr().err
     hint = err.split("Continue with: ", 1)[1].strip()
@@ -144,8 +144,8 @@ def test_a_ray_address_that_does_not_answer_fails_in_one_line(tmp_path, capsys):
 
 
 def test_address_check_refuses_malformed_addresses():
-    from arena.errors import ArenaUserError
-    from arena.preflight import check_address
+    from deepfake_arena.errors import ArenaUserError
+    from deepfake_arena.preflight import check_address
 
     with pytest.raises(ArenaUserError, match="host:port"):
         check_address("nonsense")
@@ -154,13 +154,13 @@ def test_address_check_refuses_malformed_addresses():
 
 
 def test_resume_warns_when_spec_yaml_was_edited(tmp_path, capsys, monkeypatch):
-    import arena.launch
-    from arena.spec import load_spec, resolved_json
-    from arena.store.run_dir import RunStore
+    import deepfake_arena.launch
+    from deepfake_arena.spec import load_spec, resolved_json
+    from deepfake_arena.store.run_dir import RunStore
 
     spec, text = load_spec(QUICKSTART, ["rounds=2"])
     store = RunStore.create(tmp_path / "run", text, resolved_json(spec), {}, ["rounds=2"])
-    monkeypatch.setattr(arena.launch, "_drive", lambda pairs, *a, **kw: pairs[0][1].dir)
+    monkeypatch.setattr(deepfake_arena.launch, "_drive", lambda pairs, *a, **kw: pairs[0][1].dir)
     assert main(["resume", str(store.dir)]) == 0
     assert "warning" not in capsys.readouterr().err
     (store.dir / "spec.yaml").write_text(text.replace("rounds: 6", "rounds: 60"))

@@ -20,9 +20,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from arena.analysis.effects import measure as effects
-from arena.analysis.effects import registration
-from arena.analysis.effects.protocol import (
+from deepfake_arena.analysis.effects import measure as effects
+from deepfake_arena.analysis.effects import registration
+from deepfake_arena.analysis.effects.protocol import (
     ABSENT,
     CONFIRMED,
     DRIVEN,
@@ -40,7 +40,7 @@ from arena.analysis.effects.protocol import (
     produced_by,
     registered_tests,
 )
-from arena.analysis.effects.registration import (
+from deepfake_arena.analysis.effects.registration import (
     CONFIRMATORY,
     DIFF,
     EXPLORATORY,
@@ -51,8 +51,8 @@ from arena.analysis.effects.registration import (
     spec_file_hash,
     spec_hash,
 )
-from arena.cli import main
-from arena.spec import validate_spec
+from deepfake_arena.cli import main
+from deepfake_arena.spec import validate_spec
 from tests.arena.fake_runs import FROZEN, make_run, row, sawtooth_rows
 from tests.conftest import REPO
 
@@ -116,8 +116,8 @@ def test_the_registration_matches_the_committed_arm_specs():
 
 
 def test_default_genes_the_vault_split_assumes_are_the_families_defaults():
-    from generators.evasion import EVASION_GENES
-    from generators.stages import PASTE_GENES
+    from deepfake_arena.generators.evasion import EVASION_GENES
+    from deepfake_arena.generators.stages import PASTE_GENES
 
     assert next(g.default for g in EVASION_GENES if g.name == "evasion") == effects.DEFAULT_EVASION
     assert next(g.default for g in PASTE_GENES if g.name == "blend_mode") == effects.DEFAULT_BLEND
@@ -343,7 +343,7 @@ def test_cli_with_a_registration_writes_the_protocol_tables(tmp_path, capsys):
 def test_a_feature_that_is_off_leaves_the_hash_alone() -> None:
     """A spec key added later with a null or [] default (a feature off) does not change a hash;
     any value that is set does."""
-    from arena.analysis.effects.registration import spec_hash
+    from deepfake_arena.analysis.effects.registration import spec_hash
 
     base = {"rounds": 4, "world": {"resolution": 32}, "detectors": [{"name": "d", "lr": 0.1}],
             "evaluation": {"past_budget": 48}}  # fmt: skip

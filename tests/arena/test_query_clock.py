@@ -1,4 +1,4 @@
-"""The make task's clock of time spent inside queried networks (arena.rounds.query_clock)."""
+"""The make task's clock of time spent inside queried networks (deepfake_arena.rounds.query_clock)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 import pytest
 import torch
 
-from arena.rounds.query_clock import QueryClock, phase_query_seconds
+from deepfake_arena.rounds.query_clock import QueryClock, phase_query_seconds
 
 
 class _Slow(torch.autograd.Function):

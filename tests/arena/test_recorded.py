@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from arena.errors import SpecError
-from arena.rounds.generator_side import innovations, population_size
-from arena.spec import load_spec
-from arena.world.faceset import Faceset
-from arena.world.pools import World
-from arena.world.recorded import entry_round, month_of, recorded_methods
-from generators.genome import default_genome
-from generators.population import Strain, evolve
-from generators.registry import gene_space
+from deepfake_arena.errors import SpecError
+from deepfake_arena.generators.genome import default_genome
+from deepfake_arena.generators.population import Strain, evolve
+from deepfake_arena.generators.registry import gene_space
+from deepfake_arena.rounds.generator_side import innovations, population_size
+from deepfake_arena.spec import load_spec
+from deepfake_arena.world.faceset import Faceset
+from deepfake_arena.world.pools import World
+from deepfake_arena.world.recorded import entry_round, month_of, recorded_methods
 from tests.arena.labelled_helpers import labelled_faceset
 from tests.conftest import QUICKSTART, TINY
 

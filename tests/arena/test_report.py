@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
-from arena.analysis.report import default_out
-from arena.store.run_info import LONDON_SET_CREDIT, conditions, expand_run_dirs, world_credit
+from deepfake_arena.analysis.report import default_out
+from deepfake_arena.store.run_info import LONDON_SET_CREDIT, conditions, expand_run_dirs, world_credit
 from tests.arena.fake_runs import make_run
 from tests.conftest import REPO
 
@@ -64,7 +64,7 @@ def report(tmp_path_factory):
     out = root / "out" / "report.html"
     argv = ["report", *map(str, [*seeds, other]), "--out", str(out)]
     code = (
-        "import sys; from arena.cli import main; "
+        "import sys; from deepfake_arena.cli import main; "
         + f"rc = main({argv!r}); sys.exit(rc or 9 * ('torch' in sys.modules))"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=600)
@@ -151,7 +151,7 @@ def test_report_errors_are_one_line(tmp_path):
     run = make_run(tmp_path, "x", rounds=1)
     for args in ([str(tmp_path / "nope")], [str(run), str(run)]):
         proc = subprocess.run(
-            [sys.executable, "-m", "arena.cli", "report", *args, "--out", str(tmp_path / "r.html")],
+            [sys.executable, "-m", "deepfake_arena.cli", "report", *args, "--out", str(tmp_path / "r.html")],
             cwd=REPO,
             capture_output=True,
             text=True,

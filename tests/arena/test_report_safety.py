@@ -10,10 +10,10 @@ import re
 
 import pytest
 
-from arena.analysis.report import Section, build_report, render
-from arena.cli import main
-from arena.results import load
-from arena.store.run_info import conditions
+from deepfake_arena.analysis.report import Section, build_report, render
+from deepfake_arena.cli import main
+from deepfake_arena.results import load
+from deepfake_arena.store.run_info import conditions
 from tests.arena.fake_runs import make_run
 
 EVIL = "<img src=x onerror=alert(1)>"

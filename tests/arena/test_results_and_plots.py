@@ -9,15 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arena.analysis.plots.core import (
+from deepfake_arena.analysis.plots.core import (
     cat_and_mouse_table,
     heatmap_table,
     plot_cat_and_mouse,
     plot_heatmap,
     plot_run,
 )
-from arena.results import load, to_table, write_results
-from arena.store.run_dir import RunStore
+from deepfake_arena.results import load, to_table, write_results
+from deepfake_arena.store.run_dir import RunStore
 from tests.arena.fake_runs import row
 
 
@@ -92,5 +92,8 @@ def test_load_errors_on_a_non_run(tmp_path):
 
 
 def test_analysis_tools_do_not_import_torch():
-    code = "import sys, arena.results, arena.analysis.plots.core, arena.cli; sys.exit('torch' in sys.modules)"
+    code = (
+        "import sys, deepfake_arena.results, deepfake_arena.analysis.plots.core, deepfake_arena.cli;"
+        " sys.exit('torch' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

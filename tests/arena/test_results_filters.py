@@ -9,9 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from arena.results import ALL, SCHEMA, load, to_table, write_results
-from arena.store.run_dir import RunStore
-from arena.store.run_info import git_commit, package_versions
+from deepfake_arena.results import ALL, SCHEMA, load, to_table, write_results
+from deepfake_arena.store.run_dir import RunStore
+from deepfake_arena.store.run_info import git_commit, package_versions
 from tests.arena.fake_runs import row
 
 
@@ -111,7 +111,7 @@ def test_env_json_provenance(tmp_path):
 
 
 def test_environment_records_versions_and_commit():
-    from arena.launch import environment
+    from deepfake_arena.launch import environment
 
     env = environment()
     assert env["versions"]["ray"] and "git" in env

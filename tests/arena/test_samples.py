@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from arena.rounds.samples import mosaic, sample_grid_png
+from deepfake_arena.rounds.samples import mosaic, sample_grid_png
 
 
 def test_mosaic_puts_each_face_in_its_cell_under_its_band():

@@ -13,12 +13,12 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from arena.cli import main
-from arena.store.atomic import sha256_file
-from arena.store.round_files import save_detector, save_memory
-from arena.world.faceset import FORMAT, VERSION
-from detectors.base import Detector
-from detectors.training import TrainConfig
+from deepfake_arena.cli import main
+from deepfake_arena.detectors.base import Detector
+from deepfake_arena.detectors.training import TrainConfig
+from deepfake_arena.store.atomic import sha256_file
+from deepfake_arena.store.round_files import save_detector, save_memory
+from deepfake_arena.world.faceset import FORMAT, VERSION
 from tests.detectors.toy import toy
 
 SIZE = 32
@@ -220,7 +220,7 @@ def test_bad_labels_are_rejected(version, tmp_path, capsys):
 
 def _run_extractor(run, points: torch.Tensor, miss_threshold: float) -> Path:
     """A run folder whose round 1 keeps an extractor answering `points` whatever it is shown."""
-    from arena.rounds import extraction
+    from deepfake_arena.rounds import extraction
     from tests.arena.test_extraction import constant_payload
 
     folder = run / "rounds" / "r0001"

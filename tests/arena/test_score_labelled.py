@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import torch
 
-from arena.cli import main
-from arena.metrics import auc
+from deepfake_arena.cli import main
+from deepfake_arena.metrics import auc
 from tests.arena.test_score_faces import SIZE, _faceset, save_version
 from tests.detectors.toy import toy
 

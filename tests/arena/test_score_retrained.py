@@ -1,4 +1,4 @@
-"""Post's scoring task takes its detector's retrain result (arena.rounds.tasks.score_retrained), so Ray
+"""Post's scoring task takes its detector's retrain result (rounds.tasks.score_retrained), so Ray
 can start it as soon as that one retrain ends: it scores the new version, or the old one where
 the strategy kept it (a frozen detector), exactly as `score` would."""
 
@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from arena.rounds import tasks as work
-from arena.spec import load_spec
-from detectors import Detector
+from deepfake_arena.detectors import Detector
+from deepfake_arena.rounds import tasks as work
+from deepfake_arena.spec import load_spec
 from tests.conftest import QUICKSTART, TINY
 
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from arena.rounds.tasks import make_reals
-from arena.spec import WorldSpec
-from arena.world.ingest import IngestOptions, ingest
-from arena.world.pools import World
+from deepfake_arena.rounds.tasks import make_reals
+from deepfake_arena.spec import WorldSpec
+from deepfake_arena.world.ingest import IngestOptions, ingest
+from deepfake_arena.world.pools import World
 from tests.arena.ingest_helpers import copy_identities, needs_faces
 
 

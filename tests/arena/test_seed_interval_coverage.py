@@ -20,14 +20,14 @@ gamma(4) 0.932-0.942; gamma(2) 0.916-0.933.
 import numpy as np
 import pytest
 
-from arena.analysis.seed_stats import _t_bounds, t_interval
+from deepfake_arena.analysis.seed_stats import _t_bounds, t_interval
 
 TRIALS = 2000
 MIN_COVERAGE = 0.93
 
 
 def old_seed_ci(values, confidence=0.95, n_boot=2000):
-    """A faithful copy of the removed `arena.analysis.derived.seed_ci` (74cc961), kept as the reference."""
+    """A faithful copy of the removed `analysis.derived.seed_ci` (74cc961), kept as the reference."""
     x = np.asarray([v for v in values if np.isfinite(v)], dtype=float)
     if x.size < 2:
         return float("nan"), float("nan")

@@ -1,4 +1,4 @@
-"""Small-sample statistics over seeds (arena.analysis.seed_stats) against answers worked out by hand."""
+"""Small-sample statistics over seeds (analysis.seed_stats) against answers worked out by hand."""
 
 import math
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from arena.analysis import seed_stats
-from arena.analysis.seed_stats import holm, min_sign_flip_p, sign_flip_p, t_interval
+from deepfake_arena.analysis import seed_stats
+from deepfake_arena.analysis.seed_stats import holm, min_sign_flip_p, sign_flip_p, t_interval
 
 
 def test_t_interval_by_hand():

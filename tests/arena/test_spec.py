@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from arena.errors import SpecError
-from arena.spec import apply_overrides, load_spec, parse_overrides, validate_spec
+from deepfake_arena.errors import SpecError
+from deepfake_arena.spec import apply_overrides, load_spec, parse_overrides, validate_spec
 
 QUICKSTART = Path(__file__).parents[2] / "runs" / "quickstart.yaml"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from arena.errors import SpecError
-from arena.spec import load_spec
+from deepfake_arena.errors import SpecError
+from deepfake_arena.spec import load_spec
 from tests.conftest import QUICKSTART
 
 

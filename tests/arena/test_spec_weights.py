@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from arena.errors import SpecError
-from arena.rounds.state import initial_state
-from arena.spec import load_spec
-from detectors.base import Detector
+from deepfake_arena.detectors.base import Detector
+from deepfake_arena.errors import SpecError
+from deepfake_arena.rounds.state import initial_state
+from deepfake_arena.spec import load_spec
 from tests.conftest import QUICKSTART
 
 

@@ -5,10 +5,10 @@ import os
 
 import pytest
 
-from arena.errors import ArenaUserError
-from arena.store.ledger import committed_rounds
-from arena.store.lock import RunLock
-from arena.store.run_dir import RunStore
+from deepfake_arena.errors import ArenaUserError
+from deepfake_arena.store.ledger import committed_rounds
+from deepfake_arena.store.lock import RunLock
+from deepfake_arena.store.run_dir import RunStore
 
 
 def _store(tmp_path):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from arena.faces import FaceBatch
-from arena.world.synthetic import SyntheticWorld
+from deepfake_arena.faces import FaceBatch
+from deepfake_arena.world.synthetic import SyntheticWorld
 
 
 def _render(world: SyntheticWorld, ids: list[int], seed: int) -> FaceBatch:

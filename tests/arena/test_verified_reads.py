@@ -8,11 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from arena.cli import main
-from arena.results import load
-from arena.store.atomic import sha256_file
-from arena.store.ledger import CorruptFile
-from arena.store.round_files import save_detector
+from deepfake_arena.cli import main
+from deepfake_arena.results import load
+from deepfake_arena.store.atomic import sha256_file
+from deepfake_arena.store.ledger import CorruptFile
+from deepfake_arena.store.round_files import save_detector
 from tests.arena.fake_runs import make_run
 
 

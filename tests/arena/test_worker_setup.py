@@ -1,4 +1,4 @@
-"""A GPU worker imports torch._dynamo at its first task (arena.rounds.worker.warm_imports); a CPU
+"""A GPU worker imports torch._dynamo at its first task (deepfake_arena.rounds.worker.warm_imports); a CPU
 one does not.
 
 torch.optim imports it lazily for the first optimiser made: on the H100 machine that cost a
@@ -17,7 +17,7 @@ CHECK = """
 import sys, torch
 if {gpu}:
     torch.cuda.is_available = lambda: True
-from arena.rounds.worker import setup_worker
+from deepfake_arena.rounds.worker import setup_worker
 assert "torch._dynamo" not in sys.modules, "imported before any task"
 print(setup_worker(1, {device!r}), "torch._dynamo" in sys.modules)
 """

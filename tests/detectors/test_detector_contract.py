@@ -12,10 +12,10 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from arena.faces import from_uint8
-from detectors.base import Detector
-from detectors.registry import DETECTORS
-from detectors.training import FitReport, TrainConfig
+from deepfake_arena.detectors.base import Detector
+from deepfake_arena.detectors.registry import DETECTORS
+from deepfake_arena.detectors.training import FitReport, TrainConfig
+from deepfake_arena.faces import from_uint8
 from tests.detectors.toy import toy, toy_auc
 
 NAMES = DETECTORS.names()

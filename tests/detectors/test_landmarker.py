@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from detectors.landmarker import LandmarkNet, jitter, train_landmarker
+from deepfake_arena.detectors.landmarker import LandmarkNet, jitter, train_landmarker
 from tests.generators.test_blend import faces
 
 SIZE = 32

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from detectors.base import Detector
-from detectors.meso import Meso4, Meso4Config
-from detectors.registry import build_detector_network
-from detectors.training import TrainConfig
+from deepfake_arena.detectors.base import Detector
+from deepfake_arena.detectors.meso import Meso4, Meso4Config
+from deepfake_arena.detectors.registry import build_detector_network
+from deepfake_arena.detectors.training import TrainConfig
 from tests.detectors.toy import toy as _toy
 from tests.detectors.toy import toy_auc as _auc
 

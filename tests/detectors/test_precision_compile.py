@@ -8,7 +8,7 @@ import shutil
 import pytest
 import torch
 
-from detectors import Detector, TrainConfig
+from deepfake_arena.detectors import Detector, TrainConfig
 from tests.detectors.toy import toy
 
 

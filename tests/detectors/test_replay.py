@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from detectors.replay import reservoir_update
+from deepfake_arena.detectors.replay import reservoir_update
 
 
 def _stream(capacity: int, rounds: int, per_round: int, seed: int) -> torch.Tensor:

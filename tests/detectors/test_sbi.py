@@ -9,13 +9,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from arena.faces import to_uint8
-from arena.spec import IdentityCounts, WorldSpec
-from arena.world.pools import World
-from detectors.base import Detector
-from detectors.registry import validate_config
-from detectors.sbi import SelfBlend, SelfBlendConfig
-from detectors.training import TrainConfig
+from deepfake_arena.detectors.base import Detector
+from deepfake_arena.detectors.registry import validate_config
+from deepfake_arena.detectors.sbi import SelfBlend, SelfBlendConfig
+from deepfake_arena.detectors.training import TrainConfig
+from deepfake_arena.faces import to_uint8
+from deepfake_arena.spec import IdentityCounts, WorldSpec
+from deepfake_arena.world.pools import World
 from tests.detectors.toy import toy_auc
 
 
@@ -50,9 +50,9 @@ def test_config_is_validated():
 def test_sbi_trained_on_reals_only_catches_held_out_blend_swaps():
     """meso4 trained on synthetic-world reals vs their self-blends (never a generator's fake)
     scores blend swaps of unseen identities at AUC > 0.7. Measured 0.86 at 64 px, 100 steps."""
-    from generators import FAMILIES
-    from generators.blend import SPACE
-    from generators.genome import default_genome
+    from deepfake_arena.generators import FAMILIES
+    from deepfake_arena.generators.blend import SPACE
+    from deepfake_arena.generators.genome import default_genome
 
     world = World(WorldSpec(resolution=64, identities=IdentityCounts(train=16, eval=8, vault=0)), seed=0)
     reals = to_uint8(world.reals("train", 256, torch.Generator().manual_seed(1)).images)

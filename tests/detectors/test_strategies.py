@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from arena.store.round_files import load_detector, load_memory, save_detector, save_memory
-from detectors.base import Detector
-from detectors.strategies import (
+from deepfake_arena.detectors.base import Detector
+from deepfake_arena.detectors.strategies import (
     STRATEGIES,
     TRAININGS,
     StrategyOptions,
@@ -20,7 +19,8 @@ from detectors.strategies import (
     retrain,
     score_version,
 )
-from detectors.training import TrainConfig
+from deepfake_arena.detectors.training import TrainConfig
+from deepfake_arena.store.round_files import load_detector, load_memory, save_detector, save_memory
 
 SCRATCH = TrainConfig(steps=3, batch_size=8)
 FINETUNE = TrainConfig(steps=2, batch_size=8)

@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from detectors.base import Detector
-from detectors.training import TrainConfig, evaluate_loss, fit, split_train_val
+from deepfake_arena.detectors.base import Detector
+from deepfake_arena.detectors.training import TrainConfig, evaluate_loss, fit, split_train_val
 
 SIZE = 32
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from detectors.base import Detector
-from detectors.registry import build_detector_network
-from detectors.weights_import import WeightsError, import_weights
+from deepfake_arena.detectors.base import Detector
+from deepfake_arena.detectors.registry import build_detector_network
+from deepfake_arena.detectors.weights_import import WeightsError, import_weights
 from tests.detectors.keras_files import published_logits, random_published, write_keras_h5
 
 ARCHS = {"meso4": "meso4-published", "mesoinception4": "mesoinception4-published"}

@@ -10,7 +10,7 @@ import sys
 import torch
 from torch import nn
 
-from detectors.xception import StridedPointwise
+from deepfake_arena.detectors.xception import StridedPointwise
 from tests.conftest import REPO
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from arena.metrics import auc
+from deepfake_arena.metrics import auc
 
 
 def toy(n: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

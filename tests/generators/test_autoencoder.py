@@ -1,11 +1,11 @@
 import pytest
 import torch
 
-import generators  # noqa: F401  (registers the families)
-from arena.faces import FaceBatch
-from generators.autoencoder import AutoencoderFamily, reconstruction_loss
-from generators.genome import Genome, default_genome
-from generators.registry import TrainBudget, gene_space
+import deepfake_arena.generators  # noqa: F401  (registers the families)
+from deepfake_arena.faces import FaceBatch
+from deepfake_arena.generators.autoencoder import AutoencoderFamily, reconstruction_loss
+from deepfake_arena.generators.genome import Genome, default_genome
+from deepfake_arena.generators.registry import TrainBudget, gene_space
 from tests.generators.test_blend import faces
 
 SIZE = 32

@@ -2,12 +2,12 @@ import kornia
 import pytest
 import torch
 
-import generators  # noqa: F401  (registers the families)
-from arena import face_ops
-from arena.faces import FaceBatch
-from generators.genome import Genome, default_genome
-from generators.quality import spectral_distance, swap_quality
-from generators.registry import FAMILIES, FakeBatch, get_family
+import deepfake_arena.generators  # noqa: F401  (registers the families)
+from deepfake_arena import face_ops
+from deepfake_arena.faces import FaceBatch
+from deepfake_arena.generators.genome import Genome, default_genome
+from deepfake_arena.generators.quality import spectral_distance, swap_quality
+from deepfake_arena.generators.registry import FAMILIES, FakeBatch, get_family
 
 SIZE = 48
 

@@ -1,11 +1,17 @@
 import pytest
 import torch
 
-import generators  # noqa: F401  (registers the families)
-from generators.blend import warp_swap
-from generators.diffusion import DiffusionFamily, boundary_energy, build, load_pretrained, refine
-from generators.genome import Genome, default_genome
-from generators.registry import TrainBudget, gene_space
+import deepfake_arena.generators  # noqa: F401  (registers the families)
+from deepfake_arena.generators.blend import warp_swap
+from deepfake_arena.generators.diffusion import (
+    DiffusionFamily,
+    boundary_energy,
+    build,
+    load_pretrained,
+    refine,
+)
+from deepfake_arena.generators.genome import Genome, default_genome
+from deepfake_arena.generators.registry import TrainBudget, gene_space
 from tests.generators.test_blend import faces
 
 SIZE = 32

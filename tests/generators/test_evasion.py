@@ -2,12 +2,12 @@ import pytest
 import torch
 from torch import nn
 
-import generators  # noqa: F401  (registers the families)
-from arena import face_ops
-from generators.evasion import guided_perturbation, spectral_match
-from generators.genome import Genome, default_genome
-from generators.quality import spectral_distance
-from generators.registry import describe, gene_space, get_family
+import deepfake_arena.generators  # noqa: F401  (registers the families)
+from deepfake_arena import face_ops
+from deepfake_arena.generators.evasion import guided_perturbation, spectral_match
+from deepfake_arena.generators.genome import Genome, default_genome
+from deepfake_arena.generators.quality import spectral_distance
+from deepfake_arena.generators.registry import describe, gene_space, get_family
 from tests.generators.test_blend import faces
 
 SIZE = 32
@@ -86,8 +86,8 @@ def test_whitebox_needs_gradients_and_genes_switch_it_on():
 def test_the_fake_is_what_the_surrogate_was_shown_of_the_best_iterate(mode):
     """evade_and_post returns the best iterate's post-processed image as its scoring made it:
     exactly what post-processing the best iterate again would give (noise, blur, JPEG)."""
-    from generators.evasion import evade_and_post
-    from generators.stages import apply_post, sample_post
+    from deepfake_arena.generators.evasion import evade_and_post
+    from deepfake_arena.generators.stages import apply_post, sample_post
 
     images = faces(5, seed=7, size=SIZE).images
     mask = torch.zeros(5, 1, SIZE, SIZE)
@@ -110,7 +110,7 @@ def test_the_fake_is_what_the_surrogate_was_shown_of_the_best_iterate(mode):
 @pytest.fixture(scope="module")
 def extractor():
     """A landmark regressor trained for a few seconds on the cartoon faces."""
-    from detectors.landmarker import train_landmarker
+    from deepfake_arena.detectors.landmarker import train_landmarker
 
     train = faces(96, seed=11, size=SIZE)
     return train_landmarker(
@@ -120,7 +120,7 @@ def extractor():
 
 @pytest.mark.parametrize("mode", ["whitebox", "blackbox"])
 def test_extractor_attack_moves_the_landmarks_within_budget(extractor, mode):
-    from generators.evasion import landmark_displacement
+    from deepfake_arena.generators.evasion import landmark_displacement
 
     target = faces(8, seed=12, size=SIZE)
     objective = landmark_displacement(extractor, target.landmarks)
@@ -158,8 +158,8 @@ def test_extractor_attack_gene_needs_an_extractor_and_is_bounded(extractor):
 def test_after_evasion_and_an_extractor_attack_the_fake_is_the_last_attacks_shown_image(extractor):
     """Both guided operators in a row: the fake is the post-processed best iterate of the second,
     as post-processing it again would make it."""
-    from generators.evasion import evade_and_post, landmark_displacement
-    from generators.stages import apply_post, sample_post
+    from deepfake_arena.generators.evasion import evade_and_post, landmark_displacement
+    from deepfake_arena.generators.stages import apply_post, sample_post
 
     target = faces(4, seed=15, size=SIZE)
     mask = torch.ones(4, 1, SIZE, SIZE)
@@ -184,7 +184,7 @@ def test_after_evasion_and_an_extractor_attack_the_fake_is_the_last_attacks_show
 
 
 def test_passes_per_fake_counts_every_query_of_the_guided_operators():
-    from generators.evasion import ES_PAIRS, passes_per_fake
+    from deepfake_arena.generators.evasion import ES_PAIRS, passes_per_fake
 
     genes = {"evasion": "blackbox", "evasion_steps": 3, "extractor_attack": "whitebox", "extractor_steps": 2}
     assert passes_per_fake(genes, surrogate=False, extractor=False) == 1
@@ -197,7 +197,7 @@ def test_passes_per_fake_counts_every_query_of_the_guided_operators():
 def test_each_query_is_made_once(mode, steps):
     """White-box: the gradient's forward scores each iterate, so steps forwards + the last
     iterate's; black-box: the start, then 2 * ES_PAIRS probes and the new iterate per step."""
-    from generators.evasion import ES_PAIRS
+    from deepfake_arena.generators.evasion import ES_PAIRS
 
     calls = []
     weight = torch.linspace(-1, 1, 3 * 8 * 8).view(1, 3, 8, 8) / 10

@@ -2,11 +2,11 @@
 
 import torch
 
-import generators  # noqa: F401  (registers the families)
-from arena import face_ops
-from generators.population import evolve, initial_population, next_id_start, strain_fitness
-from generators.quality import fake_quality
-from generators.registry import get_family
+import deepfake_arena.generators  # noqa: F401  (registers the families)
+from deepfake_arena import face_ops
+from deepfake_arena.generators.population import evolve, initial_population, next_id_start, strain_fitness
+from deepfake_arena.generators.quality import fake_quality
+from deepfake_arena.generators.registry import get_family
 from tests.generators.test_blend import faces
 
 SIZE = 32

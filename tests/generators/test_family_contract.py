@@ -8,12 +8,19 @@ import json
 import pytest
 import torch
 
-import generators  # noqa: F401  (registers the families)
-from arena.faces import FaceBatch
-from arena.rounds.strain_work import from_payload, load_payload, save_payload, to_payload
-from generators.genome import Genome, default_genome
-from generators.population import Strain
-from generators.registry import FAMILIES, FakeBatch, StrainWeights, TrainBudget, describe, get_family
+import deepfake_arena.generators  # noqa: F401  (registers the families)
+from deepfake_arena.faces import FaceBatch
+from deepfake_arena.generators.genome import Genome, default_genome
+from deepfake_arena.generators.population import Strain
+from deepfake_arena.generators.registry import (
+    FAMILIES,
+    FakeBatch,
+    StrainWeights,
+    TrainBudget,
+    describe,
+    get_family,
+)
+from deepfake_arena.rounds.strain_work import from_payload, load_payload, save_payload, to_payload
 from tests.generators.test_blend import faces
 
 SIZE = 32

@@ -3,8 +3,8 @@ import json
 import pytest
 import torch
 
-import generators  # noqa: F401  (registers the families)
-from generators.genome import (
+import deepfake_arena.generators  # noqa: F401  (registers the families)
+from deepfake_arena.generators.genome import (
     GeneSpace,
     GeneSpec,
     Genome,
@@ -13,7 +13,7 @@ from generators.genome import (
     mutate,
     random_genome,
 )
-from generators.registry import gene_space
+from deepfake_arena.generators.registry import gene_space
 
 SPACE = gene_space("blend")
 

@@ -3,10 +3,10 @@ import json
 import pytest
 import torch
 
-import generators  # noqa: F401  (registers the families)
-from generators.genome import default_genome
-from generators.population import Strain, evolve, initial_population, next_id_start
-from generators.registry import gene_space
+import deepfake_arena.generators  # noqa: F401  (registers the families)
+from deepfake_arena.generators.genome import default_genome
+from deepfake_arena.generators.population import Strain, evolve, initial_population, next_id_start
+from deepfake_arena.generators.registry import gene_space
 
 SETTINGS = dict(size=8, elite=2, rate=0.3, scale=0.15, crossover_prob=0.5, tournament=3)
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-import arena.results
-from arena import face_ops
-from arena.faces import FaceBatch
-from detectors import Detector, TrainConfig
-from generators.registry import FAMILIES, TrainBudget, get_family
+import deepfake_arena.results
+from deepfake_arena import face_ops
+from deepfake_arena.detectors import Detector, TrainConfig
+from deepfake_arena.faces import FaceBatch
+from deepfake_arena.generators.registry import FAMILIES, TrainBudget, get_family
 from tests.conftest import QUICKSTART, TINY
 from tests.conftest import arena_cli as _arena
 from tests.detectors.toy import toy
@@ -135,7 +135,7 @@ def test_a_simulation_runs_its_tasks_on_the_gpu_through_ray(tmp_path):
         "run", str(QUICKSTART), *overrides, "--name", "gpu", "--runs-dir", str(tmp_path), env=strict
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    df = arena.results.load(tmp_path / "gpu")
+    df = deepfake_arena.results.load(tmp_path / "gpu")
     assert {"post", "zero_day", "past", "sealed"} <= set(df.phase)
     assert df.value.notna().all() and sorted(df["round"].unique()) == [1, 2, 3]
     assert (tmp_path / "gpu" / "report" / "cat_and_mouse_auc.png").read_bytes()[:4] == b"\x89PNG"

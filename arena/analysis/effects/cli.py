@@ -1,13 +1,13 @@
-"""`arena effects RUN_DIR...`: the known effects (arena.analysis.effects.measure) of runs and sweeps.
+"""`arena effects RUN_DIR...`: the known effects (deepfake_arena.analysis.effects.measure) of runs and sweeps.
 
 Runs whose resolved specs differ only in the seed are one condition (a sweep of `seeds: [...]`
 is one); each condition gets one row per effect. Writes `effects.csv` (the headline table),
 `effects_stats.csv` (every statistic) and one PNG (+ CSV) per measured effect into --out, and
 prints the table.
 
-With `--registration FILE` (arena.analysis.effects.registration, e.g. runs/effects/registration.yaml) the
+With `--registration FILE` (analysis.effects.registration, e.g. runs/effects/registration.yaml) the
 conditions are matched to the registered arms (by spec hash, else by folder name) and the
-protocol's tables are written too (arena.analysis.effects.protocol): `effects_tests.csv` (every registered
+protocol's tables are written too (analysis.effects.protocol): `effects_tests.csv` (every registered
 test per arm and as selection - drift: t CI, exact p, Holm p, confirmed / exploratory),
 `effects_ablation.csv` (driven by selection / present regardless / absent, and what produces
 it), `effects_magnitudes.csv` (ratios to the published figures) and `arms_cat_and_mouse.png`.
@@ -23,11 +23,11 @@ from typing import Any
 
 import pandas as pd
 
-from arena.analysis import derived as analysis
-from arena.analysis.effects.measure import Effect, Roles, measure, stats_table, table
-from arena.errors import ArenaUserError
-from arena.store.atomic import write_text_atomic
-from arena.store.run_info import Condition, conditions, expand_run_dirs
+from deepfake_arena.analysis import derived as analysis
+from deepfake_arena.analysis.effects.measure import Effect, Roles, measure, stats_table, table
+from deepfake_arena.errors import ArenaUserError
+from deepfake_arena.store.atomic import write_text_atomic
+from deepfake_arena.store.run_info import Condition, conditions, expand_run_dirs
 
 EFFECTS_CSV, STATS_CSV = "effects.csv", "effects_stats.csv"
 TESTS_CSV, ABLATION_CSV, MAGNITUDES_CSV = (
@@ -125,8 +125,8 @@ def _arms(
     reg_path: str, measured: list[tuple[Condition, list[Effect], dict[str, int], list[int]]]
 ) -> dict[str, Any]:
     """The conditions that are registered arms (by spec hash, else folder name), keyed by arm."""
-    from arena.analysis.effects.protocol import ArmResult
-    from arena.analysis.effects.registration import load_registration, match
+    from deepfake_arena.analysis.effects.protocol import ArmResult
+    from deepfake_arena.analysis.effects.registration import load_registration, match
 
     reg = load_registration(reg_path)
     arms: dict[str, ArmResult] = {}
@@ -148,7 +148,7 @@ def _arms(
 def _spec_file_notes(reg_path: str) -> list[str]:
     """Registered spec files that changed since registration (found from the cwd or the file's
     folders up): a note, since runs are judged by their own resolved specs."""
-    from arena.analysis.effects.registration import check_files, load_registration
+    from deepfake_arena.analysis.effects.registration import check_files, load_registration
 
     reg = load_registration(reg_path)
     for root in [Path.cwd(), *Path(reg_path).resolve().parents]:
@@ -170,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
     write_text_atomic(out / STATS_CSV, stats.to_csv(index=False))
     print(format_table(heads))
     if not args.no_plots:
-        from arena.analysis.effects.figures import plot_effect
+        from deepfake_arena.analysis.effects.figures import plot_effect
 
         for label, effs in results:
             suffix = "" if len(results) == 1 else f"_{_slug(label)}"
@@ -184,7 +184,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write_protocol(protocol: dict[str, Any], args: argparse.Namespace, out: Path) -> None:
-    from arena.analysis.effects.protocol import ablation, format_tests, magnitudes, markdown, registered_tests
+    from deepfake_arena.analysis.effects.protocol import (
+        ablation,
+        format_tests,
+        magnitudes,
+        markdown,
+        registered_tests,
+    )
 
     reg, arms = protocol["reg"], protocol["arms"]
     print()
@@ -203,6 +209,6 @@ def _write_protocol(protocol: dict[str, Any], args: argparse.Namespace, out: Pat
     write_text_atomic(out / PROTOCOL_MD, markdown(reg, tests, abl, mags))
     print(format_tests(tests, abl))
     if not args.no_plots and arms:
-        from arena.analysis.effects.figures import plot_arms
+        from deepfake_arena.analysis.effects.figures import plot_arms
 
         print(plot_arms(arms, out))

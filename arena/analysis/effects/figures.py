@@ -1,9 +1,9 @@
-"""One figure per effect (arena.analysis.effects.measure): what the effect looks like in the runs
+"""One figure per effect (deepfake_arena.analysis.effects.measure): what the effect looks like in the runs
 (left) and its
 statistics over seeds (right: each seed a dot, the mean with its Student t CI, the null as a dashed
 line), with the published figure drawn in grey and labelled as an external reference.
 
-Each figure is saved with the CSV of the numbers it draws (arena.analysis.plots.style.save). Torch-free.
+Each figure is saved with the CSV of the numbers it draws (analysis.plots.style.save). Torch-free.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from arena.analysis.effects.measure import CHANCE, Effect, Stat
-from arena.analysis.plots.style import Palette, pyplot, save
+from deepfake_arena.analysis.effects.measure import CHANCE, Effect, Stat
+from deepfake_arena.analysis.plots.style import Palette, pyplot, save
 
 EXTERNAL = {"color": "dimgrey", "marker": "D", "ms": 8, "mfc": "lightgrey", "ls": "none"}
 
@@ -242,7 +242,7 @@ def plot_effect(e: Effect, out: Path, suffix: str = "") -> Path | str:
 
 def plot_arms(arms: Mapping[str, Any], out: Path) -> Path | str:
     """arms_cat_and_mouse.png (+ .csv): the arms' cat-and-mouse curves side by side, one panel per
-    arm (arena.analysis.effects.protocol.ArmResult): each retrained detector's zero-day and post AUC on the
+    arm (analysis.effects.protocol.ArmResult): each retrained detector's zero-day and post AUC on the
     round's new generation, and the frozen lab detector beside its exposed twin, means over seeds."""
     order = [a for a in ("selection", "drift", "static") if a in arms] + [
         a for a in arms if a not in ("selection", "drift", "static")

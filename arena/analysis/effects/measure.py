@@ -2,7 +2,7 @@
 
 A simulator earns trust when it reproduces, on its own, what real-world studies found. Each
 effect below is one statistic computed per seed (per run), averaged over the seeds of a condition
-with a Student t CI over seeds (`arena.analysis.seed_stats.t_interval`), and given a verdict:
+with a Student t CI over seeds (`deepfake_arena.analysis.seed_stats.t_interval`), and given a verdict:
 
 - `shown`: every required check's CI excludes its null on the predicted side (e.g. CI low > 0
   for a gap predicted positive); needs >= 2 seeds for a CI (use >= 5 for full size);
@@ -16,7 +16,7 @@ i.e. those that retrain on each generation's fakes):
 1. decay_recovery: per retrained detector and round r >= 2, post AUC minus zero-day AUC on
    generation r (strain "all"), averaged over detectors and rounds. Also reported: the share
    of (detector, round) pairs where post > zero-day. Required: mean gap > 0.
-2. seen_vs_sealed: `arena.analysis.derived.vault_gap` of the retrained detectors (post on this
+2. seen_vs_sealed: `deepfake_arena.analysis.derived.vault_gap` of the retrained detectors (post on this
    round's generation minus the sealed vault families, strain "all"), averaged over detectors
    and rounds; the same in accuracy at 0.5. Required: AUC gap > 0. External: DFDC 2020 82.56%
    vs 65.18% accuracy; DeepfakeBench Xception 0.964 vs 0.708 AUC.
@@ -24,14 +24,14 @@ i.e. those that retrain on each generation's fakes):
    `sbi`-trained detector minus that of the baseline, a non-sbi detector of the same arch, on
    the sealed families the baseline never trained on. Required: difference > 0. External: SBI
    (CVPR 2022) +4.90 AUC points on DFDC over its baseline.
-4. forgetting: `arena.analysis.derived.forgetting_summary` (the last version's mean drop on every earlier
+4. forgetting: `analysis.derived.forgetting_summary` (the last version's mean drop on every earlier
    generation) of the finetune detector minus the replay detector's. Required: difference > 0
    and finetune forgetting above its noise floor (the frozen detectors' apparent forgetting on
    the same generations) > 0; runs without a frozen detector have no floor, and then finetune
    forgetting > 0 is required instead (the stat's description says so). External: CDDB
    (forgetting under fine-tuning, less with replay).
 5. forward_transfer: the frozen detector's AUC against generation gap k = j - i >= 0 (its own
-   generation, then every later one, `arena.analysis.derived.score_matrix`): least-squares slope per
+   generation, then every later one, `deepfake_arena.analysis.derived.score_matrix`): least-squares slope per
    seed, and |AUC(last) - 0.5| - |AUC(first) - 0.5|. Required: slope < 0 and the distance to
    chance shrinks (< 0). Also reported: the final AUC, and the zero-day AUC on each family that
    unlocks after round 1 (innovation) at its debut, minus the AUC at gap 0. External: a 2025
@@ -52,10 +52,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from arena.analysis import derived as analysis
-from arena.analysis.seed_stats import holm, sign_flip_p, t_interval
-from arena.errors import ArenaUserError
-from arena.results import ALL
+from deepfake_arena.analysis import derived as analysis
+from deepfake_arena.analysis.seed_stats import holm, sign_flip_p, t_interval
+from deepfake_arena.errors import ArenaUserError
+from deepfake_arena.results import ALL
 
 SHOWN, NOT_SHOWN, NOT_MEASURED, REPORTED = "shown", "not shown", "not measured", "reported"
 ABOVE, BELOW = "above", "below"  # the side of the null an effect predicts
@@ -153,7 +153,7 @@ class Stat:
 class Effect:
     """One effect: its statistics (the first is the headline), or the reason it was not measured.
 
-    `context` holds the per-seed numbers behind the figure (arena.analysis.effects.figures).
+    `context` holds the per-seed numbers behind the figure (deepfake_arena.analysis.effects.figures).
     """
 
     number: int
@@ -311,7 +311,7 @@ SBI_PASTE = "alpha"  # the sbi pseudo-fakes paste with face_ops.alpha_blend: ble
 def vault_genes(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Sealed strain id -> the genes the spec gives it, for the strains whose genes are known.
 
-    Ids as generators.population.sealed_strains numbers them: `strains_per_family` per listed
+    Ids as deepfake_arena.generators.population.sealed_strains numbers them: `strains_per_family` per listed
     family (the first the default genome, the rest random: unknown, left out), then the explicit
     strains. Only the genes the spec sets are given (the rest are the family's defaults).
     """
@@ -546,7 +546,7 @@ def sbi_generalises(
 
 
 def forgetting(df: pd.DataFrame, finetune: str | None, replay: str | None) -> Effect:
-    """Effect 4: forgetting of finetune minus replay's (arena.analysis.derived.forgetting_summary)."""
+    """Effect 4: forgetting of finetune minus replay's (analysis.derived.forgetting_summary)."""
     eff = Effect(4, "forgetting", "Forgetting: finetune vs replay", REFERENCES[4])
     missing = [r for r, n in (("finetune", finetune), ("replay", replay)) if n is None]
     if missing:
@@ -751,9 +751,9 @@ def measure(df: pd.DataFrame, spec: dict[str, Any], roles: Roles = Roles()) -> l
 def table(effects: Sequence[Effect], condition: str = "") -> pd.DataFrame:
     """One row per effect: the headline statistic, its CI, the verdict and the published figure.
 
-    p_value: the headline's exact sign-flip p over seeds (arena.analysis.seed_stats); p_holm: Holm over the
+    p_value: the headline's exact sign-flip p over seeds (analysis.seed_stats); p_holm: Holm over the
     headlines of the effects tested here (those with a null). The verdict is the CI's (every
-    required CI excludes its null); a registered protocol (arena.analysis.effects.protocol) also needs
+    required CI excludes its null); a registered protocol (analysis.effects.protocol) also needs
     p_holm < alpha."""
     tested = [k for k, e in enumerate(effects) if e.primary is not None and e.primary.null is not None]
     adjusted = holm([effects[k].primary.p_value for k in tested])  # type: ignore[union-attr]

@@ -1,9 +1,9 @@
 """The registered tests of a confirmatory protocol, the ablation's verdict per effect, and each
 effect's magnitude beside the published figure (issue 23).
 
-Why: the effects table of `arena.analysis.effects.measure` says whether an effect appears in some runs. A
+Why: the effects table of `analysis.effects.measure` says whether an effect appears in some runs. A
 researcher also needs to know (a) whether that was predicted before the runs, on seeds nobody
-tuned on (`arena.analysis.effects.registration`), and (b) what produces it in the simulation: the race itself
+tuned on (`analysis.effects.registration`), and (b) what produces it in the simulation: the race itself
 (generators selected for evading the detectors), or the world's design and the spec's schedule,
 which would produce it with no selection at all. The ablation answers (b) with three arms on the
 same world and seeds: `selection`, `drift` (no selection, the same variation) and `static` (no
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from arena.analysis.effects.measure import (
+from deepfake_arena.analysis.effects.measure import (
     CHANCE,
     DEEPFAKEBENCH_AUC_GAP,
     DFDC_ACC_GAP,
@@ -38,8 +38,8 @@ from arena.analysis.effects.measure import (
     TOL,
     Effect,
 )
-from arena.analysis.effects.registration import CONFIRMATORY, DIFF, Match, Registration, TestReg
-from arena.analysis.seed_stats import holm, sign_flip_p, t_interval
+from deepfake_arena.analysis.effects.registration import CONFIRMATORY, DIFF, Match, Registration, TestReg
+from deepfake_arena.analysis.seed_stats import holm, sign_flip_p, t_interval
 
 DRIVEN, REGARDLESS, ABSENT, UNRESOLVED, UNCLASSIFIED = (
     "driven by selection",

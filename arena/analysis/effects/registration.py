@@ -31,7 +31,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from arena.errors import ArenaUserError
+from deepfake_arena.errors import ArenaUserError
 
 REPLICATE_KEYS = ("seed", "seeds", "sweep")
 CONFIRMATORY, EXPLORATORY = "confirmatory", "exploratory"
@@ -61,7 +61,7 @@ def spec_hash(resolved: dict[str, Any]) -> str:
 
 def spec_file_hash(path: str | Path) -> str:
     """The hash of a YAML spec file: validated (defaults filled in), seeds and sweep removed."""
-    from arena.spec import read_spec_file, validate_spec
+    from deepfake_arena.spec import read_spec_file, validate_spec
 
     raw, _ = read_spec_file(path)
     body = {k: v for k, v in raw.items() if k not in REPLICATE_KEYS}
@@ -90,8 +90,8 @@ class TestReg(_Strict):
 
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     effect: int = Field(ge=1, le=99)
-    name: str = Field(description="the effect's name in arena.analysis.effects.measure (Effect.name)")
-    stat: str = Field(description="the statistic's name in arena.analysis.effects.measure (Stat.name)")
+    name: str = Field(description="the effect's name in analysis.effects.measure (Effect.name)")
+    stat: str = Field(description="the statistic's name in analysis.effects.measure (Stat.name)")
     null: float = 0.0
     alternative: Literal["greater", "less"] | None = Field(
         description="predicted side of the null in each arm; None: not tested per arm (a level)"

@@ -4,14 +4,14 @@ the cat-and-mouse curve and the train-round x test-generation heatmap — and `w
 
 1. cat_and_mouse   zero-day vs post-retrain score per round (the sawtooth), per detector; with
                    `evaluation.external`, the same versions on each set of real deepfakes (dashed)
-2. decay_gap       score of version i on generation i+k against k        (arena.analysis.plots.decay)
+2. decay_gap       score of version i on generation i+k against k        (analysis.plots.decay)
 3. heatmap         score[trained through round i][generation j]
-4. forgetting      per detector and strategy                             (arena.analysis.plots.decay)
-5. vault_gap       seen vs sealed, next to the field's published figures (arena.analysis.plots.decay)
-6. red_queen       population fitness vs detector score, family unlocks  (arena.analysis.plots.population)
-7. lineage         the strains' family tree and families over rounds     (arena.analysis.plots.population)
-8. samples         real/fake pairs of the fittest strain across rounds   (arena.analysis.plots.samples)
-9. extractor_miss  faces the face extractor misses, per round and family (arena.analysis.plots.extractor)
+4. forgetting      per detector and strategy                             (analysis.plots.decay)
+5. vault_gap       seen vs sealed, next to the field's published figures (analysis.plots.decay)
+6. red_queen       population fitness vs detector score, family unlocks  (analysis.plots.population)
+7. lineage         the strains' family tree and families over rounds     (analysis.plots.population)
+8. samples         real/fake pairs of the fittest strain across rounds   (analysis.plots.samples)
+9. extractor_miss  faces the face extractor misses, per round and family (analysis.plots.extractor)
 
 Each PNG is saved with a CSV of the numbers drawn; with several runs of a condition the lines
 are means over seeds with a Student t CI band over seeds.
@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from arena.analysis.derived import load_runs, over_runs, score_matrix
-from arena.analysis.plots.style import Palette, Plot, detector_label, label, pyplot, save
-from arena.results import ALL
+from deepfake_arena.analysis.derived import load_runs, over_runs, score_matrix
+from deepfake_arena.analysis.plots.style import Palette, Plot, detector_label, label, pyplot, save
+from deepfake_arena.results import ALL
 
 _CM_KEYS = ["detector", "strategy", "round", "phase", "detector_round"]
 
@@ -45,9 +45,9 @@ def cat_and_mouse_table(df: pd.DataFrame, metric: str = "auc") -> pd.DataFrame:
 
 
 def external_table(df: pd.DataFrame, metric: str = "auc") -> pd.DataFrame:
-    """Pooled scores of the zero-day and post versions on each external set (arena.rounds.external), per
+    """Pooled scores of the zero-day and post versions on each external set (rounds.external), per
     detector and round (mean over seeds); empty for runs without `evaluation.external`."""
-    from arena.analysis.external import pooled
+    from deepfake_arena.analysis.external import pooled
 
     keys = [*_CM_KEYS, "set"]
     if df.empty or not (df.phase == "external").any():
@@ -103,7 +103,7 @@ def plot_cat_and_mouse(
 
 
 def heatmap_table(df: pd.DataFrame, metric: str = "auc") -> pd.DataFrame:
-    """score[version trained through round i][generation j] (see `arena.analysis.derived.score_matrix`),
+    """score[version trained through round i][generation j] (see `analysis.derived.score_matrix`),
     averaged over seeds when several runs are given."""
     m = score_matrix(df, metric)
     keys = ["detector", "detector_round", "generation", "phase"]
@@ -158,8 +158,8 @@ def plot_heatmap(df: pd.DataFrame, out: Path, metric: str = "auc") -> Path:
 def check_metric(metric: str, df: pd.DataFrame | None = None) -> None:
     """A metric name must be one the arena computes (and, given a table, one it holds): anything
     else is a one-line error, not a page of empty plots or a string pasted into HTML."""
-    from arena.errors import ArenaUserError
-    from arena.metrics import METRICS
+    from deepfake_arena.errors import ArenaUserError
+    from deepfake_arena.metrics import METRICS
 
     if metric not in METRICS:
         shown = metric if len(metric) <= 40 else metric[:40] + "..."
@@ -172,7 +172,7 @@ def check_metric(metric: str, df: pd.DataFrame | None = None) -> None:
 def _safe(name: str, title: str, fn, *args, **kw) -> Plot:  # type: ignore[no-untyped-def]
     """Run one plot function; a plot without data (fn returns a note string) is skipped, not an error,
     and so is one whose round files do not match their manifests (the note names the file)."""
-    from arena.store.ledger import CorruptFile
+    from deepfake_arena.store.ledger import CorruptFile
 
     try:
         result = fn(*args, **kw)
@@ -196,11 +196,11 @@ def write_plots(
     note saying why; the extractor's plot is left out of runs without one. The cat-and-mouse plot
     is always first.
     """
-    from arena.analysis.plots import decay as plots_decay
-    from arena.analysis.plots import extractor as plots_extractor
-    from arena.analysis.plots import population as plots_population
-    from arena.analysis.plots import samples as plots_samples
-    from arena.store.run_info import world_credit
+    from deepfake_arena.analysis.plots import decay as plots_decay
+    from deepfake_arena.analysis.plots import extractor as plots_extractor
+    from deepfake_arena.analysis.plots import population as plots_population
+    from deepfake_arena.analysis.plots import samples as plots_samples
+    from deepfake_arena.store.run_info import world_credit
 
     dirs = [Path(d) for d in run_dirs]
     out = Path(out)
@@ -211,7 +211,7 @@ def write_plots(
         raise ValueError(f"{', '.join(map(str, dirs))}: no committed rounds yet; nothing to plot")
     check_metric(metric, df)
     out.mkdir(parents=True, exist_ok=True)
-    from arena.store.ledger import CorruptFile
+    from deepfake_arena.store.ledger import CorruptFile
 
     pop_error = None
     try:
@@ -247,8 +247,8 @@ def plot_dir(path: str | Path, metric: str = "auc") -> list[Plot]:
     Raises ValueError (one line, for the CLI) for a directory that is not a run or has no
     committed round yet.
     """
-    from arena.errors import ArenaUserError
-    from arena.store.run_info import conditions, expand_run_dirs
+    from deepfake_arena.errors import ArenaUserError
+    from deepfake_arena.store.run_info import conditions, expand_run_dirs
 
     path = Path(path)
     check_metric(metric)

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from arena.analysis import derived as analysis
-from arena.analysis.plots.style import Palette, detector_label, label, pyplot, save
+from deepfake_arena.analysis import derived as analysis
+from deepfake_arena.analysis.plots.style import Palette, detector_label, label, pyplot, save
 
 # Published figures, drawn only as clearly marked external references (not produced by a run).
 EXTERNAL_REFERENCES = pd.DataFrame(

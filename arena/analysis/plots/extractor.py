@@ -1,4 +1,4 @@
-"""The face extractor's misses over rounds (`arena.rounds.extraction`): how often the stage in front of
+"""The face extractor's misses over rounds (`rounds.extraction`): how often the stage in front of
 the detectors loses the face, for the round's fresh fakes, the sealed vault's fakes and the reals,
 and per generator family, which is where an extractor attack shows. Torch-free."""
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from arena.analysis.derived import over_runs
-from arena.analysis.plots.style import Palette, pyplot, save
-from arena.results import ALL
+from deepfake_arena.analysis.derived import over_runs
+from deepfake_arena.analysis.plots.style import Palette, pyplot, save
+from deepfake_arena.results import ALL
 
 # What each pooled line is drawn from: (phase, metric) of the `all` rows.
 POOLED = {

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from arena.analysis import derived as analysis
-from arena.analysis.plots.style import Palette, detector_label, label, pyplot, save
-from arena.results import ALL
-from arena.store.ledger import committed_rounds, round_dir_name, verified_path
-from arena.store.round_files import POPULATION
+from deepfake_arena.analysis import derived as analysis
+from deepfake_arena.analysis.plots.style import Palette, detector_label, label, pyplot, save
+from deepfake_arena.results import ALL
+from deepfake_arena.store.ledger import committed_rounds, round_dir_name, verified_path
+from deepfake_arena.store.round_files import POPULATION
 
 POP_COLUMNS = ["run", "seed", "round", "strain", "family", "parents", "born_round", "n_mutations"]
 POP_COLUMNS += ["evasion", "quality", "fitness"]

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from arena.analysis.plots.style import pyplot, save
-from arena.store.ledger import committed_rounds, round_dir_name, verified_path
-from arena.store.round_files import EVAL_SET, POPULATION, load_eval_set
+from deepfake_arena.analysis.plots.style import pyplot, save
+from deepfake_arena.store.ledger import committed_rounds, round_dir_name, verified_path
+from deepfake_arena.store.round_files import EVAL_SET, POPULATION, load_eval_set
 
 
 def pick_rounds(rounds: list[int], most: int) -> list[int]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from arena.store.atomic import write_bytes_atomic, write_text_atomic
+from deepfake_arena.store.atomic import write_bytes_atomic, write_text_atomic
 
 LABELS = {
     "auc": "AUC",

@@ -4,7 +4,7 @@ One job per module: `scan` (which files, whose faces), `decode` (robust photo de
 `video` (frame sampling), `landmarks_file` (precomputed landmarks), `fan` (face-alignment from
 local weights), `align` (batched similarity alignment), `process` (a batch of files -> faces and
 quarantine rows), `store` (shards, tables, manifest), `runner` (incremental plan, Ray, progress),
-`cli` (the command). Reading a faceset is `arena.world.faceset`.
+`cli` (the command). Reading a faceset is `deepfake_arena.world.faceset`.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ __all__ = ["IngestOptions", "ingest"]
 def __getattr__(name: str) -> Any:
     # Lazy: `arena --help` imports the ingest CLI's arguments, not torch.
     if name == "IngestOptions":
-        from arena.world.ingest.options import IngestOptions
+        from deepfake_arena.world.ingest.options import IngestOptions
 
         return IngestOptions
     if name == "ingest":
-        from arena.world.ingest.runner import ingest
+        from deepfake_arena.world.ingest.runner import ingest
 
         return ingest
     raise AttributeError(name)

@@ -1,6 +1,6 @@
 """Batched alignment of detected faces to the canonical 5-point template.
 
-A face is aligned by the least-squares similarity (Umeyama, `arena.face_ops.estimate_similarity`)
+A face is aligned by the least-squares similarity (Umeyama, `deepfake_arena.face_ops.estimate_similarity`)
 that takes its five landmarks onto `TEMPLATE`, then `kornia.geometry.warp_affine` at the target
 size; every landmark (5 or 68) is carried through the same matrix into crop coordinates.
 
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from arena.face_ops import estimate_similarity, transform_points, warp_to
+from deepfake_arena.face_ops import estimate_similarity, transform_points, warp_to
 
 # Canonical landmarks as fractions of the crop side, (x, y) with 0 and 1 at the centres of the
 # first and last pixel: the Procrustes mean of the 204 faces of the Face Research Lab London Set

@@ -1,4 +1,4 @@
-"""The `arena ingest` subcommand: its arguments and what it runs (wired in by `arena.cli`)."""
+"""The `arena ingest` subcommand: its arguments and what it runs (wired in by `deepfake_arena.cli`)."""
 
 from __future__ import annotations
 
@@ -67,8 +67,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def run(args: argparse.Namespace) -> int:
-    from arena.world.ingest.options import IngestOptions
-    from arena.world.ingest.runner import format_summary, ingest
+    from deepfake_arena.world.ingest.options import IngestOptions
+    from deepfake_arena.world.ingest.runner import format_summary, ingest
 
     options = IngestOptions(
         size=args.size,

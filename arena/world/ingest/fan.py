@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from arena.errors import ArenaUserError
+from deepfake_arena.errors import ArenaUserError
 
 FAN_KEY = "2DFAN-4"
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import pandas as pd
 
-from arena.errors import ArenaUserError
-from arena.world.ingest.scan import SourceFile
+from deepfake_arena.errors import ArenaUserError
+from deepfake_arena.world.ingest.scan import SourceFile
 
 
 @dataclass
@@ -31,7 +31,7 @@ class Labelled:
 
 
 def apply_labels(files: list[SourceFile], table: pd.DataFrame, mapping: dict[str, str] | None) -> Labelled:
-    """Split `files` by the labels `table` (as `arena.world.labels.read_label_file` returns it)."""
+    """Split `files` by the labels `table` (as `deepfake_arena.world.labels.read_label_file` returns it)."""
     by_file = table.set_index("file")
     listed = set(by_file.index)
     out = Labelled(files=[], unmatched=len(listed - {f.rel for f in files}))

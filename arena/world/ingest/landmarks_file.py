@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from arena.errors import ArenaUserError
+from deepfake_arena.errors import ArenaUserError
 
 
 @dataclass(frozen=True)

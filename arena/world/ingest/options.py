@@ -6,8 +6,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from arena.errors import ArenaUserError
-from arena.world.ingest.decode import DEFAULT_MAX_PIXELS
+from deepfake_arena.errors import ArenaUserError
+from deepfake_arena.world.ingest.decode import DEFAULT_MAX_PIXELS
 
 POLICIES = ("largest", "all", "skip")
 DEFAULT_CREDIT = "Real faces ingested from {src}; credit the dataset's creators as its licence asks"
@@ -20,8 +20,8 @@ class IngestOptions:
     size: side of the aligned crops (px). policy: what to do with several faces in one input
     (largest: keep the largest; all: keep each; skip: quarantine the input). min_size: smallest
     face box side (photo px). min_sharpness: smallest Laplacian variance of the crop (see
-    `arena.world.ingest.align.sharpness`; 0 disables). fps, max_frames: video sampling rate and cap.
-    labels: a labels file (`arena.world.labels`): real/fake, method, release date and clip of each file;
+    `deepfake_arena.world.ingest.align.sharpness`; 0 disables). fps, max_frames: video sampling rate and cap.
+    labels: a labels file (`world.labels`): real/fake, method, release date and clip of each file;
     not content (a changed labels file relabels the faceset without re-aligning a face).
     """
 

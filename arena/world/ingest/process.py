@@ -15,13 +15,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from arena.world.ingest.align import align_faces, reduce68
-from arena.world.ingest.decode import Photo, Rejected, decode_photo
-from arena.world.ingest.landmarks_file import LandmarksFile
-from arena.world.ingest.options import IngestOptions
-from arena.world.ingest.safe_read import read_photo_bytes, sha256_regular
-from arena.world.ingest.scan import SourceFile
-from arena.world.ingest.video import sample_frames
+from deepfake_arena.world.ingest.align import align_faces, reduce68
+from deepfake_arena.world.ingest.decode import Photo, Rejected, decode_photo
+from deepfake_arena.world.ingest.landmarks_file import LandmarksFile
+from deepfake_arena.world.ingest.options import IngestOptions
+from deepfake_arena.world.ingest.safe_read import read_photo_bytes, sha256_regular
+from deepfake_arena.world.ingest.scan import SourceFile
+from deepfake_arena.world.ingest.video import sample_frames
 
 ALIGN_CHUNK = 64  # faces per kornia warp call
 
@@ -74,20 +74,20 @@ class BatchProcessor:
     """
 
     def __init__(self, src: Path, options: IngestOptions, landmarks: LandmarksFile | None) -> None:
-        from arena.allocator import tune_malloc
+        from deepfake_arena.allocator import tune_malloc
 
         tune_malloc()  # in-process or in a Ray actor, the warps and resizes are op chains too
         self.src, self.opt, self.lmfile = src, options, landmarks
         self._fan: Any = None
         needs_fan = landmarks is None or landmarks.needs_fan
         if needs_fan:
-            from arena.world.ingest.fan import check_weights
+            from deepfake_arena.world.ingest.fan import check_weights
 
             check_weights(options.weights, detect=landmarks is None)  # fail before any work
 
     def fan(self) -> Any:
         if self._fan is None:
-            from arena.world.ingest.fan import FanLandmarker
+            from deepfake_arena.world.ingest.fan import FanLandmarker
 
             self._fan = FanLandmarker(
                 self.opt.weights,

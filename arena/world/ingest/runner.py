@@ -12,16 +12,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from arena.errors import ArenaUserError
-from arena.world.ingest.decode import Rejected
-from arena.world.ingest.labelling import apply_labels
-from arena.world.ingest.landmarks_file import LandmarksFile
-from arena.world.ingest.options import DEFAULT_CREDIT, IngestOptions
-from arena.world.ingest.process import BatchProcessor, BatchResult
-from arena.world.ingest.safe_read import sha256_regular
-from arena.world.ingest.scan import SourceFile, read_mapping, scan_all
-from arena.world.ingest.store import FacesetWriter
-from arena.world.labels import read_label_file
+from deepfake_arena.errors import ArenaUserError
+from deepfake_arena.world.ingest.decode import Rejected
+from deepfake_arena.world.ingest.labelling import apply_labels
+from deepfake_arena.world.ingest.landmarks_file import LandmarksFile
+from deepfake_arena.world.ingest.options import DEFAULT_CREDIT, IngestOptions
+from deepfake_arena.world.ingest.process import BatchProcessor, BatchResult
+from deepfake_arena.world.ingest.safe_read import sha256_regular
+from deepfake_arena.world.ingest.scan import SourceFile, read_mapping, scan_all
+from deepfake_arena.world.ingest.store import FacesetWriter
+from deepfake_arena.world.labels import read_label_file
 
 
 @dataclass
@@ -137,7 +137,7 @@ def ingest(src: str | Path, out: str | Path, options: IngestOptions) -> dict[str
         writer.add(replace(empty, quarantine=labelled.rejected, seen=len(labelled.rejected)))
     p = plan(src, files, writer.known_files(), lmfile)
     if p.todo and (lmfile is None or lmfile.needs_fan):
-        from arena.world.ingest.fan import check_weights
+        from deepfake_arena.world.ingest.fan import check_weights
 
         check_weights(options.weights, detect=lmfile is None)  # before any work or worker starts
     batches = [p.todo[i : i + options.batch] for i in range(0, len(p.todo), options.batch)]

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from arena.world.ingest.decode import Rejected
+from deepfake_arena.world.ingest.decode import Rejected
 
 MAX_PHOTO_BYTES = 512 << 20  # a photo file larger than this is not read (64 Mpx guard on pixels too)
 CHUNK = 1 << 20

@@ -17,8 +17,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from arena.errors import ArenaUserError
-from arena.world.ingest.video import VIDEO_EXTENSIONS
+from deepfake_arena.errors import ArenaUserError
+from deepfake_arena.world.ingest.video import VIDEO_EXTENSIONS
 
 PHOTO_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".jfif", ".ppm", ".pgm"}

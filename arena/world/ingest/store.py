@@ -2,10 +2,10 @@
 
     FACESET/
       manifest.json                      the commit point: lists every file below with its sha256
-      index.parquet                      one row per face (see `arena.world.faceset.INDEX_COLUMNS`)
+      index.parquet                      one row per face (see `deepfake_arena.world.faceset.INDEX_COLUMNS`)
       quarantine.parquet                 one row per rejected input, with its reason
       files.parquet                      one row per source file: size, mtime, sha256 (re-ingest)
-      labels.parquet                     a labelled faceset's labels file, as read (`arena.world.labels`)
+      labels.parquet                     a labelled faceset's labels file, as read (`world.labels`)
       shards/sGGGG-KKKK.safetensors      images (N, 3, S, S) uint8, landmarks68 (N, 68, 2) float32
 
 Every ingest is a new generation G: its shards get new names (live shards are never overwritten),
@@ -29,12 +29,12 @@ import pyarrow.parquet as pq
 import torch
 from safetensors.torch import save
 
-from arena.errors import ArenaUserError
-from arena.store.atomic import sha256_file, write_bytes_atomic, write_text_atomic
-from arena.world.faceset import FORMAT, MANIFEST, VERSION, read_manifest
-from arena.world.ingest.align import TEMPLATE
-from arena.world.ingest.options import DEFAULT_CREDIT
-from arena.world.ingest.process import BatchResult
+from deepfake_arena.errors import ArenaUserError
+from deepfake_arena.store.atomic import sha256_file, write_bytes_atomic, write_text_atomic
+from deepfake_arena.world.faceset import FORMAT, MANIFEST, VERSION, read_manifest
+from deepfake_arena.world.ingest.align import TEMPLATE
+from deepfake_arena.world.ingest.options import DEFAULT_CREDIT
+from deepfake_arena.world.ingest.process import BatchResult
 
 QUARANTINE_COLUMNS = ["file", "frame", "identity", "reason", "detail"]
 FILE_COLUMNS = ["file", "kind", "identity", "size", "mtime_ns", "sha256", "lm_digest"]
@@ -108,7 +108,7 @@ class FacesetWriter:
         """The labels the faceset was made with (a re-ingest without --labels keeps them), or None."""
         if self._labels_file is None:
             return None
-        from arena.world.labels import OPTIONAL
+        from deepfake_arena.world.labels import OPTIONAL
 
         table = pd.read_parquet(self._labels_file)
         table["label"] = table["label"].astype("Int8")
@@ -164,7 +164,7 @@ class FacesetWriter:
 
         `touched` maps kept files whose mtime changed (content hash unchanged) to their new
         mtime, so the next ingest need not hash them again. `labels` (a labels table, see
-        `arena.world.labels`) sets every face's label, method, released and source, and is kept in the
+        `world.labels`) sets every face's label, method, released and source, and is kept in the
         faceset. Returns the manifest written.
         """
         flush_s = self._flush(self._pending_n) if self._pending_n else 0.0
@@ -180,7 +180,7 @@ class FacesetWriter:
         else:
             index = pd.DataFrame(columns=["file", "identity", "source", "frame", "face", "shard", "row"])
         if labels is not None:
-            from arena.world.ingest.labelling import label_columns
+            from deepfake_arena.world.ingest.labelling import label_columns
 
             index = label_columns(index, labels)
         old_q = self.old_quarantine[self.old_quarantine["file"].isin(keep)]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from arena.world.ingest.decode import Rejected
+from deepfake_arena.world.ingest.decode import Rejected
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".webm", ".mkv", ".m4v"})
 
