@@ -155,8 +155,12 @@ class RecordedSpec(_Strict):
 
 
 class PopulationSpec(_Strict):
-    families: list[str] = Field(default_factory=lambda: ["blend"], min_length=1, max_length=MAX_STRAINS)
-    size: int = Field(6, ge=1, le=MAX_STRAINS)
+    families: list[str] = Field(
+        default_factory=lambda: ["blend"],
+        max_length=MAX_STRAINS,
+        description="evolving families of round 1; []: none (recorded strains alone, size: 0)",
+    )
+    size: int = Field(6, ge=0, le=MAX_STRAINS, description="evolving strains; 0 with families: []")
     elite: int = Field(2, ge=0, le=MAX_STRAINS)
     tournament: int = Field(2, ge=1, le=MAX_STRAINS)
     mutation_rate: float = Field(0.3, ge=0.0, le=1.0)
@@ -176,6 +180,11 @@ class PopulationSpec(_Strict):
 
     @model_validator(mode="after")
     def _elite_fits(self) -> PopulationSpec:
+        if (self.size == 0) != (not self.families):
+            raise ValueError(
+                f"families {self.families} with size {self.size}: a population without evolving "
+                "strains has families: [] and size: 0 (and elite: 0); otherwise name at least one family"
+            )
         if self.elite > self.size:
             raise ValueError(f"elite ({self.elite}) cannot exceed size ({self.size})")
         if len(self.families) > self.size:

@@ -46,7 +46,7 @@ from arena.rounds.generator_side import (
 )
 from arena.rounds.progress import Progress
 from arena.rounds.query_clock import phase_query_seconds
-from arena.rounds.scored_sets import EvalSet, kept_eval_set, metric_rows
+from arena.rounds.scored_sets import EvalSet, kept_eval_set, metric_rows, strain_meta
 from arena.rounds.state import ArenaState, DetectorState, initial_detectors, load_state, load_version
 from arena.seeding import derive_seed, torch_generator
 from arena.spec import DetectorSpec, RunSpec
@@ -164,7 +164,7 @@ class RoundRunner:
         fakes, vault_fakes = made[: len(state.strains)], made[len(state.strains) :]
         gen_weights, new_weights = collect_weights(r, state.strains + vault, made, state.generator_weights)
         sealed = self._sealed_set(ray.get(reals_refs["vault"]), vault, vault_fakes) if vault else None
-        strains_meta = [{"id": s["id"], "family": s["genome"]["family"]} for s in state.strains]
+        strains_meta = [strain_meta(s) for s in state.strains]
         ev = EvalSet(
             images=np.concatenate([reals_eval] + [f["eval"] for f in fakes]),
             labels=np.concatenate(
