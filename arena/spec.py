@@ -66,6 +66,19 @@ class RoundMonths(_Strict):
     months_per_round: int = Field(1, ge=1, le=120)
 
 
+class ReencodeSpec(_Strict):
+    """The JPEG every face leaves through, real or fake (arena.world.reencode): quality per face."""
+
+    quality_low: int = Field(70, ge=1, le=100)
+    quality_high: int = Field(90, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReencodeSpec:
+        if self.quality_low > self.quality_high:
+            raise ValueError(f"quality_low ({self.quality_low}) exceeds quality_high ({self.quality_high})")
+        return self
+
+
 class WorldSpec(_Strict):
     kind: Literal["synthetic", "folder"] = "synthetic"
     path: str | None = Field(None, description="folder: a faceset made by `arena ingest SRC --out DIR`")
@@ -80,6 +93,9 @@ class WorldSpec(_Strict):
         ge=0.0,
         le=2.0,
         description="per-round step of the capture conditions' random walk (arena.world.capture); 0: fixed",
+    )
+    reencode: ReencodeSpec | None = Field(
+        None, description="every face, real or fake, re-encoded as JPEG after the capture; null: off"
     )
     credit: str | None = Field(None, description="folder: credit line for the faces (default: the faceset's)")
     round_months: RoundMonths | None = Field(
