@@ -202,7 +202,8 @@ class PopulationSpec(_Strict):
                 "strains has families: [] and size: 0 (and elite: 0); otherwise name at least one family"
             )
         if self.elite > self.size:
-            raise ValueError(f"elite ({self.elite}) cannot exceed size ({self.size})")
+            alone = "; without evolving strains set elite: 0" if self.size == 0 else ""
+            raise ValueError(f"elite ({self.elite}) cannot exceed size ({self.size}){alone}")
         if len(self.families) > self.size:
             raise ValueError(
                 f"size ({self.size}) is smaller than the number of families ({len(self.families)}); "

@@ -128,6 +128,8 @@ def test_a_population_of_recorded_strains_alone(faceset):
         _spec(faceset, *alone)
     with pytest.raises(SpecError, match="families: \\[\\] and size: 0"):
         _spec(faceset, "population.families=[]", "population.elite=0")
+    with pytest.raises(SpecError, match="without evolving strains set elite: 0"):
+        _spec(faceset, "population.families=[]", "population.size=0")
 
 
 @pytest.mark.parametrize(
