@@ -8,8 +8,10 @@ Analysts load every committed round of a run with one call, filtered on any colu
     >>> zd = deepfake_arena.results.load("runs/quickstart-20261126-101500", phase="zero_day", pooled=False)
 
 Rows that pool every strain of a generation (`strain == "all"`) sit beside the per-strain rows;
-the boolean `pooled` column marks them, so an average over strains can leave them out. Files
-written before that column existed load with it derived from `strain`.
+the boolean `pooled` column marks them, so an average over strains can leave them out. `method`
+names the labelled faceset's method of a recorded strain's rows (and of an external set's
+per-method rows), null otherwise. Files written before a column existed load with `pooled`
+derived from `strain` and `method` null.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ SCHEMA = pa.schema(
         ("ci_high", pa.float64()),
         ("n", pa.int64()),
         ("pooled", pa.bool_()),  # strain == ALL: the row pools every strain of the generation
+        ("method", pa.string()),  # the labelled faceset's method of a recorded strain or external row
     ]
 )
 KEY = [
@@ -88,12 +91,14 @@ def write_results(path: Path, rows: Sequence[dict[str, object]]) -> None:
 
 
 def read_round(path: Path) -> pa.Table:
-    """One round's results file in today's schema; a file from before a derived column existed
-    gets it derived (`pooled` from `strain`)."""
+    """One round's results file in today's schema; a file from before a column existed gets it
+    derived (`pooled` from `strain`) or null (`method`)."""
     table = pq.read_table(path)
     if "pooled" not in table.column_names:
         strain = table.column("strain").to_pylist()
         table = table.append_column(pa.field("pooled", pa.bool_()), pa.array([s == ALL for s in strain]))
+    if "method" not in table.column_names:
+        table = table.append_column(pa.field("method", pa.string()), pa.nulls(table.num_rows, pa.string()))
     return table.select(SCHEMA.names).cast(SCHEMA)
 
 

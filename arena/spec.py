@@ -66,6 +66,19 @@ class RoundMonths(_Strict):
     months_per_round: int = Field(1, ge=1, le=120)
 
 
+class ReencodeSpec(_Strict):
+    """The JPEG every face leaves through, real or fake (deepfake_arena.world.reencode): quality per face."""
+
+    quality_low: int = Field(70, ge=1, le=100)
+    quality_high: int = Field(90, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReencodeSpec:
+        if self.quality_low > self.quality_high:
+            raise ValueError(f"quality_low ({self.quality_low}) exceeds quality_high ({self.quality_high})")
+        return self
+
+
 class WorldSpec(_Strict):
     kind: Literal["synthetic", "folder"] = "synthetic"
     path: str | None = Field(None, description="folder: a faceset made by `arena ingest SRC --out DIR`")
@@ -80,6 +93,9 @@ class WorldSpec(_Strict):
         ge=0.0,
         le=2.0,
         description="per-round step of the capture conditions' random walk (world.capture); 0: fixed",
+    )
+    reencode: ReencodeSpec | None = Field(
+        None, description="every face, real or fake, re-encoded as JPEG after the capture; null: off"
     )
     credit: str | None = Field(None, description="folder: credit line for the faces (default: the faceset's)")
     round_months: RoundMonths | None = Field(
@@ -155,8 +171,12 @@ class RecordedSpec(_Strict):
 
 
 class PopulationSpec(_Strict):
-    families: list[str] = Field(default_factory=lambda: ["blend"], min_length=1, max_length=MAX_STRAINS)
-    size: int = Field(6, ge=1, le=MAX_STRAINS)
+    families: list[str] = Field(
+        default_factory=lambda: ["blend"],
+        max_length=MAX_STRAINS,
+        description="evolving families of round 1; []: none (recorded strains alone, size: 0)",
+    )
+    size: int = Field(6, ge=0, le=MAX_STRAINS, description="evolving strains; 0 with families: []")
     elite: int = Field(2, ge=0, le=MAX_STRAINS)
     tournament: int = Field(2, ge=1, le=MAX_STRAINS)
     mutation_rate: float = Field(0.3, ge=0.0, le=1.0)
@@ -176,8 +196,14 @@ class PopulationSpec(_Strict):
 
     @model_validator(mode="after")
     def _elite_fits(self) -> PopulationSpec:
+        if (self.size == 0) != (not self.families):
+            raise ValueError(
+                f"families {self.families} with size {self.size}: a population without evolving "
+                "strains has families: [] and size: 0 (and elite: 0); otherwise name at least one family"
+            )
         if self.elite > self.size:
-            raise ValueError(f"elite ({self.elite}) cannot exceed size ({self.size})")
+            alone = "; without evolving strains set elite: 0" if self.size == 0 else ""
+            raise ValueError(f"elite ({self.elite}) cannot exceed size ({self.size}){alone}")
         if len(self.families) > self.size:
             raise ValueError(
                 f"size ({self.size}) is smaller than the number of families ({len(self.families)}); "

@@ -78,8 +78,11 @@ def initial_population(
     """`size` strains shared round-robin among `families`, numbered from 1.
 
     The first strain of each family carries the default genome (the textbook technique); the
-    rest are uniform random genomes, so round 1 already spans the gene space.
+    rest are uniform random genomes, so round 1 already spans the gene space. No families and
+    size 0: no evolving strain (a run of recorded strains alone, :mod:`deepfake_arena.generators.recorded`).
     """
+    if not families and size == 0:
+        return []
     if not families or len(set(families)) != len(families):
         raise ValueError(f"families must be a non-empty list of distinct names, got {families}")
     if size < len(families):
@@ -125,12 +128,15 @@ def evolve(
     tournament winner of the same family (when the family has another strain); then mutated.
     Children are numbered id_start, id_start + 1, ... and record their parents and mutated genes.
     Strains of a family that does not evolve (`recorded`) are kept as they are, after the others:
-    they neither count towards `size` nor parent children.
+    they neither count towards `size` nor parent children. With no evolving strain and `size` 0
+    (recorded strains alone) the next population is the fixed strains as they are.
     """
     fixed = [s for s in strains if not evolves(s.family)]
     strains = [s for s in strains if evolves(s.family)]
+    if not strains and size == 0 and elite == 0:
+        return fixed
     if not strains:
-        raise ValueError("cannot evolve an empty population")
+        raise ValueError(f"cannot evolve an empty population into {size} strains")
     missing = sorted(s.id for s in strains if s.id not in fitness)
     if missing:
         raise ValueError(f"no fitness for strain(s) {missing}")

@@ -79,9 +79,8 @@ def external_rows(
     """Results rows of one version on one external set: per method and pooled (`all`)."""
     from deepfake_arena.rounds.scored_sets import EvalSet, metric_rows
 
-    ev = EvalSet(
-        ext.images, ext.labels, ext.method_index, [{"id": m, "family": ext.name} for m in ext.methods]
-    )
+    meta = [{"id": m, "family": ext.name, "method": m} for m in ext.methods]
+    ev = EvalSet(ext.images, ext.labels, ext.method_index, meta)
     salt = (spec.seed, base["round"], base["detector"], PHASE, ext.name, base["detector_round"])
     rows = metric_rows(spec, {**base, "phase": PHASE}, probs, ev, salt, miss)
     for row in rows:

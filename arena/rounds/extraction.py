@@ -198,7 +198,7 @@ def miss_rows(
 
     from deepfake_arena.results import ALL
 
-    def row(strain: str, family: str, metric: str, sel: np.ndarray) -> dict[str, Any]:
+    def row(strain: str, family: str, metric: str, sel: np.ndarray, method: str | None = None) -> dict:
         n, k = int(sel.sum()), int(miss[sel].sum())
         low, high = (np.nan, np.nan)
         if n:
@@ -206,9 +206,12 @@ def miss_rows(
             low, high = ci.low, ci.high
         value = k / n if n else np.nan
         return {**base, "strain": strain, "family": family, "metric": metric, "value": float(value),
-                "ci_low": float(low), "ci_high": float(high), "n": n}  # fmt: skip
+                "ci_low": float(low), "ci_high": float(high), "n": n, "method": method}  # fmt: skip
 
-    rows = [row(s["id"], s["family"], "extractor_miss", strain_index == i) for i, s in enumerate(strains)]
+    rows = [
+        row(s["id"], s["family"], "extractor_miss", strain_index == i, s.get("method"))
+        for i, s in enumerate(strains)
+    ]
     rows.append(row(ALL, ALL, "extractor_miss", labels == 1))
     rows.append(row(ALL, ALL, "extractor_miss_real", labels == 0))
     return rows

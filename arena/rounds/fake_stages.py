@@ -21,6 +21,7 @@ from deepfake_arena.rounds.query_clock import QueryClock
 from deepfake_arena.seeding import torch_generator
 from deepfake_arena.spec import WorldSpec
 from deepfake_arena.world.capture import apply_capture, capture_of_round
+from deepfake_arena.world.reencode import as_published
 
 QUALITY_SPLITS = ("eval", "vault")  # a strain's quality is measured on the fakes it is scored on
 
@@ -112,7 +113,8 @@ def queriers(
 def finish_splits(
     splits: dict[str, SplitSwap], world: WorldSpec, seed: int, r: int, scorer: Any, landmarker: Any
 ) -> dict[str, Any]:
-    """Each split's fakes as the detectors get them (through this round's capture) and, on the
+    """Each split's fakes as the detectors get them (through this round's capture and, when the
+    world has one, the platform's JPEG: `deepfake_arena.world.reencode`) and, on the
     first of eval/vault, the strain's quality and a few targets with their fakes."""
     from deepfake_arena.rounds import strain_work
 
@@ -124,7 +126,8 @@ def finish_splits(
             part.target_images, part.target_landmarks, part.generator, scorer, landmarker
         )
         # The quality measures stay on what the generator made, before the capture.
-        out[split] = to_uint8(apply_capture(fake.images, capture)).cpu().numpy()
+        captured = to_uint8(apply_capture(fake.images, capture)).cpu().numpy()
+        out[split] = as_published(captured, world, part.generator)  # the same JPEG as the reals
         if split == quality_split:
             out.update(strain_work.quality_summary(fake, part.target_images))
             out["targets"] = to_uint8(apply_capture(part.target_images[:4], capture)).cpu().numpy()

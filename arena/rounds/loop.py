@@ -46,7 +46,7 @@ from deepfake_arena.rounds.generator_side import (
 )
 from deepfake_arena.rounds.progress import Progress
 from deepfake_arena.rounds.query_clock import phase_query_seconds
-from deepfake_arena.rounds.scored_sets import EvalSet, kept_eval_set, metric_rows
+from deepfake_arena.rounds.scored_sets import EvalSet, kept_eval_set, metric_rows, strain_meta
 from deepfake_arena.rounds.state import ArenaState, DetectorState, initial_detectors, load_state, load_version
 from deepfake_arena.seeding import derive_seed, torch_generator
 from deepfake_arena.spec import DetectorSpec, RunSpec
@@ -164,7 +164,7 @@ class RoundRunner:
         fakes, vault_fakes = made[: len(state.strains)], made[len(state.strains) :]
         gen_weights, new_weights = collect_weights(r, state.strains + vault, made, state.generator_weights)
         sealed = self._sealed_set(ray.get(reals_refs["vault"]), vault, vault_fakes) if vault else None
-        strains_meta = [{"id": s["id"], "family": s["genome"]["family"]} for s in state.strains]
+        strains_meta = [strain_meta(s) for s in state.strains]
         ev = EvalSet(
             images=np.concatenate([reals_eval] + [f["eval"] for f in fakes]),
             labels=np.concatenate(

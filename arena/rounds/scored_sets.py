@@ -21,7 +21,16 @@ class EvalSet:
     images: np.ndarray
     labels: np.ndarray
     strain_index: np.ndarray  # -1 for reals
-    strains: list[dict[str, str]]  # id and family of each strain index
+    strains: list[dict[str, str]]  # id, family (and a recorded strain's method) of each strain index
+
+
+def strain_meta(strain: dict[str, Any]) -> dict[str, str]:
+    """What a generation's eval set keeps of a population strain: id and family, and a recorded
+    strain's method (the key only when it has one, so other runs' eval sets stay as they were)."""
+    meta = {"id": strain["id"], "family": strain["genome"]["family"]}
+    if strain.get("method") is not None:
+        meta["method"] = strain["method"]
+    return meta
 
 
 def metric_rows(
@@ -36,11 +45,12 @@ def metric_rows(
     plus the extractor's miss rates when faces went through one (`miss`: a flag per image)."""
     rows = []
     reals = ev.labels == 0
-    groups: list[tuple[str, str, np.ndarray]] = [
-        (s["id"], s["family"], reals | (ev.strain_index == i)) for i, s in enumerate(ev.strains)
+    groups: list[tuple[str, str, str | None, np.ndarray]] = [
+        (s["id"], s["family"], s.get("method"), reals | (ev.strain_index == i))
+        for i, s in enumerate(ev.strains)
     ]
-    groups.append((ALL, ALL, np.ones_like(reals)))
-    for strain, family, sel in groups:
+    groups.append((ALL, ALL, None, np.ones_like(reals)))
+    for strain, family, method, sel in groups:
         values = compute_metrics(
             ev.labels[sel],
             probs[sel],
@@ -59,6 +69,7 @@ def metric_rows(
                     "ci_low": float(mv.ci_low),
                     "ci_high": float(mv.ci_high),
                     "n": int(mv.n),
+                    "method": method,
                 }
             )
     if miss is not None:

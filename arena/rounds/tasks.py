@@ -18,6 +18,7 @@ from deepfake_arena.rounds.worker import setup_worker, writable_tensor
 from deepfake_arena.seeding import torch_generator
 from deepfake_arena.spec import DetectorSpec, GeneratorTrainSpec, WorldSpec
 from deepfake_arena.world.capture import apply_capture, capture_of_round
+from deepfake_arena.world.reencode import as_published
 
 Weights = dict[str, np.ndarray]
 
@@ -29,7 +30,8 @@ def make_reals(world: WorldSpec, seed: int, r: int, split: str, n: int, num_cpus
     w = World(world, seed)
     draw = w.reals if split == "train" else w.scored_reals  # scored sets never hold a photo twice
     faces = draw(split, n, torch_generator(seed, r, "reals", split))
-    return to_uint8(apply_capture(faces.images, capture_of_round(seed, r, world.capture_drift))).numpy()
+    captured = to_uint8(apply_capture(faces.images, capture_of_round(seed, r, world.capture_drift))).numpy()
+    return as_published(captured, world, torch_generator(seed, r, "reencode", split))
 
 
 def make_fakes(

@@ -117,7 +117,7 @@ def recorded_problems(spec: Any) -> list[str]:
     if FAMILY in spec.vault.families or any(s.family == FAMILY for s in spec.vault.strains):
         problems.append(f"vault: {FAMILY} strains do not play the vault")
     if not uses:
-        return problems
+        return [*problems, *_empty_first_round(spec, {})]
     if spec.world.kind != "folder" or spec.world.path is None:
         return [*problems, f"{FAMILY} strains need world.kind: folder on a labelled faceset"]
     try:
@@ -153,4 +153,18 @@ def recorded_problems(spec: Any) -> list[str]:
                     "map rounds to months, e.g. {start: 2019-01, months_per_round: 3}"
                 )
                 break
-    return problems
+    return [*problems, *_empty_first_round(spec, arrivals(spec) if not problems else {"?": 1})]
+
+
+def _empty_first_round(spec: Any, entries: dict[str, int]) -> list[str]:
+    """A population without evolving strains (``size: 0``) needs a strain in round 1: the
+    detectors train on round 1's fakes and there would be none."""
+    pop = spec.population
+    if pop.size > 0 or any(inn.round == 1 for inn in pop.innovation) or 1 in entries.values():
+        return []
+    first = f"round {min(entries.values())}" if entries else "no round"
+    return [
+        "population.size: 0 (no evolving strains) but no strain plays round 1 (the first arrives in "
+        f"{first}); give a recorded method round 1 in population.innovation, or start "
+        "world.round_months before the first release"
+    ]

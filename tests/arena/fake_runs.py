@@ -46,6 +46,7 @@ def row(**kw: object) -> dict[str, object]:
         ci_low=0.85,
         ci_high=0.95,
         n=100,
+        method=None,
     )
     base.update(kw)
     return base

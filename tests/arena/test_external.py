@@ -67,6 +67,8 @@ def test_external_rows_are_per_method_and_pooled_and_keep_their_set(tmp_path):
             "detector_round": 1, "generation": 2}  # fmt: skip
     rows = pd.DataFrame(external_rows(spec, base, np.array([0.1, 0.9, 0.2, 0.3, 0.8]), ext, None))
     assert set(rows.strain) == {"a", "b", "all"} and set(rows.family) == {"dfdc"}
+    all_ = rows.strain == "all"
+    assert (rows[~all_].method == rows[~all_].strain).all() and rows[all_].method.isna().all()
     assert set(rows.phase) == {"external"}
     auc = rows[rows.metric == "auc"].set_index("strain")
     assert auc.loc["b", "value"] == 1.0 and auc.loc["a", "value"] == 0.5 and auc.loc["all", "n"] == 5

@@ -10,7 +10,7 @@ import torch
 
 from deepfake_arena.errors import SpecError
 from deepfake_arena.generators.genome import default_genome
-from deepfake_arena.generators.population import Strain, evolve
+from deepfake_arena.generators.population import Strain, evolve, initial_population
 from deepfake_arena.generators.registry import gene_space
 from deepfake_arena.rounds.generator_side import innovations, population_size
 from deepfake_arena.spec import load_spec
@@ -104,6 +104,32 @@ def test_evolution_keeps_recorded_strains_as_they_are():
     assert all(s.family == "blend" and "recorded-0004" not in s.parents for s in nxt[:3])
     assert Strain.from_dict(rec.to_dict()) == rec and rec.to_dict()["method"] == "A"
     assert "method" not in strains[0].to_dict()  # other strains' records stay as they were
+
+
+def test_recorded_strains_alone_pass_through_the_evolution_unchanged():
+    genome = default_genome(gene_space("recorded"))
+    rec = [Strain(f"recorded-{i:04d}", genome, [], 1, [], m) for i, m in ((1, "A"), (2, "B"))]
+    kw = dict(rate=1.0, scale=0.5, crossover_prob=1.0, tournament=2, next_round=2, id_start=3)
+    nxt = evolve(rec, {}, size=0, elite=0, generator=torch.Generator().manual_seed(0), **kw)
+    assert nxt == rec  # no fitness needed: nothing is selected
+    with pytest.raises(ValueError, match="cannot evolve an empty population into 2 strains"):
+        evolve(rec, {}, size=2, elite=0, generator=torch.Generator().manual_seed(0), **kw)
+    assert initial_population([], 0, torch.Generator()) == []
+
+
+def test_a_population_of_recorded_strains_alone(faceset):
+    alone = ["population.families=[]", "population.size=0", "population.elite=0"]
+    by_date = ["world.round_months={start: 2019-01, months_per_round: 4}", "population.recorded={}"]
+    spec = _spec(faceset, *alone, *by_date)
+    assert population_size(spec, 1) == 0 and [s["method"] for s in innovations(spec, 1, 1)] == ["A"]
+    with pytest.raises(SpecError, match="no strain plays round 1 .the first arrives in round 4."):
+        _spec(faceset, *alone, "population.innovation=[{family: recorded, method: A, round: 4}]")
+    with pytest.raises(SpecError, match="no strain plays round 1 .the first arrives in no round"):
+        _spec(faceset, *alone)
+    with pytest.raises(SpecError, match="families: \\[\\] and size: 0"):
+        _spec(faceset, "population.families=[]", "population.elite=0")
+    with pytest.raises(SpecError, match="without evolving strains set elite: 0"):
+        _spec(faceset, "population.families=[]", "population.size=0")
 
 
 @pytest.mark.parametrize(

@@ -54,16 +54,24 @@ def test_load_filters(tmp_path):
         load(d, bogus=1)
 
 
-def test_an_old_results_file_without_pooled_loads_with_it_derived(tmp_path):
+def test_an_old_results_file_without_pooled_or_method_loads_with_them_derived(tmp_path):
     store = RunStore.create(tmp_path / "old", "x", json.dumps({"rounds": 1}), {})
     tmp = store.begin_round(1)
-    table = to_table(_rows(1)).drop_columns(["pooled"])  # the schema before the column existed
-    assert "pooled" not in table.column_names
+    rows = [{**r, "method": "A"} for r in _rows(1)]
+    table = to_table(rows).drop_columns(["pooled", "method"])  # the schema before the columns existed
     pq.write_table(table, tmp / "results.parquet")
     store.commit_round(1, tmp)
     df = load(store.dir)
     assert list(df.columns) == SCHEMA.names
     assert (df["pooled"] == (df["strain"] == ALL)).all()
+    assert df["method"].isna().all()
+
+
+def test_a_row_without_method_is_an_error_not_a_guess():
+    rows = _rows(1)
+    del rows[0]["method"]
+    with pytest.raises(ValueError, match=r"missing \['method'\]"):
+        to_table(rows)
 
 
 def test_written_files_carry_pooled(tmp_path):
