@@ -24,7 +24,9 @@ from typing import Any
 import pandas as pd
 
 from arena.analysis import derived as analysis
-from arena.analysis.effects.measure import Effect, Roles, measure, stats_table, table
+from arena.analysis.effects.field import SPECTRAL_GENE, measure_field
+from arena.analysis.effects.measure import Effect, Roles, detectors_of, measure, stats_table, table
+from arena.analysis.plots.population import load_populations
 from arena.errors import ArenaUserError
 from arena.store.atomic import write_text_atomic
 from arena.store.run_info import Condition, conditions, expand_run_dirs
@@ -86,7 +88,10 @@ def measure_conditions(
         done = {int(s): int(r) for s, r in df.groupby("seed")["round"].max().items()}
         total = int(cond.spec.get("rounds", 0))
         unfinished = sorted(s for s in cond.seeds if done.get(s, 0) < total)
-        out.append((cond, measure(df, cond.spec, roles or Roles()), seeds, unfinished))
+        effs = measure(df, cond.spec, roles or Roles())
+        pops = load_populations(cond.run_dirs, genes=(SPECTRAL_GENE,))
+        effs += measure_field(df, detectors_of(cond.spec), pops)
+        out.append((cond, effs, seeds, unfinished))
     return out
 
 
