@@ -1,4 +1,5 @@
-"""`arena effects RUN_DIR...`: the known effects (arena.analysis.effects.measure) of runs and sweeps.
+"""`arena effects RUN_DIR...`: the known effects (arena.analysis.effects.measure, 1-7, and
+arena.analysis.effects.field, 8-10) of runs and sweeps.
 
 Runs whose resolved specs differ only in the seed are one condition (a sweep of `seeds: [...]`
 is one); each condition gets one row per effect. Writes `effects.csv` (the headline table),
@@ -43,10 +44,12 @@ PROTOCOL_MD = "effects_protocol.md"
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "effects",
-        help="the five known effects of runs or sweeps, with CIs over seeds and a verdict each",
+        help="the known effects of runs or sweeps, with CIs over seeds and a verdict each",
         description="Decay and recovery, seen vs sealed, SBI generalisation, forgetting, forward "
-        "transfer toward chance: one statistic per seed, a t CI over seeds, shown / not shown "
-        "/ not measured, beside the published figure each effect echoes.",
+        "transfer toward chance, the Red Queen signature, zero-day AUC on new generations, and "
+        "(issue 28) ranking reversal, compression, spectral evasion: one statistic per seed, a t "
+        "CI over seeds, shown / not shown / not measured, beside the published figure each "
+        "effect echoes.",
     )
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="runs or sweep directories")
     p.add_argument("--out", help="output folder (default: RUN_DIR/report/effects; several: ./effects)")
