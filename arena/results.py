@@ -34,6 +34,20 @@ SWEEP_FILE = "sweep.json"  # in a sweep directory: its members and their setting
 # family is the set's name and strain the method (or `all`), generation the round
 PHASES = ("zero_day", "post", "past", "sealed", "external")
 ALL = "all"  # the strain/family label of rows that pool every strain of a generation
+# Phases "jpeg95", "jpeg75", ...: the post versions on this round's eval faces re-encoded as JPEG at
+# that quality (spec evaluation.jpeg_qualities, deepfake_arena.rounds.recompress; off by default).
+JPEG_PREFIX = "jpeg"
+
+
+def jpeg_phase(quality: int) -> str:
+    return f"{JPEG_PREFIX}{int(quality)}"
+
+
+def jpeg_quality(phase: str) -> int | None:
+    """The quality of a `jpegQ` phase, None for any other phase."""
+    rest = phase[len(JPEG_PREFIX) :] if phase.startswith(JPEG_PREFIX) else ""
+    return int(rest) if rest.isdigit() else None
+
 
 SCHEMA = pa.schema(
     [

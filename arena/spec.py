@@ -322,6 +322,12 @@ class EvaluationSpec(_Strict):
         default_factory=list,
         description="labelled facesets of real deepfakes scored by every version every round",
     )
+    jpeg_qualities: list[int] = Field(
+        default_factory=list,
+        max_length=8,
+        description="JPEG qualities (1-100) at which every post version also scores this round's "
+        "eval faces, re-encoded (phases `jpeg95`, ...; deepfake_arena.rounds.recompress); [] = off",
+    )
 
     @model_validator(mode="after")
     def _unique_external_names(self) -> EvaluationSpec:
@@ -329,6 +335,9 @@ class EvaluationSpec(_Strict):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"evaluation.external names must be unique; repeated: {', '.join(dupes)}")
+        q = self.jpeg_qualities
+        if any(not 1 <= x <= 100 for x in q) or len(set(q)) != len(q):
+            raise ValueError(f"evaluation.jpeg_qualities must be distinct integers in [1, 100], got {q}")
         return self
 
 

@@ -27,6 +27,27 @@ TINY = [
 ]
 
 
+# The confirmatory arms (runs/effects/*.yaml, runs/effects/field/*.yaml) shrunk to smoke size: the
+# world and population part both protocols' end-to-end tests share (each adds its own vault and
+# detector keys).
+ARM_SMOKE = [
+    "seeds=[0,1]",
+    "rounds=3",
+    "world.identities={train: 8, eval: 6, vault: 4}",
+    "world.reals_per_round={train: 32, eval: 24}",
+    "population.size=2",
+    "population.fakes_per_strain={train: 12, eval: 8}",
+    "population.innovation.0.round=2",
+    "population.innovation.0.strains=1",
+    "population.training.autoencoder={steps: 4, resolution: 16, batch_size: 4, faces_per_identity: 1}",
+    "population.training.diffusion={steps: 4, resolution: 16, batch_size: 4, faces_per_identity: 1}",
+    "vault.reals=12",
+    "vault.fakes_per_strain=8",
+    "metrics.bootstrap=10",
+    "evaluation.past_budget=6",
+]
+
+
 @pytest.fixture
 def tiny_overrides() -> list[str]:
     return list(TINY)

@@ -9,28 +9,15 @@ import pandas as pd
 import pytest
 
 from deepfake_arena.analysis.effects.registration import DIFF, EXPLORATORY, load_registration
-from tests.conftest import REPO, arena_cli
+from tests.conftest import ARM_SMOKE, REPO, arena_cli
 
 ARMS = REPO / "runs" / "effects"
 SMOKE = [
-    "seeds=[0,1]",
-    "rounds=3",
-    "world.identities={train: 8, eval: 6, vault: 4}",
-    "world.reals_per_round={train: 32, eval: 24}",
-    "population.size=2",
-    "population.fakes_per_strain={train: 12, eval: 8}",
-    "population.innovation.0.round=2",
-    "population.innovation.0.strains=1",
-    "population.training.autoencoder={steps: 4, resolution: 16, batch_size: 4, faces_per_identity: 1}",
-    "population.training.diffusion={steps: 4, resolution: 16, batch_size: 4, faces_per_identity: 1}",
-    "vault.reals=12",
-    "vault.fakes_per_strain=8",
+    *ARM_SMOKE,
     *[f"vault.strains.{k}.genes.refine_steps=2" for k in range(4)],
     *[f"detectors.{k}.scratch.steps=12" for k in range(5)],
     "detectors.0.finetune.steps=4",
     "detectors.1.finetune.steps=4",
-    "metrics.bootstrap=10",
-    "evaluation.past_budget=6",
 ]
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from deepfake_arena.faults import driver_fault
-from deepfake_arena.results import ALL, RESULTS_FILE, write_results
+from deepfake_arena.results import ALL, RESULTS_FILE, jpeg_phase, write_results
 from deepfake_arena.rounds import extraction, fake_stages
 from deepfake_arena.rounds import tasks as work
 from deepfake_arena.rounds.early_work import start_beside, start_longest
@@ -46,6 +46,7 @@ from deepfake_arena.rounds.generator_side import (
 )
 from deepfake_arena.rounds.progress import Progress
 from deepfake_arena.rounds.query_clock import phase_query_seconds
+from deepfake_arena.rounds.recompress import jpeg_sets
 from deepfake_arena.rounds.scored_sets import EvalSet, kept_eval_set, metric_rows, strain_meta
 from deepfake_arena.rounds.state import ArenaState, DetectorState, initial_detectors, load_state, load_version
 from deepfake_arena.seeding import derive_seed, torch_generator
@@ -197,10 +198,13 @@ class RoundRunner:
         # Everything scored this round, as the detectors will see it (through the extractor, if any).
         t = time.perf_counter()
         past = [(j, self._past_set(j)) for j in range(1, r)]
-        scored = [ev] + [p for _, p in past] + ([sealed] if sealed is not None else [])
+        recoded = jpeg_sets(ev, spec.evaluation.jpeg_qualities)  # [] unless the spec asks
+        scored = (
+            [ev] + [p for _, p in past] + [p for _, p in recoded] + ([sealed] if sealed is not None else [])
+        )
         scored_refs, misses = self._extracted(ext_ref, [e.images for e in scored])
         ext_refs = self._external(ext_ref)
-        eval_ref, past_refs = scored_refs[0], scored_refs[1:]  # the vault rides last, if any
+        eval_ref, past_refs = scored_refs[0], scored_refs[1:]  # then the JPEG sets; the vault rides last
         # Without an extractor this is only reading the kept past sets: post's work, as it always was.
         timings["extract" if ext_ref is not None else "post"] = time.perf_counter() - t
         driver_fault("after_make", r)
@@ -347,6 +351,15 @@ class RoundRunner:
                     results[k],
                     pset,
                     (spec.seed, r, d.name, "past", j),
+                    misses[k],
+                )
+            for k, (q, qset) in enumerate(recoded, start=1 + len(past)):
+                rows += metric_rows(
+                    spec,
+                    {**cols, "generation": r, "phase": jpeg_phase(q)},
+                    results[k],
+                    qset,
+                    (spec.seed, r, d.name, jpeg_phase(q), r),
                     misses[k],
                 )
             if sealed is not None:

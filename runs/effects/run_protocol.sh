@@ -4,12 +4,15 @@
 # code at COMMIT (so editing the checkout meanwhile cannot change a run), into RUNS_DIR (outside
 # the repository). Re-running it resumes what is unfinished (`arena resume`) and skips what is done.
 #
-#   runs/effects/run_protocol.sh [COMMIT] [RUNS_DIR]      (default: HEAD, /work/effects-runs)
+#   runs/effects/run_protocol.sh [COMMIT] [RUNS_DIR] [ARMS]  (default: HEAD, /work/effects-runs,
+#                                                            runs/effects)
 #   then: arena effects RUNS_DIR/selection RUNS_DIR/drift RUNS_DIR/static \
-#           --registration runs/effects/registration.yaml --out benchmarks/effects-confirmatory
+#           --registration ARMS/registration.yaml --out benchmarks/effects-confirmatory
+# ARMS: the folder of the arms' spec files (issue 28's: runs/effects/field, into /work/effects-runs-28).
 set -euo pipefail
 COMMIT=${1:-HEAD}
 RUNS_DIR=${2:-/work/effects-runs}
+ARMS=${3:-runs/effects}
 PY=${PY:-/work/main/.venv/bin/python}
 REPO=$(git rev-parse --show-toplevel)
 SHA=$(git -C "$REPO" rev-parse "$COMMIT")
@@ -23,15 +26,18 @@ if [ ! -d "$CODE" ]; then
   mv "$CODE.tmp" "$CODE"
 fi
 export PYTHONPATH="$CODE/site"
+# Snapshots before the import root (older than 790cd30) install as `arena`.
+CLI=deepfake_arena.cli
+grep -q '"deepfake_arena" = "arena"' "$CODE/pyproject.toml" || CLI=arena.cli
 cd "$CODE"
 for arm in selection drift static; do
   start=$(date -u +%s)
   if [ -f "$RUNS_DIR/$arm/sweep.json" ]; then
     echo "$(date -u +%FT%TZ) resume $arm"
-    "$PY" -m deepfake_arena.cli resume "$RUNS_DIR/$arm" --num-cpus 2
+    "$PY" -m "$CLI" resume "$RUNS_DIR/$arm" --num-cpus 2
   else
     echo "$(date -u +%FT%TZ) run $arm"
-    "$PY" -m deepfake_arena.cli run "runs/effects/$arm.yaml" --name "$arm" --runs-dir "$RUNS_DIR" --num-cpus 2
+    "$PY" -m "$CLI" run "$ARMS/$arm.yaml" --name "$arm" --runs-dir "$RUNS_DIR" --num-cpus 2
   fi
   echo "$(date -u +%FT%TZ) done $arm in $(( $(date -u +%s) - start )) s"
 done

@@ -283,8 +283,15 @@ def test_cli_on_a_sweep_directory(tmp_path, capsys):
         "forward_transfer",
         "red_queen",
         "zero_day_new",
+        "ranking_reversal",
+        "compression",
+        "spectral_evasion",
     ]
-    assert list(t.verdict) == [SHOWN, SHOWN, NOT_MEASURED, NOT_MEASURED, NOT_SHOWN, NOT_MEASURED, "reported"]
+    assert (
+        list(t.verdict)
+        == [SHOWN, SHOWN, NOT_MEASURED, NOT_MEASURED, NOT_SHOWN, NOT_MEASURED, "reported"]
+        + [NOT_MEASURED] * 3
+    )
     assert set(t.n_seeds) >= {3} and t.condition.nunique() == 1 and "3 seeds" in t.condition[0]
     assert t.value[0] == pytest.approx(0.6)
     for name in ("effect1_decay_recovery", "effect2_seen_vs_sealed", "effect5_forward_transfer"):

@@ -354,3 +354,51 @@ def test_a_feature_that_is_off_leaves_the_hash_alone() -> None:
     on = {**later, "evaluation": {"past_budget": 48, "external": [{"name": "x"}]}}
     assert spec_hash(on) != spec_hash(base)
     assert spec_hash({**base, "rounds": 5}) != spec_hash(base)
+
+
+# ------------------------------------------------------------------------------- issue 28's arms
+
+FIELD_DIR = ARMS_DIR / "field"
+BURNT = {0, 1, 2, 3, 4, 999, *range(1000, 1010)}
+
+
+def test_issue_28_arms_differ_only_in_selection_and_variation_on_fresh_seeds():
+    raw = {a: yaml.safe_load((FIELD_DIR / f"{a}.yaml").read_text()) for a in ("selection", "drift", "static")}
+
+    def strip(r: dict, keys: tuple[str, ...]) -> dict:
+        return {**r, "population": {k: v for k, v in r["population"].items() if k not in keys}}
+
+    for arm, keys in (("drift", ("tournament", "elite")), ("static", ("mutation_rate", "crossover"))):
+        assert strip(raw[arm], keys) == strip(raw["selection"], keys)
+        assert {k: raw[arm]["population"][k] for k in keys} == {k: POPULATION[arm][k] for k in keys}
+    seeds = raw["selection"]["seeds"]
+    assert len(seeds) >= 8 and not set(seeds) & BURNT
+    spec = validate_spec({k: v for k, v in raw["selection"].items() if k != "seeds"})
+    assert {d.arch for d in spec.detectors} == {"meso4", "xception", "spectrum"} and len(spec.detectors) >= 4
+    assert len(spec.evaluation.jpeg_qualities) >= 3
+
+
+def test_issue_28_registration_matches_its_arm_specs_and_names_field_statistics():
+    reg = load_registration(FIELD_DIR / "registration.yaml")
+    assert check_files(reg, REPO) == []
+    assert reg.seeds == yaml.safe_load((FIELD_DIR / "selection.yaml").read_text())["seeds"]
+    known = {
+        "ranking_reversal": {"tau", "best_differs"},
+        "compression": {"small_slope", "large_slope", "small_minus_large_slope"},
+        "spectral_evasion": {"spectrum_minus_meso4_slope", "spectral_share_change"},
+    }
+    assert all(t.stat in known[t.name] for t in reg.tests)
+    old = load_registration(ARMS_DIR / "registration.yaml")  # issue 23's arms are other specs
+    assert not {a.sha256 for a in old.arms.values()} & {a.sha256 for a in reg.arms.values()}
+
+
+def test_a_test_without_a_difference_is_read_per_arm_only():
+    base = _reg({a: spec_hash(_spec(a)) for a in POPULATION})
+    e1 = base.tests[0].model_copy(update={"difference": None})
+    reg = base.model_copy(update={"tests": [e1, *base.tests[1:]]})
+    tests = registered_tests(reg, {a: _arm(a, reg) for a in POPULATION})
+    assert not ((tests.test == "e1") & (tests.arm == DIFF)).any()
+    assert (tests.arm == DIFF).sum() == 3  # Holm over the three differences left
+    abl = ablation(reg, tests).set_index("test")
+    assert abl.loc["e1", "classification"] == REGARDLESS  # shown in selection and drift
+    assert abl.loc["e1", "produced_by"] == "world design"  # and in static

@@ -107,3 +107,19 @@ def test_resources_memory_becomes_a_ray_option():
     assert "memory" not in spec.resources.generator.ray_options()
     with pytest.raises(SpecError, match="resources.detector.memory: Input should be greater than 0"):
         load_spec(QUICKSTART, ["resources.detector.memory=0"])
+
+
+def test_jpeg_qualities_are_off_by_default_and_checked():
+    """Off ([]) by default, so the registered arms' and the quickstart's hashes stay as they were;
+    a quality outside [1, 100] or repeated is an error that names the key."""
+    from deepfake_arena.analysis.effects.registration import spec_file_hash
+    from tests.conftest import REPO
+
+    raw = yaml.safe_load(QUICKSTART.read_text())
+    assert validate_spec(raw).evaluation.jpeg_qualities == []
+    with pytest.raises(SpecError, match="jpeg_qualities"):
+        validate_spec({**raw, "evaluation": {"jpeg_qualities": [50, 50]}})
+    with pytest.raises(SpecError, match="jpeg_qualities"):
+        validate_spec({**raw, "evaluation": {"jpeg_qualities": [0]}})
+    reg = yaml.safe_load((REPO / "runs" / "effects" / "registration.yaml").read_text())
+    assert spec_file_hash(REPO / "runs" / "effects" / "selection.yaml") == reg["arms"]["selection"]["sha256"]

@@ -1,4 +1,5 @@
-"""`arena effects RUN_DIR...`: the known effects (deepfake_arena.analysis.effects.measure) of runs and sweeps.
+"""`arena effects RUN_DIR...`: the known effects (deepfake_arena.analysis.effects.measure, 1-7, and
+deepfake_arena.analysis.effects.field, 8-10) of runs and sweeps.
 
 Runs whose resolved specs differ only in the seed are one condition (a sweep of `seeds: [...]`
 is one); each condition gets one row per effect. Writes `effects.csv` (the headline table),
@@ -24,7 +25,9 @@ from typing import Any
 import pandas as pd
 
 from deepfake_arena.analysis import derived as analysis
-from deepfake_arena.analysis.effects.measure import Effect, Roles, measure, stats_table, table
+from deepfake_arena.analysis.effects.field import SPECTRAL_GENE, measure_field
+from deepfake_arena.analysis.effects.measure import Effect, Roles, detectors_of, measure, stats_table, table
+from deepfake_arena.analysis.plots.population import load_populations
 from deepfake_arena.errors import ArenaUserError
 from deepfake_arena.store.atomic import write_text_atomic
 from deepfake_arena.store.run_info import Condition, conditions, expand_run_dirs
@@ -41,10 +44,12 @@ PROTOCOL_MD = "effects_protocol.md"
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "effects",
-        help="the five known effects of runs or sweeps, with CIs over seeds and a verdict each",
+        help="the known effects of runs or sweeps, with CIs over seeds and a verdict each",
         description="Decay and recovery, seen vs sealed, SBI generalisation, forgetting, forward "
-        "transfer toward chance: one statistic per seed, a t CI over seeds, shown / not shown "
-        "/ not measured, beside the published figure each effect echoes.",
+        "transfer toward chance, the Red Queen signature, zero-day AUC on new generations, and "
+        "(issue 28) ranking reversal, compression, spectral evasion: one statistic per seed, a t "
+        "CI over seeds, shown / not shown / not measured, beside the published figure each "
+        "effect echoes.",
     )
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="runs or sweep directories")
     p.add_argument("--out", help="output folder (default: RUN_DIR/report/effects; several: ./effects)")
@@ -86,7 +91,10 @@ def measure_conditions(
         done = {int(s): int(r) for s, r in df.groupby("seed")["round"].max().items()}
         total = int(cond.spec.get("rounds", 0))
         unfinished = sorted(s for s in cond.seeds if done.get(s, 0) < total)
-        out.append((cond, measure(df, cond.spec, roles or Roles()), seeds, unfinished))
+        effs = measure(df, cond.spec, roles or Roles())
+        pops = load_populations(cond.run_dirs, genes=(SPECTRAL_GENE,))
+        effs += measure_field(df, detectors_of(cond.spec), pops)
+        out.append((cond, effs, seeds, unfinished))
     return out
 
 

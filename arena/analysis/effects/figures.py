@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from deepfake_arena.analysis.effects import field_figures
 from deepfake_arena.analysis.effects.measure import CHANCE, Effect, Stat
 from deepfake_arena.analysis.plots.style import Palette, pyplot, save
 
@@ -207,6 +208,9 @@ CONTEXT: dict[str, Callable[[Any, Effect], None]] = {
     "forward_transfer": _decay,
     "red_queen": _red_queen,
     "zero_day_new": _zero_day_level,
+    "ranking_reversal": field_figures.ranking,
+    "compression": field_figures.compression,
+    "spectral_evasion": _zero_day_level,
 }
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from deepfake_arena.analysis.effects.field import FF_DROP_DIFFERENCE, FF_MESO_DROP, FF_XCEPTION_DROP
 from deepfake_arena.analysis.effects.measure import (
     CHANCE,
     DEEPFAKEBENCH_AUC_GAP,
@@ -132,7 +133,7 @@ def registered_tests(reg: Registration, arms: Mapping[str, ArmResult]) -> pd.Dat
                 continue
             a = arms[name]
             rows.append(_test_row(t, name, per_seed(a, t.name, t.stat), t.null, t.alternative, a.match))
-        if "selection" in arms and "drift" in arms:
+        if t.difference is not None and "selection" in arms and "drift" in arms:
             s, d = arms["selection"], arms["drift"]
             sv, dv = per_seed(s, t.name, t.stat), per_seed(d, t.name, t.stat)
             both = sv.index.intersection(dv.index)
@@ -185,6 +186,14 @@ def classify(selection: bool | None, drift: bool | None, difference: bool | None
     return UNRESOLVED
 
 
+def shown_in(selection: bool | None, drift: bool | None) -> str:
+    """The reading of a test registered with no selection - drift prediction (the race is not
+    tested as its cause): present regardless when shown in both arms, absent in neither."""
+    if selection is None or drift is None:
+        return UNCLASSIFIED
+    return REGARDLESS if selection and drift else ABSENT if not (selection or drift) else UNRESOLVED
+
+
 def produced_by(classification: str, static: bool | None, source: str) -> str:
     """What produces the effect: the race if driven by selection; if present regardless, the
     registered non-race `source` when the static arm (no variation at all) shows it too, else the
@@ -216,7 +225,11 @@ def ablation(reg: Registration, tests: pd.DataFrame) -> pd.DataFrame:
                 row[f"{arm}_shown"] = bool(r.shown)
             else:
                 shown[arm] = None
-        c = classify(shown.get("selection"), shown.get("drift"), shown.get(DIFF))
+        c = (
+            classify(shown.get("selection"), shown.get("drift"), shown.get(DIFF))
+            if t.difference is not None
+            else shown_in(shown.get("selection"), shown.get("drift"))
+        )
         row["classification"] = c
         row["produced_by"] = produced_by(c, shown.get("static"), t.source)
         confirm = tests[tests.test == t.id].evidence.eq(CONFIRMATORY).all()
@@ -225,7 +238,9 @@ def ablation(reg: Registration, tests: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-# (statistic name, published figure, what it is, unit); the ratio is measured / published.
+# (statistic name, published figure, what it is, unit); the ratio is measured / published. Kendall's
+# tau is not here: a ratio to a negative published tau (-1/3) reads backwards; docs/effects.md
+# gives 1 - tau, the distance from the same order, as a ratio instead.
 PUBLISHED = [
     ("auc_gap_evasion", DEEPFAKEBENCH_AUC_GAP, "DeepfakeBench Xception 0.964 - 0.708 AUC", "AUC gap"),
     ("auc_gap_no_evasion", DEEPFAKEBENCH_AUC_GAP, "DeepfakeBench Xception 0.964 - 0.708 AUC", "AUC gap"),
@@ -236,6 +251,19 @@ PUBLISHED = [
     ("sbi_minus_baseline_off_path", SBI_AUC_GAIN, "SBI +4.90 AUC points over its baseline", "AUC"),
     ("sbi_minus_baseline", SBI_AUC_GAIN, "SBI +4.90 AUC points over its baseline", "AUC"),
     ("final_auc", CHANCE, "chronological study: forward-transfer AUC ~0.5", "AUC"),
+    ("small_drop", FF_MESO_DROP, "FF++ FaceSwap HQ -> LQ, MesoNet 81.24 -> 61.17%", "accuracy vs AUC drop"),
+    (
+        "large_drop",
+        FF_XCEPTION_DROP,
+        "FF++ FaceSwap HQ -> LQ, Xception 98.23 -> 92.17%",
+        "accuracy vs AUC drop",
+    ),
+    (
+        "small_minus_large_drop",
+        FF_DROP_DIFFERENCE,
+        "FF++ FaceSwap drop MesoNet - Xception",
+        "accuracy vs AUC drop",
+    ),
 ]
 
 
@@ -308,6 +336,8 @@ def _published_for(t: TestReg) -> list[str]:
         out.append(t.stat.replace("auc_", "accuracy_", 1))
     if t.name == "forward_transfer":
         out.append("final_auc")
+    if t.stat == "small_minus_large_slope":
+        out += ["small_drop", "large_drop", "small_minus_large_drop"]
     return out
 
 
@@ -345,7 +375,8 @@ def markdown(reg: Registration, tests: pd.DataFrame, abl: pd.DataFrame, mags: pd
             if t.alternative
             else f"{t.effect} {t.name}: {t.stat} (level)",
             *[_cell(sub.get(arm)) for arm in arms],
-            _cell(sub.get(DIFF)) + f" ({'>' if t.difference == 'greater' else '<'} 0)",
+            _cell(sub.get(DIFF))
+            + (f" ({'>' if t.difference == 'greater' else '<'} 0)" if t.difference else ""),
             str(main.verdict) if main is not None else "—",
             str(a.classification) if a is not None else "—",
             str(a.produced_by) if a is not None else "—",

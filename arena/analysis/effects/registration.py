@@ -96,8 +96,9 @@ class TestReg(_Strict):
     alternative: Literal["greater", "less"] | None = Field(
         description="predicted side of the null in each arm; None: not tested per arm (a level)"
     )
-    difference: Literal["greater", "less"] = Field(
-        description="predicted side of 0 of selection - drift, paired by seed"
+    difference: Literal["greater", "less"] | None = Field(
+        description="predicted side of 0 of selection - drift, paired by seed; None: no prediction "
+        "between the arms (not tested as a difference)"
     )
     source: str = Field(
         description="what would produce the effect if not the race (world design / spec schedule), "

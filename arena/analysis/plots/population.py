@@ -21,11 +21,12 @@ POP_COLUMNS = ["run", "seed", "round", "strain", "family", "parents", "born_roun
 POP_COLUMNS += ["evasion", "quality", "fitness"]
 
 
-def load_populations(run_dirs: Sequence[Path]) -> pd.DataFrame:
+def load_populations(run_dirs: Sequence[Path], genes: Sequence[str] = ()) -> pd.DataFrame:
     """One row per (run, round, strain that played the round), from the committed rounds only.
 
     `parents` is the parents' ids joined by ';' (empty for a founder); fitness = evasion of the
-    freshly retrained detectors x the quality gate, as the round loop recorded it.
+    freshly retrained detectors x the quality gate, as the round loop recorded it. `genes`: gene
+    names whose values are added as columns of the same names (NaN where a genome lacks one).
     """
     rows = []
     for run_dir in map(Path, run_dirs):
@@ -49,9 +50,10 @@ def load_populations(run_dirs: Sequence[Path]) -> pd.DataFrame:
                         "evasion": float(s.get("evasion", np.nan)),
                         "quality": float(s.get("quality", np.nan)),
                         "fitness": float(s.get("fitness", np.nan)),
+                        **{g: s["genome"]["genes"].get(g, np.nan) for g in genes},
                     }
                 )
-    return pd.DataFrame(rows, columns=POP_COLUMNS)
+    return pd.DataFrame(rows, columns=POP_COLUMNS + list(genes))
 
 
 def family_unlocks(pops: pd.DataFrame) -> pd.DataFrame:
