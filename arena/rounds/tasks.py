@@ -1,25 +1,28 @@
-"""The units of work of a round, as plain functions of plain data (numpy arrays, dicts).
+"""The units of work of a round, as plain functions of plain data (numpy arrays, typed records).
 
 The round loop runs them as Ray tasks; benchmarks can run them in-process. Each starts with
-`arena.rounds.worker.setup_worker`. Everything they
-return is numpy, so it crosses Ray cheaply.
+`arena.rounds.worker.setup_worker`. What they return is numpy or a record of numpy arrays
+(`arena.rounds.payloads`), so it crosses Ray cheaply.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from arena.faces import to_uint8
 from arena.faults import worker_fault
+from arena.rounds.payloads import GeneratorWeights, MadePart, RetrainResult, Weights
 from arena.rounds.worker import setup_worker, writable_tensor
 from arena.seeding import torch_generator
 from arena.spec import DetectorSpec, GeneratorTrainSpec, WorldSpec
 from arena.world.capture import apply_capture, capture_of_round
 
-Weights = dict[str, np.ndarray]
+if TYPE_CHECKING:
+    from arena.rounds.extraction import Extractor
+    from generators.population import Strain
 
 
 def make_reals(world: WorldSpec, seed: int, r: int, split: str, n: int, num_cpus: float) -> np.ndarray:
@@ -36,49 +39,45 @@ def make_fakes(
     world: WorldSpec,
     seed: int,
     r: int,
-    strain: dict[str, Any],
+    strain: Strain,
     counts: dict[str, int],
     num_cpus: float,
     device: str,
     *,
-    weights: dict[str, Any] | None = None,
-    parent_weights: dict[str, Any] | None = None,
+    weights: GeneratorWeights | None = None,
+    parent_weights: GeneratorWeights | None = None,
     train: GeneratorTrainSpec | None = None,
     surrogate: list[tuple[DetectorSpec, Weights, Weights]] | None = None,
-    extractor: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    extractor: Extractor | None = None,
+) -> MadePart:
     """One strain's fakes for each split, and its measured quality on the first of eval/vault.
 
     The loop may give a strain's splits to separate tasks (`arena.rounds.generator_side.make_tasks`):
     each split draws from its own seeded streams, so the fakes do not depend on the split-up.
     A learning strain without `weights` trains them here (see `arena.rounds.strain_work`) and returns
-    them as "weights" for the loop to store; `surrogate` (the deployed detectors) is given only
+    them as `weights` for the loop to store; `surrogate` (the deployed detectors) is given only
     to strains whose genome asks for detector-guided evasion, `extractor` (the run's face
-    extractor, `arena.rounds.extraction`) to those that attack it. Also returns "quality" (scalar),
-    per-fake "ssim" and "psnr", "spectral", "targets"/"shown" (a few targets and their fakes;
-    these only when an eval or vault split is asked for),
-    "seconds" (the task's wall time), "query_seconds" (of it, inside the queried networks) and
-    "span" (the task's start and end, epoch seconds: the loop apportions its make phase by them).
+    extractor, `arena.rounds.extraction`) to those that attack it. The measures (quality, a few
+    targets and their fakes) come only when an eval or vault split is asked for
+    (`arena.rounds.payloads.MadePart`).
     """
     from arena.rounds import strain_work
     from arena.rounds.fake_stages import finish_splits, queriers, strain_task, swap_splits
 
     t0, started = time.perf_counter(), time.time()
-    dev, s, family, w = strain_task(world, seed, r, strain, num_cpus, device)
-    out: dict[str, Any] = {"weights": None}
+    dev, family, w = strain_task(world, seed, r, strain, num_cpus, device)
+    trained = None
     strain_weights = strain_work.from_payload(weights, dev)
     if family.learns and strain_weights is None:
         strain_weights = strain_work.prepare_weights(
-            family, s, w, list(counts), seed, r, train or GeneratorTrainSpec(), parent_weights, dev
+            family, strain, w, list(counts), seed, r, train or GeneratorTrainSpec(), parent_weights, dev
         )
-        out["weights"] = strain_work.to_payload(strain_weights)
+        trained = strain_work.to_payload(strain_weights)
     clock, scorer, landmarker = queriers(surrogate, extractor, dev)
-    splits = swap_splits(w, s, family, counts, seed, r, dev, strain_weights)
-    out.update(finish_splits(splits, world, seed, r, scorer, landmarker))
-    out["seconds"] = time.perf_counter() - t0
-    out["query_seconds"] = clock.seconds
-    out["span"] = (started, time.time())
-    return out
+    splits = swap_splits(w, strain, family, counts, seed, r, dev, strain_weights)
+    fakes, measured = finish_splits(splits, world, seed, r, scorer, landmarker)
+    seconds = time.perf_counter() - t0
+    return MadePart(fakes, measured, trained, seconds, clock.seconds, (started, time.time()))
 
 
 def _detector(spec: DetectorSpec, weights: Weights | None, device: str, seed: int) -> Any:
@@ -121,7 +120,7 @@ def score(
 
 def score_retrained(
     spec: DetectorSpec,
-    retrained: dict[str, Any],
+    retrained: RetrainResult,
     old_weights: Weights | None,
     num_cpus: float,
     device: str,
@@ -132,10 +131,10 @@ def score_retrained(
     Given the retrain task's object ref, Ray starts it as soon as that detector's own retrain
     ends: a frozen detector is scored while the others still train.
     """
-    weights = retrained["weights"] if retrained["weights"] is not None else old_weights
+    weights = retrained.weights if retrained.weights is not None else old_weights
     if weights is None:
         raise ValueError(f"detector {spec.name} was never trained: there is no version to score")
-    return score(spec, weights, scoring_memory(retrained["memory"]), num_cpus, device, *image_sets)
+    return score(spec, weights, scoring_memory(retrained.memory), num_cpus, device, *image_sets)
 
 
 def scoring_memory(memory: Weights) -> Weights:
@@ -156,12 +155,8 @@ def retrain(
     seed: int,
     num_cpus: float,
     device: str,
-) -> dict[str, Any]:
-    """One retraining by the detector's strategy and training mode.
-
-    Returns ``{"weights": new weights or None if unchanged, "memory": the strategy's memory for
-    the next round (optimiser, replay buffer, ensemble members), "report": fit report or None}``.
-    """
+) -> RetrainResult:
+    """One retraining by the detector's strategy and training mode."""
     from detectors import retrain as run_strategy
 
     dev = setup_worker(num_cpus, device)
@@ -185,12 +180,6 @@ def retrain(
     )
     new_memory = {k: v.detach().cpu().contiguous().numpy() for k, v in result.memory.items()}
     if result.report is None:
-        return {"weights": None, "memory": new_memory, "report": None}
+        return RetrainResult(None, new_memory, None)
     state = {k: v.detach().cpu().contiguous().numpy() for k, v in det.state_dict().items()}
-    return {"weights": state, "memory": new_memory, "report": _report_dict(result.report)}
-
-
-def _report_dict(report: Any) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    return asdict(report)
+    return RetrainResult(state, new_memory, result.report)

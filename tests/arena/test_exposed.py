@@ -7,6 +7,8 @@ import pytest
 
 from arena.errors import SpecError
 from arena.rounds.generator_side import fitness_records
+from arena.rounds.payloads import Measured
+from arena.rounds.records import StrainFakes
 from arena.spec import validate_spec
 from generators import FAMILIES
 from generators.genome import default_genome
@@ -27,7 +29,9 @@ def test_every_detector_hidden_is_refused():
 def test_only_exposed_detectors_select_the_strains():
     genome = default_genome(FAMILIES.get("blend").gene_space)
     strains = [Strain(f"blend-000{i}", genome, [], 1, []).to_dict() for i in range(2)]
-    fakes = [{"ssim": np.ones(2), "psnr": np.full(2, 40.0), "spectral": 0.1, "seconds": 1.0}] * 2
+    shown = np.zeros((1, 3, 4, 4), np.uint8)
+    measured = Measured(1.0, np.ones(2), np.full(2, 40.0), 0.1, shown, shown)
+    fakes = [StrainFakes({"eval": shown}, measured, None, 1.0, 0.0)] * 2
     index = np.array([-1, 0, 0, 1, 1])
     probs = {
         "d0": np.array([0.5, 0.9, 0.9, 0.1, 0.1]),  # exposed: strain 1 evades it
