@@ -18,7 +18,7 @@ import torch
 
 from arena.faces import to_uint8
 from arena.faults import worker_fault
-from arena.rounds.payloads import GeneratorWeights, MadePart, Measured, SplitArrays, SwappedPart
+from arena.rounds.payloads import GeneratorWeights, MadePart, Measured, SplitArrays, Surrogate, SwappedPart
 from arena.rounds.query_clock import QueryClock
 from arena.seeding import torch_generator
 from arena.spec import WorldSpec
@@ -98,7 +98,7 @@ def swap_splits(
 
 
 def queriers(
-    surrogate: list[tuple[Any, Any, Any]] | None, extractor: Extractor | None, dev: str
+    surrogate: Surrogate | None, extractor: Extractor | None, dev: str
 ) -> tuple[QueryClock, Any, Any]:
     """(the clock of the time spent inside them, surrogate scorer or None, landmarker or None)."""
     from arena.rounds import strain_work
@@ -171,7 +171,7 @@ def finish_fakes(
     num_cpus: float,
     device: str,
     *,
-    surrogate: list[tuple[Any, Any, Any]] | None = None,
+    surrogate: Surrogate | None = None,
     extractor: Extractor | None = None,
 ) -> MadePart:
     """The second task: `swap_faces`'s result finished; returns what `make_fakes` returns."""

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from arena.rounds.payloads import GeneratorWeights, GenWeights, KeptWeights
-from arena.rounds.records import StrainFakes
+from arena.rounds.payloads import GeneratorWeights, GenWeights, KeptWeights, Surrogate
+from arena.rounds.records import DetectorState, StrainFakes
 from arena.rounds.strain_work import load_payload, save_payload
 from arena.seeding import torch_generator
 from arena.spec import GeneratorTrainSpec, RunSpec
@@ -128,15 +128,15 @@ def make_inputs(
     )
 
 
-def surrogate_detectors(spec: RunSpec, versions: dict[str, Any]) -> list[tuple[Any, Any, Any]]:
+def surrogate_detectors(spec: RunSpec, versions: dict[str, DetectorState]) -> Surrogate:
     """(spec, weights, scoring memory) of the detectors evasion may query: deployed (trained) and
     exposed, each as it is deployed (an ensemble with the earlier versions it averages)."""
     from arena.rounds.tasks import scoring_memory
 
     return [
-        (d, versions[d.name].weights, scoring_memory(versions[d.name].memory))
+        (d, weights, scoring_memory(versions[d.name].memory))
         for d in spec.detectors
-        if d.exposed and versions[d.name].weights is not None
+        if d.exposed and (weights := versions[d.name].weights) is not None
     ]
 
 

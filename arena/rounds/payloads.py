@@ -14,9 +14,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
+    from arena.spec import DetectorSpec
     from detectors.training import FitReport
 
 Weights = dict[str, np.ndarray]  # a state dict as numpy arrays
+# The deployed detectors a guided strain queries: each one's spec, weights and scoring memory.
+Surrogate = list[tuple["DetectorSpec", Weights, Weights]]
 
 
 @dataclass(frozen=True)

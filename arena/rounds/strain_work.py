@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from arena.rounds.payloads import GeneratorWeights, Measured, Weights
+from arena.rounds.payloads import GeneratorWeights, Measured, Surrogate
 from arena.seeding import torch_generator
-from arena.spec import DetectorSpec, GeneratorTrainSpec
+from arena.spec import GeneratorTrainSpec
 
 
 def to_payload(weights: Any) -> GeneratorWeights:
@@ -88,7 +88,7 @@ def prepare_weights(
     return family.prepare(faces.to(device), strain.genome, gen, budget_of(train), init=init)
 
 
-def surrogate_scorer(detectors: list[tuple[DetectorSpec, Weights, Weights]], device: str) -> Any:
+def surrogate_scorer(detectors: Surrogate, device: str) -> Any:
     """The deployed detectors as one differentiable scoring function: the mean over detectors of
     each one's P(fake) as deployed (an `ensemble` version averages its kept members, as
     `detectors.strategies.score_version` scores it).

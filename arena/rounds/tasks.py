@@ -14,7 +14,7 @@ import numpy as np
 
 from arena.faces import to_uint8
 from arena.faults import worker_fault
-from arena.rounds.payloads import GeneratorWeights, MadePart, RetrainResult, Weights
+from arena.rounds.payloads import GeneratorWeights, MadePart, RetrainResult, Surrogate, Weights
 from arena.rounds.worker import setup_worker, writable_tensor
 from arena.seeding import torch_generator
 from arena.spec import DetectorSpec, GeneratorTrainSpec, WorldSpec
@@ -47,7 +47,7 @@ def make_fakes(
     weights: GeneratorWeights | None = None,
     parent_weights: GeneratorWeights | None = None,
     train: GeneratorTrainSpec | None = None,
-    surrogate: list[tuple[DetectorSpec, Weights, Weights]] | None = None,
+    surrogate: Surrogate | None = None,
     extractor: Extractor | None = None,
 ) -> MadePart:
     """One strain's fakes for each split, and its measured quality on the first of eval/vault.

@@ -108,3 +108,31 @@ def test_once_the_retrained_versions_exist_the_longest_tasks_not_yet_started_sta
         ("blend-0002", ("eval", 2)),
     ]
     assert start_longest(jobs, submit, 0, skip) == {}
+
+
+def test_the_typed_payloads_cross_ray_intact(ray_local):
+    """What the round's tasks return and take crosses Ray's object store as the same record."""
+    import numpy as np
+
+    from arena.rounds.payloads import GeneratorWeights, MadePart, Measured, RetrainResult
+
+    ray = ray_local
+    fakes = np.arange(2 * 3 * 4 * 4, dtype=np.uint8).reshape(2, 3, 4, 4)
+    measured = Measured(0.7, np.ones(2), np.full(2, 31.0), 0.1, fakes, fakes)
+    part = MadePart(
+        {"eval": fakes}, measured, GeneratorWeights({"w": np.ones(3)}, {"k": "v"}), 1.0, 0.5, (1.0, 2.0)
+    )
+
+    @ray.remote(num_cpus=1)
+    def echo(made: MadePart) -> RetrainResult:
+        assert isinstance(made, MadePart) and made.weights is not None
+        return RetrainResult({"w": made.fakes["eval"].astype(np.float32)}, made.weights.tensors, None)
+
+    back = ray.get(ray.put(part))
+    assert isinstance(back, MadePart) and back.span == (1.0, 2.0) and back.weights is not None
+    assert back.measured is not None and back.measured.quality == 0.7 and back.weights.meta == {"k": "v"}
+    np.testing.assert_array_equal(back.fakes["eval"], fakes)
+    result = ray.get(echo.remote(part))
+    assert isinstance(result, RetrainResult) and result.weights is not None
+    np.testing.assert_array_equal(result.weights["w"], fakes.astype(np.float32))
+    np.testing.assert_array_equal(result.memory["w"], np.ones(3))
