@@ -296,23 +296,7 @@ def _drive(
     """Drive one run in this thread, or a sweep's members concurrently, one thread each."""
     specs = [spec for spec, _ in pairs]
     with ExitStack() as stack:
-        todo = []
-        for spec, store in pairs:
-            stack.enter_context(store.lock)
-            last, notes = store.recover()
-            label = store.dir.name if sweep_dir else ""
-            stream = progress.stream if progress else None
-            own = Progress(spec.rounds, last + 1, stream, label)
-            prog = progress if (progress and not sweep_dir) else own
-            prog.note(f"run directory: {store.dir}")
-            for note in notes:
-                prog.note(f"recovery: {note}")
-            if last >= spec.rounds:
-                prog.note(f"all {spec.rounds} rounds are already committed")
-                continue
-            if last:
-                prog.note(f"resuming after round {last}")
-            todo.append((spec, store, prog, last))
+        todo = _runs_to_play(stack, pairs, progress, sweep_dir)
         if todo:
             where = str(sweep_dir or pairs[0][1].dir)
             try:
@@ -331,6 +315,31 @@ def _drive(
     out = sweep_dir or pairs[0][1].dir
     print(f"{'sweep' if sweep_dir else 'run'} directory: {out}", flush=True)
     return out
+
+
+def _runs_to_play(
+    stack: ExitStack, pairs: list[tuple[RunSpec, RunStore]], progress: Progress | None, sweep_dir: Path | None
+) -> list[tuple[RunSpec, RunStore, Progress, int]]:
+    """Lock and recover each run (the locks held by `stack`), say where it stands, and return
+    those with rounds left to play: (spec, store, its progress, its last committed round)."""
+    todo = []
+    for spec, store in pairs:
+        stack.enter_context(store.lock)
+        last, notes = store.recover()
+        label = store.dir.name if sweep_dir else ""
+        stream = progress.stream if progress else None
+        own = Progress(spec.rounds, last + 1, stream, label)
+        prog = progress if (progress and not sweep_dir) else own
+        prog.note(f"run directory: {store.dir}")
+        for note in notes:
+            prog.note(f"recovery: {note}")
+        if last >= spec.rounds:
+            prog.note(f"all {spec.rounds} rounds are already committed")
+            continue
+        if last:
+            prog.note(f"resuming after round {last}")
+        todo.append((spec, store, prog, last))
+    return todo
 
 
 def _play_all(todo: list[tuple[RunSpec, RunStore, Progress, int]], progress: Progress | None) -> None:

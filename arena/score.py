@@ -207,7 +207,7 @@ class SavedExtractor:
             raise ArenaUserError(f"no face extractor at {path} (expected rounds/rNNNN/{extraction.FILE})")
         self.payload = extraction.load(path.parent)
         spec_file, spec = _run_spec(path.parent)  # run/rounds/rNNNN/extractor.safetensors
-        world = (self.payload.get("trained_for") or {}).get("world") or spec.get("world")
+        world = (self.payload.trained_for or {}).get("world") or spec.get("world")
         if not world:
             raise ArenaUserError(f"{path}: no record of its resolution and no run spec at {spec_file}")
         self.resolution = int(world["resolution"])
@@ -221,7 +221,7 @@ class SavedExtractor:
         self.path, self.miss_score = path, extraction.MISS_SCORE
         dev = resolve_device(device)  # as the detector: CUDA falls back to the CPU with a warning
         self.net = extraction.landmark_function(self.payload, dev)
-        self.template = torch.as_tensor(self.payload["template"], device=dev)
+        self.template = torch.as_tensor(self.payload.template, device=dev)
 
     def __call__(self, images_u8: Any) -> tuple[Any, np.ndarray]:
         """(re-aligned uint8 faces at the extractor's resolution, miss flags) of uint8 faces."""

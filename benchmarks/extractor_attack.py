@@ -55,7 +55,8 @@ def main() -> int:
         spec = ExtractorSpec(steps=args.steps)
         payload = train_task(world, spec, 0, 1, device)
         faces = World(world, 0).reals("eval", args.faces, torch_generator(1, "attacked")).to(device)
-    report = payload["report"]
+    report = payload.report
+    assert report is not None, "train_task reports on its extractor"
     error_px, seconds = report["mean_error_px"], report["seconds"]
     print(f"extractor: {error_px:.2f} px mean error on held-out reals, trained in {seconds:.1f} s")
     objective = landmark_displacement(landmark_function(payload, device), faces.landmarks)

@@ -80,6 +80,6 @@ def test_strain_weights_are_stored_listed_and_reloaded(run_dir):
     learners = [s["id"] for s in pop["strains"] if s["genome"]["family"] != "blend"]
     assert learners and set(learners) <= set(state.generator_weights)
     for sid, w in state.generator_weights.items():
-        path = run_dir / "rounds" / f"r{w['round']:04d}" / "generators" / f"{sid}.safetensors"
+        path = run_dir / "rounds" / f"r{w.round:04d}" / "generators" / f"{sid}.safetensors"
         assert path.is_file()
-        assert all(np.isfinite(v).all() for v in w["payload"]["tensors"].values())
+        assert all(np.isfinite(v).all() for v in w.payload.tensors.values())

@@ -15,17 +15,47 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from typing import Any
 
-from deepfake_arena.rounds.generator_side import (
-    MakeJob,
-    longest_first,
-    make_cost,
-    make_tasks,
-    needs_surrogate,
-    task_key,
-    trains_in_task,
-)
+from deepfake_arena.rounds.generator_side import MakeJob, longest_first, make_tasks, needs_surrogate
+
+TaskKey = tuple[Any, ...]  # a make task's name across rounds (generator_side.task_key)
+Ref = Any  # a Ray object ref (or the in-process executor's stand-in)
+
+
+@dataclass
+class EarlyWork:
+    """The work round r started for round r+1, by round: taken (and so forgotten) by that round.
+
+    `reals`: refs of its real faces per split; `made`: its make tasks started beside the retrain
+    or during post; `swapped`: the swaps of its guided strains started beside the retrain, whose
+    last stages `made` tasks finish; `surrogate`: the deployed detectors those tasks query, so
+    that the round's own tasks query the same (a ref, or None).
+    """
+
+    reals: dict[int, dict[str, Ref]] = field(default_factory=dict)
+    made: dict[int, dict[TaskKey, Ref]] = field(default_factory=dict)
+    swapped: dict[int, dict[TaskKey, Ref]] = field(default_factory=dict)
+    surrogate: dict[int, Ref] = field(default_factory=dict)
+
+    def take_reals(self, r: int) -> dict[str, Ref] | None:
+        return self.reals.pop(r, None)
+
+    def take_surrogate(self, r: int, compute: Callable[[], Ref]) -> Ref:
+        """The surrogate round r's early tasks were given, if it started any; else `compute()`."""
+        return self.surrogate.pop(r) if r in self.surrogate else compute()
+
+    def take_made(self, r: int) -> dict[TaskKey, Ref]:
+        return self.made.pop(r, {})
+
+    def take_swap(self, r: int, key: TaskKey) -> Ref | None:
+        """The swap of round r's task `key` if it was started early (each is finished once)."""
+        return self.swapped.get(r, {}).pop(key, None)
+
+    def forget_swaps(self, r: int) -> None:
+        """Round r's make tasks are all submitted: every swap started early was finished."""
+        self.swapped.pop(r, None)
 
 
 def start_beside(
@@ -35,7 +65,7 @@ def start_beside(
     submit: Callable[[MakeJob, dict[str, int]], Any],
     swap: Callable[[MakeJob, dict[str, int]], Any],
     slots: int,
-) -> tuple[dict[tuple[Any, ...], Any], dict[tuple[Any, ...], Any], float]:
+) -> tuple[dict[TaskKey, Ref], dict[TaskKey, Ref], float]:
     """Run `jobs`' detector-free work while the `retraining` refs are pending.
 
     First the make tasks of the strains that query no detector (`submit`), then the swaps of
@@ -45,20 +75,20 @@ def start_beside(
     {task_key: swap ref}, the seconds spent waiting for them after the retrain ended:
     generation time, not training).
     """
-    made: dict[tuple[Any, ...], Any] = {}
-    swapped: dict[tuple[Any, ...], Any] = {}
-    free = [job for job in jobs if not needs_surrogate(job[0])]
-    guided = [job for job in jobs if needs_surrogate(job[0])]
+    made: dict[TaskKey, Ref] = {}
+    swapped: dict[TaskKey, Ref] = {}
+    free = [job for job in jobs if not needs_surrogate(job.strain)]
+    guided = [job for job in jobs if needs_surrogate(job.strain)]
     queue = [(free[j], c, submit, made) for j, c in _longest_first(free)] + [
         (guided[j], c, swap, swapped)
         for j, c in _longest_first(guided)
-        if not trains_in_task(guided[j][2])  # its swap and training are one task
+        if not guided[j].trains  # its swap and training are one task
     ]
     pending, running = list(retraining), list[Any]()
     while pending:
         while queue and len(running) < slots:
             job, split_counts, start, into = queue.pop(0)
-            ref = into[task_key(job[0], split_counts)] = start(job, split_counts)
+            ref = into[job.key(split_counts)] = start(job, split_counts)
             running.append(ref)
         ready, _ = ray.wait(pending + running, num_returns=1)
         pending = [x for x in pending if x not in ready]
@@ -73,23 +103,21 @@ def start_longest(
     jobs: list[MakeJob],
     submit: Callable[[MakeJob, dict[str, int]], Any],
     n: int,
-    skip: set[tuple[Any, ...]],
-) -> dict[tuple[Any, ...], Any]:
+    skip: set[TaskKey],
+) -> dict[TaskKey, Ref]:
     """Submit now the `n` longest tasks of `jobs` whose keys are not in `skip`: {task_key: ref}.
 
     Called once the retrained detectors exist, behind post's scoring tasks: Ray runs them as the
     scoring frees cores. `n` should leave the driver a core for post's metrics and the commit.
     """
     return {
-        task_key(jobs[j][0], split_counts): submit(jobs[j], split_counts)
+        jobs[j].key(split_counts): submit(jobs[j], split_counts)
         for j, split_counts in _longest_first(jobs, skip)[:n]
     }
 
 
-def _longest_first(
-    jobs: list[MakeJob], skip: Collection[tuple[Any, ...]] = ()
-) -> list[tuple[int, dict[str, int]]]:
+def _longest_first(jobs: list[MakeJob], skip: Collection[TaskKey] = ()) -> list[tuple[int, dict[str, int]]]:
     """The make tasks of `jobs` not in `skip`, as (job index, split counts), longest first."""
-    tasks = [(j, c) for j, c in make_tasks(jobs) if task_key(jobs[j][0], c) not in skip]
-    costs = [make_cost(jobs[j][0], split_counts, jobs[j][2]) for j, split_counts in tasks]
+    tasks = [(j, c) for j, c in make_tasks(jobs) if jobs[j].key(c) not in skip]
+    costs = [jobs[j].cost(split_counts) for j, split_counts in tasks]
     return [tasks[i] for i in longest_first(costs)]

@@ -21,6 +21,7 @@ crops: the defender curates its training set; only what it meets in the field is
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -33,16 +34,27 @@ MAX_SCALE = 1.5  # a fitted scale beyond x1.5 or /1.5 of the template's is no fa
 FILE = "extractor.safetensors"
 REPORT = "extractor.json"
 
-# The plain data the extractor travels as between tasks: its weights, template and width.
-ExtractorPayload = dict[str, Any]
+
+@dataclass(frozen=True)
+class Extractor:
+    """The extractor as it travels between tasks: its weights, template and width; what it was
+    trained from (`trained_for`, JSON values: None on a file from before it was recorded) and,
+    when trained in this run's process, its training report (JSON values, saved as REPORT).
+
+    Shape: template: (5, 2) float64 pixels.
+    """
+
+    weights: dict[str, np.ndarray]
+    template: np.ndarray
+    width: int
+    trained_for: dict[str, Any] | None = None  # JSON: compared with `trained_for()` and saved
+    report: dict[str, float | int] | None = None
 
 
-def train_task(
-    world: WorldSpec, spec: ExtractorSpec, seed: int, num_cpus: float, device: str
-) -> ExtractorPayload:
+def train_task(world: WorldSpec, spec: ExtractorSpec, seed: int, num_cpus: float, device: str) -> Extractor:
     """Train the run's extractor on train-split reals; report its error on eval-split reals.
 
-    Returns `{"weights": {name: ndarray}, "template": (5, 2) ndarray, "width": int, "report": {...}}`.
+    Returns the `Extractor` with its `report`.
     """
     from deepfake_arena.detectors.landmarker import train_landmarker
     from deepfake_arena.rounds.worker import setup_worker
@@ -62,20 +74,20 @@ def train_task(
         lr=spec.lr,
         width=spec.width,
     )
-    payload: ExtractorPayload = {
-        "weights": {k: v.detach().cpu().contiguous().numpy() for k, v in net.state_dict().items()},
-        "template": faces.landmarks.to(torch.float64).mean(0).numpy(),
-        "width": spec.width,
-        "trained_for": trained_for(world, spec, seed),
-    }
+    payload = Extractor(
+        weights={k: v.detach().cpu().contiguous().numpy() for k, v in net.state_dict().items()},
+        template=faces.landmarks.to(torch.float64).mean(0).numpy(),
+        width=spec.width,
+        trained_for=trained_for(world, spec, seed),
+    )
     held_out = w.reals("eval", spec.faces // 2, torch_generator(seed, "extractor", "check"))
     with torch.no_grad():
         points = net(held_out.images.to(dev)).cpu()
     error = (points - held_out.landmarks.to(points.dtype)).norm(dim=-1)
     eye = (held_out.landmarks[:, 1] - held_out.landmarks[:, 0]).norm(dim=-1)
-    template = torch.as_tensor(payload["template"], device=dev)
+    template = torch.as_tensor(payload.template, device=dev)
     _, miss, residual = fit_to_template(net, template, spec.miss_threshold, held_out.images.to(dev))
-    payload["report"] = {
+    report = {
         "faces": spec.faces,
         "steps": spec.steps,
         "eval_faces": len(held_out),
@@ -85,7 +97,7 @@ def train_task(
         "median_residual": float(residual.median()),
         "seconds": time.perf_counter() - t0,
     }
-    return payload
+    return replace(payload, report=report)
 
 
 TRAINING_FIELDS = ("steps", "batch_size", "lr", "width", "faces")
@@ -101,24 +113,24 @@ def trained_for(world: WorldSpec, spec: ExtractorSpec, seed: int) -> dict[str, A
     return dict(json.loads(json.dumps(key)))
 
 
-def landmark_function(payload: ExtractorPayload, device: str | torch.device = "cpu") -> Any:
+def landmark_function(payload: Extractor, device: str | torch.device = "cpu") -> Any:
     """The payload's LandmarkNet on `device`, in eval mode with frozen parameters: the extractor
     as a generator sees it, (B, 3, H, W) in [0, 1] -> (B, 5, 2), differentiable to its input."""
     from deepfake_arena.detectors.landmarker import LandmarkNet
 
-    net = LandmarkNet(int(payload["width"]))
-    net.load_state_dict({k: torch.from_numpy(np.array(v, copy=True)) for k, v in payload["weights"].items()})
+    net = LandmarkNet(int(payload.width))
+    net.load_state_dict({k: torch.from_numpy(np.array(v, copy=True)) for k, v in payload.weights.items()})
     net = net.to(device).eval()
     net.requires_grad_(False)
     return net
 
 
 def extract(
-    payload: ExtractorPayload, miss_threshold: float, images: torch.Tensor
+    payload: Extractor, miss_threshold: float, images: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Re-aligned crops, miss flags and fit residuals for a batch of float images (see
     `fit_to_template`); builds the payload's network on the images' device."""
-    template = torch.as_tensor(payload["template"], device=images.device)
+    template = torch.as_tensor(payload.template, device=images.device)
     return fit_to_template(landmark_function(payload, images.device), template, miss_threshold, images)
 
 
@@ -157,7 +169,7 @@ def fit_to_template(
 
 
 def extract_task(
-    payload: ExtractorPayload, spec: ExtractorSpec, num_cpus: float, device: str, *image_sets: np.ndarray
+    payload: Extractor, spec: ExtractorSpec, num_cpus: float, device: str, *image_sets: np.ndarray
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """(re-aligned uint8 images, miss flags) for each uint8 image set, in chunks of 512."""
     from deepfake_arena.faces import from_uint8, to_uint8
@@ -165,7 +177,7 @@ def extract_task(
 
     dev = setup_worker(num_cpus, device)
     net = landmark_function(payload, dev)  # built once for every set and chunk
-    template = torch.as_tensor(payload["template"], device=dev)
+    template = torch.as_tensor(payload.template, device=dev)
     out = []
     for images in image_sets:
         aligned, misses = [], []
@@ -217,17 +229,17 @@ def miss_rows(
     return rows
 
 
-def save(path: Any, payload: ExtractorPayload) -> None:
+def save(path: Any, payload: Extractor) -> None:
     """Weights, template, width and training settings in one safetensors file (no pickle), as
     detectors are saved."""
     from deepfake_arena.store.round_files import save_detector
 
-    tensors = {f"net.{k}": v for k, v in payload["weights"].items()}
-    meta = {"width": int(payload["width"]), "trained_for": payload.get("trained_for")}
-    save_detector(path, {**tensors, "template": payload["template"]}, meta)
+    tensors = {f"net.{k}": v for k, v in payload.weights.items()}
+    meta = {"width": int(payload.width), "trained_for": payload.trained_for}
+    save_detector(path, {**tensors, "template": payload.template}, meta)
 
 
-def load(folder: Any) -> ExtractorPayload:
+def load(folder: Any) -> Extractor:
     """The extractor kept in a committed round's folder, checked against that round's manifest."""
     import json
     from pathlib import Path
@@ -247,15 +259,10 @@ def load(folder: Any) -> ExtractorPayload:
         )
     tensors, meta = load_detector(path)
     weights = {k.removeprefix("net."): v for k, v in tensors.items() if k.startswith("net.")}
-    return {
-        "weights": weights,
-        "template": tensors["template"],
-        "width": int(meta["width"]),
-        "trained_for": meta.get("trained_for"),
-    }
+    return Extractor(weights, tensors["template"], int(meta["width"]), meta.get("trained_for"))
 
 
-def newest(round_folders: Any) -> ExtractorPayload | None:
+def newest(round_folders: Any) -> Extractor | None:
     """The extractor of the first of `round_folders` (committed rounds, newest first) whose
     manifest lists one, read and verified by `load`; None when no round kept one."""
     import json
@@ -269,9 +276,9 @@ def newest(round_folders: Any) -> ExtractorPayload | None:
     return None
 
 
-def still_valid(payload: ExtractorPayload | None, want: dict[str, Any]) -> bool:
+def still_valid(payload: Extractor | None, want: dict[str, Any]) -> bool:
     """Whether a kept extractor is the one the spec asks for (`trained_for`); a file written
     before the settings were recorded is taken as it is."""
     if payload is None:
         return False
-    return payload.get("trained_for") in (None, want)
+    return payload.trained_for in (None, want)

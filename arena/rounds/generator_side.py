@@ -1,28 +1,32 @@
 """The generator side of a round, for the loop: weights kept per strain, vault and innovation
 strains, make-task arguments, and fitness (evasion x quality under the quality floor).
 
-Strain weights live in the state as `{strain_id: {"round": r, "payload": WeightsPayload}}`, where
-r is the round whose folder holds `generators/<strain_id>.safetensors` (the round in which they
+Strain weights live in the state as `{strain_id: KeptWeights(r, GeneratorWeights)}`, where r
+is the round whose folder holds `generators/<strain_id>.safetensors` (the round in which they
 were trained). The state keeps the weights of the strains that just played (the parents and
 elites of the next population) and of the vault.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from deepfake_arena.rounds.payloads import GeneratorWeights, GenWeights, KeptWeights, Surrogate
+from deepfake_arena.rounds.records import DetectorState, StrainFakes
 from deepfake_arena.rounds.strain_work import load_payload, save_payload
 from deepfake_arena.seeding import torch_generator
 from deepfake_arena.spec import GeneratorTrainSpec, RunSpec
 
 GENERATORS_DIR = "generators"
-GenWeights = dict[str, dict[str, Any]]
+Keywords = dict[str, Any]  # keyword arguments of a Ray task's `.remote`, by name
+StrainDict = dict[str, Any]  # a strain as population.json keeps it (generators.population.Strain.to_dict)
 
 
-def vault_strains(spec: RunSpec) -> list[dict[str, Any]]:
+def vault_strains(spec: RunSpec) -> list[StrainDict]:
     """The sealed strains of the spec, identical in every round (a function of the spec and seed)."""
     from deepfake_arena.generators.population import sealed_strains
 
@@ -36,13 +40,13 @@ def vault_strains(spec: RunSpec) -> list[dict[str, Any]]:
     return [{**s.to_dict(), "sealed": True} for s in strains]
 
 
-def innovations(spec: RunSpec, r: int, id_start: int) -> list[dict[str, Any]]:
+def innovations(spec: RunSpec, r: int, id_start: int) -> list[StrainDict]:
     """The strains of families unlocking in round r, numbered from id_start; then the recorded
     methods entering in round r by their release date (deepfake_arena.world.recorded), one strain each."""
     from deepfake_arena.generators.population import innovate
     from deepfake_arena.world.recorded import FAMILY, arrivals
 
-    out: list[dict[str, Any]] = []
+    out: list[StrainDict] = []
     for i, inn in enumerate(spec.population.innovation):
         if inn.round == r:
             gen = torch_generator(spec.seed, "innovation", i)
@@ -73,53 +77,75 @@ def train_spec(spec: RunSpec, family: str) -> GeneratorTrainSpec:
     return spec.population.training.get(family, GeneratorTrainSpec())
 
 
-def needs_surrogate(strain: dict[str, Any]) -> bool:
+def needs_surrogate(strain: StrainDict) -> bool:
     return strain["genome"]["genes"].get("evasion", "off") != "off"
 
 
-def attacks_extractor(strain: dict[str, Any]) -> bool:
+def attacks_extractor(strain: StrainDict) -> bool:
     return strain["genome"]["genes"].get("extractor_attack", "off") != "off"
 
 
-def make_kwargs(
-    spec: RunSpec, strain: dict[str, Any], weights: GenWeights, surrogate: Any, extractor: Any = None
-) -> dict[str, Any]:
-    """Keyword arguments of `work.make_fakes` for one strain: its weights or its parent's, its
-    training budget and, when its genome guides evasion and detectors are deployed, the surrogate;
-    when it attacks the face extractor and the run has one, the extractor."""
+@dataclass(frozen=True)
+class MakeInputs:
+    """The keyword arguments of a strain's make task (`deepfake_arena.rounds.tasks.make_fakes`).
+
+    `surrogate` and `extractor` are object refs (Ray resolves them as top-level arguments), or
+    None when the strain queries no detector or does not attack the extractor.
+    """
+
+    surrogate: Any = None
+    extractor: Any = None
+    weights: GeneratorWeights | None = None
+    parent_weights: GeneratorWeights | None = None
+    train: GeneratorTrainSpec | None = None
+
+    def keywords(self) -> Keywords:
+        """As keyword arguments of `.remote` (Ray's typing stubs take none, so they go as a dict)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def make_inputs(
+    spec: RunSpec, strain: StrainDict, weights: GenWeights, surrogate: Any, extractor: Any = None
+) -> MakeInputs:
+    """What one strain's make task is given: its weights or its parent's, its training budget
+    and, when its genome guides evasion and detectors are deployed, the surrogate; when it
+    attacks the face extractor and the run has one, the extractor."""
     from deepfake_arena.generators import FAMILIES
 
     family = strain["genome"]["family"]
-    kw: dict[str, Any] = {"surrogate": surrogate if needs_surrogate(strain) else None}
-    if extractor is not None and attacks_extractor(strain):
-        kw["extractor"] = extractor
-    if FAMILIES.get(family).learns:
-        own = weights.get(strain["id"])
-        parents = [p for p in strain["parents"] if p in weights and p.rsplit("-", 1)[0] == family]
-        kw["weights"] = own["payload"] if own else None
-        kw["parent_weights"] = weights[parents[0]]["payload"] if (parents and not own) else None
-        kw["train"] = train_spec(spec, family)
-    return kw
+    queried = surrogate if needs_surrogate(strain) else None
+    attacked = extractor if attacks_extractor(strain) else None
+    if not FAMILIES.get(family).learns:
+        return MakeInputs(queried, attacked)
+    own = weights.get(strain["id"])
+    parents = [p for p in strain["parents"] if p in weights and p.rsplit("-", 1)[0] == family]
+    return MakeInputs(
+        queried,
+        attacked,
+        weights=own.payload if own else None,
+        parent_weights=weights[parents[0]].payload if (parents and not own) else None,
+        train=train_spec(spec, family),
+    )
 
 
-def surrogate_detectors(spec: RunSpec, versions: dict[str, Any]) -> list[tuple[Any, Any, Any]]:
+def surrogate_detectors(spec: RunSpec, versions: dict[str, DetectorState]) -> Surrogate:
     """(spec, weights, scoring memory) of the detectors evasion may query: deployed (trained) and
     exposed, each as it is deployed (an ensemble with the earlier versions it averages)."""
     from deepfake_arena.rounds.tasks import scoring_memory
 
     return [
-        (d, versions[d.name].weights, scoring_memory(versions[d.name].memory))
+        (d, weights, scoring_memory(versions[d.name].memory))
         for d in spec.detectors
-        if d.exposed and versions[d.name].weights is not None
+        if d.exposed and (weights := versions[d.name].weights) is not None
     ]
 
 
-def trains_in_task(kwargs: dict[str, Any]) -> bool:
+def trains_in_task(inputs: MakeInputs) -> bool:
     """Whether a make job's task trains the strain's weights (a learning strain without them)."""
-    return kwargs.get("train") is not None and kwargs.get("weights") is None
+    return inputs.train is not None and inputs.weights is None
 
 
-def make_cost(strain: dict[str, Any], counts: dict[str, int], kwargs: dict[str, Any]) -> float:
+def make_cost(strain: StrainDict, counts: dict[str, int], inputs: MakeInputs) -> float:
     """A make task's expected cost in image passes, to submit the longest tasks first.
 
     On a few CPUs the make phase lasts as long as its busiest worker; starting the longest tasks
@@ -129,23 +155,40 @@ def make_cost(strain: dict[str, Any], counts: dict[str, int], kwargs: dict[str, 
 
     genes = strain["genome"]["genes"]
     passes = passes_per_fake(
-        genes, surrogate=kwargs.get("surrogate") is not None, extractor=kwargs.get("extractor") is not None
+        genes, surrogate=inputs.surrogate is not None, extractor=inputs.extractor is not None
     )
     cost = float(sum(counts.values()) * passes)
-    if trains_in_task(kwargs):
-        train = kwargs["train"]
-        steps = train.finetune_steps if kwargs.get("parent_weights") is not None else train.steps
+    if inputs.train is not None and inputs.weights is None:
+        train = inputs.train
+        steps = train.finetune_steps if inputs.parent_weights is not None else train.steps
         cost += 3.0 * steps * train.batch_size
     return cost
 
 
-MakeJob = tuple[dict[str, Any], dict[str, int], dict[str, Any]]  # strain, split counts, make kwargs
+@dataclass(frozen=True)
+class MakeJob:
+    """One strain's fakes to make this round: the strain, its split counts, its task's inputs."""
+
+    strain: StrainDict
+    counts: dict[str, int]
+    inputs: MakeInputs
+
+    @property
+    def trains(self) -> bool:
+        """Whether its task trains the strain's weights (then its splits stay in one task)."""
+        return trains_in_task(self.inputs)
+
+    def cost(self, split_counts: dict[str, int]) -> float:
+        return make_cost(self.strain, split_counts, self.inputs)
+
+    def key(self, split_counts: dict[str, int]) -> tuple[Any, ...]:
+        return task_key(self.strain, split_counts)
 
 
 def round_jobs(
     spec: RunSpec,
-    strains: list[dict[str, Any]],
-    vault: list[dict[str, Any]],
+    strains: list[StrainDict],
+    vault: list[StrainDict],
     weights: GenWeights,
     surrogate: Any,
     extractor: Any = None,
@@ -153,7 +196,7 @@ def round_jobs(
     """A round's make jobs: every strain on train and eval, every vault strain on the vault."""
     counts = spec.population.fakes_per_strain
     return [
-        (s, split_counts, make_kwargs(spec, s, weights, surrogate, extractor))
+        MakeJob(s, split_counts, make_inputs(spec, s, weights, surrogate, extractor))
         for group, split_counts in (
             (strains, {"train": counts.train, "eval": counts.eval}),
             (vault, {"vault": spec.vault.fakes_per_strain}),
@@ -162,7 +205,7 @@ def round_jobs(
     ]
 
 
-def task_key(strain: dict[str, Any], split_counts: dict[str, int]) -> tuple[Any, ...]:
+def task_key(strain: StrainDict, split_counts: dict[str, int]) -> tuple[Any, ...]:
     """Names a make task across rounds' code paths: the strain and the splits it makes."""
     return (strain["id"], *split_counts.items())
 
@@ -176,28 +219,12 @@ def make_tasks(jobs: list[MakeJob]) -> list[tuple[int, dict[str, int]]]:
     on all of them.
     """
     tasks: list[tuple[int, dict[str, int]]] = []
-    for i, (_, counts, kwargs) in enumerate(jobs):
-        if trains_in_task(kwargs):
-            tasks.append((i, dict(counts)))
+    for i, job in enumerate(jobs):
+        if job.trains:
+            tasks.append((i, dict(job.counts)))
         else:
-            tasks += [(i, {split: n}) for split, n in counts.items()]
+            tasks += [(i, {split: n}) for split, n in job.counts.items()]
     return tasks
-
-
-PER_TASK = ("weights", "seconds", "query_seconds", "span")  # what merge_made does not copy over
-
-
-def merge_made(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """One strain's make result from its tasks' results: the splits and measures side by side,
-    the seconds added up, the weights of whichever task trained them."""
-    out: dict[str, Any] = {"weights": None}
-    for part in parts:
-        out.update({k: v for k, v in part.items() if k not in PER_TASK})
-        if part.get("weights") is not None:
-            out["weights"] = part["weights"]
-    out["seconds"] = sum(float(p["seconds"]) for p in parts)
-    out["query_seconds"] = sum(float(p.get("query_seconds", 0.0)) for p in parts)
-    return out
 
 
 def longest_first(costs: list[float]) -> list[int]:
@@ -206,14 +233,14 @@ def longest_first(costs: list[float]) -> list[int]:
 
 
 def collect_weights(
-    r: int, strains: list[dict[str, Any]], fakes: list[dict[str, Any]], old: GenWeights
+    r: int, strains: list[StrainDict], fakes: list[StrainFakes], old: GenWeights
 ) -> tuple[GenWeights, GenWeights]:
     """(weights of the strains that played round r, those newly trained in round r)."""
     kept: GenWeights = {}
     new: GenWeights = {}
     for s, f in zip(strains, fakes, strict=True):
-        if f.get("weights") is not None:
-            new[s["id"]] = kept[s["id"]] = {"round": r, "payload": f["weights"]}
+        if f.weights is not None:
+            new[s["id"]] = kept[s["id"]] = KeptWeights(r, f.weights)
         elif s["id"] in old:
             kept[s["id"]] = old[s["id"]]
     return kept, new
@@ -221,24 +248,23 @@ def collect_weights(
 
 def save_weights(folder: Path, new: GenWeights) -> None:
     for sid, w in new.items():
-        save_payload(folder / GENERATORS_DIR / f"{sid}.safetensors", w["payload"])
+        save_payload(folder / GENERATORS_DIR / f"{sid}.safetensors", w.payload)
 
 
 def load_weights(store: Any, rounds: dict[str, int]) -> GenWeights:
     """Weights of each strain id from the round folder that holds them."""
     return {
-        sid: {
-            "round": int(r),
-            "payload": load_payload(store.round_path(int(r)) / GENERATORS_DIR / f"{sid}.safetensors"),
-        }
+        sid: KeptWeights(
+            int(r), load_payload(store.round_path(int(r)) / GENERATORS_DIR / f"{sid}.safetensors")
+        )
         for sid, r in rounds.items()
     }
 
 
 def fitness_records(
     spec: RunSpec,
-    strains: list[dict[str, Any]],
-    fakes: list[dict[str, Any]],
+    strains: list[StrainDict],
+    fakes: list[StrainFakes],
     strain_index: np.ndarray,
     probs: dict[str, np.ndarray],
     phase: str,
@@ -265,11 +291,12 @@ def fitness_records(
     for i, (s, f) in enumerate(zip(strains, fakes, strict=True)):
         sel = strain_index == i
         p = np.mean([probs[name][sel] for name in exposed], axis=0)
+        m = f.measures
         fit = strain_fitness(
             p,
-            f["ssim"],
-            f["psnr"],
-            float(f["spectral"]),
+            m.ssim,
+            m.psnr,
+            float(m.spectral),
             ssim_floor=pop.quality_floor,
             psnr_floor=pop.psnr_floor,
             spectral_ceiling=pop.spectral_ceiling,
@@ -283,12 +310,12 @@ def fitness_records(
                 "evasion_raw": fit.raw,
                 "evaded": phase,
                 "above_floor": fit.above_floor,
-                "ssim": float(np.mean(f["ssim"])),
-                "psnr": float(np.mean(f["psnr"])),
-                "spectral": float(f["spectral"]),
+                "ssim": float(np.mean(m.ssim)),
+                "psnr": float(np.mean(m.psnr)),
+                "spectral": float(m.spectral),
                 "quality": fit.quality,
                 "fitness": fitness[s["id"]],
-                "seconds": float(f["seconds"]),
+                "seconds": float(f.seconds),
             }
         )
     return fitness, records

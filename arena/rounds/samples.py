@@ -27,12 +27,13 @@ def mosaic(rows: list[list[np.ndarray]], cols: int, gap: int = 2, band: int = 0)
 def sample_grid_png(
     r: int,
     strains: list[dict[str, Any]],
-    fakes: list[dict[str, Any]],
+    shown: list[tuple[np.ndarray, np.ndarray]],
     reals: np.ndarray,
     credit: str = CREDIT_SYNTHETIC,
     per_strain: int = 3,
 ) -> bytes:
-    """One PNG per round: a row of real eval faces, then per strain `per_strain` target | fake pairs.
+    """One PNG per round: a row of real eval faces, then per strain `per_strain` target | fake pairs
+    (`shown`: each strain's targets and the fakes made onto them, on eval or vault).
 
     The faces are tiled into one mosaic drawn with a single imshow (a subplot per face made this
     the slowest part of a round's commit); the credit line of the faces is printed under it.
@@ -44,10 +45,9 @@ def sample_grid_png(
     cols = per_strain * 2
     rows: list[list[np.ndarray]] = [list(reals[:cols])]
     labels = ["reals (eval)"]
-    for s, f in zip(strains, fakes, strict=True):
-        shown = f["shown"] if "shown" in f else f["eval"]  # fakes made onto `targets` (eval or vault)
-        n = min(per_strain, len(f["targets"]), len(shown))
-        rows.append([img for k in range(n) for img in (f["targets"][k], shown[k])])
+    for s, (targets, made) in zip(strains, shown, strict=True):
+        n = min(per_strain, len(targets), len(made))
+        rows.append([img for k in range(n) for img in (targets[k], made[k])])
         family = s.get("genome", {}).get("family", "?")
         tag = "[sealed] " if s.get("sealed") else ""
         labels.append(f"{tag}{s['id']} ({family}): target | fake")

@@ -8,22 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from deepfake_arena.rounds.generator_side import innovations, load_weights
+from deepfake_arena.rounds.payloads import GenWeights
+from deepfake_arena.rounds.records import DetectorState
 from deepfake_arena.seeding import torch_generator
 from deepfake_arena.spec import RunSpec
 from deepfake_arena.store.round_files import POPULATION, load_detector, load_json, load_memory
 from deepfake_arena.store.run_dir import RunStore
-
-
-@dataclass
-class DetectorState:
-    weights: dict[str, np.ndarray] | None = None
-    times_trained: int = 0
-    trained_round: int = 0  # the last round whose data it was trained on; 0 = never trained
-    # the strategy's state beyond the weights ("<part>/<key>": optimiser, replay buffer, ensemble)
-    memory: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -32,8 +23,8 @@ class ArenaState:
     strains: list[dict[str, Any]]  # the population that plays the next round
     next_strain_id: int
     detectors: dict[str, DetectorState] = field(default_factory=dict)
-    # strain id -> {"round": where its weights file is, "payload": weights} (rounds.generator_side)
-    generator_weights: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # strain id -> its weights and the round whose folder holds them (deepfake_arena.rounds.generator_side)
+    generator_weights: GenWeights = field(default_factory=dict)
 
 
 def initial_state(spec: RunSpec) -> ArenaState:
@@ -84,3 +75,14 @@ def load_version(rdir: Path, name: str) -> DetectorState:
     weights, meta = load_detector(rdir / "detectors" / f"{name}.safetensors")
     memory = load_memory(rdir / "detectors", name, list(meta.get("memory_parts", [])))
     return DetectorState(weights, int(meta["times_trained"]), int(meta["trained_round"]), memory)
+
+
+def deployed_versions(spec: RunSpec, store: RunStore, state: ArenaState, r: int) -> dict[str, DetectorState]:
+    """The versions deployed in round r: trained through round r-1-release_lag (the latest
+    ones without lag, else read back from that committed round); never-trained when none."""
+    source = r - 1 - spec.release_lag
+    if source == state.round:
+        return state.detectors
+    if source < 1:  # untrained, or the published weights a detector imported
+        return initial_detectors(spec)
+    return {d.name: load_version(store.round_path(source), d.name) for d in spec.detectors}

@@ -1,11 +1,12 @@
 """The generator side of the make task: a strain's weights (train or load), its surrogate, its quality.
 
-Plain data crosses Ray: weights travel as `{"tensors": {name: ndarray}, "meta": {str: str}}`
-(`WeightsPayload`), exactly what a safetensors file holds. A strain's weights are trained once,
-in the task of the round it first plays (warm-started from its first parent's weights when it has
-one of its own family, for `finetune_steps`; from scratch for `steps`, or from a local pretrained
-model, otherwise), then reused unchanged while it lives: the loop stores them in that round's
-`generators/<strain>.safetensors` and passes them back in later rounds and after a resume.
+Plain data crosses Ray: weights travel as numpy tensors and string metadata
+(`deepfake_arena.rounds.payloads.GeneratorWeights`), exactly what a safetensors file holds. A strain's
+weights are trained once, in the task of the round it first plays (warm-started from its first
+parent's weights when it has one of its own family, for `finetune_steps`; from scratch for
+`steps`, or from a local pretrained model, otherwise), then reused unchanged while it lives: the
+loop stores them in that round's `generators/<strain>.safetensors` and passes them back in later
+rounds and after a resume.
 """
 
 from __future__ import annotations
@@ -16,45 +17,42 @@ from typing import Any
 import numpy as np
 import torch
 
+from deepfake_arena.rounds.payloads import GeneratorWeights, Measured, Surrogate
 from deepfake_arena.seeding import torch_generator
-from deepfake_arena.spec import DetectorSpec, GeneratorTrainSpec
-
-WeightsPayload = dict[str, Any]
+from deepfake_arena.spec import GeneratorTrainSpec
 
 
-def to_payload(weights: Any) -> WeightsPayload:
-    """StrainWeights -> plain numpy payload."""
-    return {
-        "tensors": {k: v.detach().cpu().contiguous().numpy() for k, v in weights.tensors.items()},
-        "meta": dict(weights.meta),
-    }
+def to_payload(weights: Any) -> GeneratorWeights:
+    """StrainWeights -> numpy payload."""
+    tensors = {k: v.detach().cpu().contiguous().numpy() for k, v in weights.tensors.items()}
+    return GeneratorWeights(tensors, dict(weights.meta))
 
 
-def from_payload(payload: WeightsPayload | None, device: str = "cpu") -> Any:
-    """Plain payload -> StrainWeights on `device` (None stays None)."""
+def from_payload(payload: GeneratorWeights | None, device: str = "cpu") -> Any:
+    """Numpy payload -> StrainWeights on `device` (None stays None)."""
     from deepfake_arena.generators.registry import StrainWeights
 
     if payload is None:
         return None
-    tensors = {k: torch.from_numpy(np.array(v, copy=True)).to(device) for k, v in payload["tensors"].items()}
-    return StrainWeights(tensors, dict(payload["meta"]))
+    tensors = {k: torch.from_numpy(np.array(v, copy=True)).to(device) for k, v in payload.tensors.items()}
+    return StrainWeights(tensors, dict(payload.meta))
 
 
-def save_payload(path: Path, payload: WeightsPayload) -> None:
+def save_payload(path: Path, payload: GeneratorWeights) -> None:
     from safetensors.numpy import save_file
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {k: np.ascontiguousarray(v) for k, v in payload["tensors"].items()}
-    save_file(tensors, str(path), metadata=dict(payload["meta"]))
+    tensors = {k: np.ascontiguousarray(v) for k, v in payload.tensors.items()}
+    save_file(tensors, str(path), metadata=dict(payload.meta))
 
 
-def load_payload(path: Path) -> WeightsPayload:
+def load_payload(path: Path) -> GeneratorWeights:
     from safetensors import safe_open
     from safetensors.numpy import load_file
 
     with safe_open(str(path), framework="numpy") as fh:
         meta = dict(fh.metadata() or {})
-    return {"tensors": load_file(str(path)), "meta": meta}
+    return GeneratorWeights(load_file(str(path)), meta)
 
 
 def budget_of(spec: GeneratorTrainSpec) -> Any:
@@ -75,7 +73,7 @@ def prepare_weights(
     seed: int,
     r: int,
     train: GeneratorTrainSpec,
-    parent: WeightsPayload | None,
+    parent: GeneratorWeights | None,
     device: str,
 ) -> Any:
     """Train (or warm-start, or load) a newborn learning strain's weights in this task."""
@@ -90,9 +88,7 @@ def prepare_weights(
     return family.prepare(faces.to(device), strain.genome, gen, budget_of(train), init=init)
 
 
-def surrogate_scorer(
-    detectors: list[tuple[DetectorSpec, dict[str, np.ndarray], dict[str, np.ndarray]]], device: str
-) -> Any:
+def surrogate_scorer(detectors: Surrogate, device: str) -> Any:
     """The deployed detectors as one differentiable scoring function: the mean over detectors of
     each one's P(fake) as deployed (an `ensemble` version averages its kept members, as
     `deepfake_arena.detectors.strategies.score_version` scores it).
@@ -126,14 +122,17 @@ def surrogate_scorer(
     return score
 
 
-def quality_summary(fake: Any, target: torch.Tensor) -> dict[str, Any]:
-    """Per-fake SSIM and PSNR outside the face, spectral distance and the strain's quality score."""
+def quality_summary(fake: Any, target: torch.Tensor, targets: np.ndarray, shown: np.ndarray) -> Measured:
+    """Per-fake SSIM and PSNR outside the face, spectral distance and the strain's quality score,
+    with the few `targets` and their fakes (`shown`) the sample grid draws."""
     from deepfake_arena.generators.quality import fake_quality
 
     q = fake_quality(fake.images, target, fake.masks)
-    return {
-        "quality": q.summary,
-        "ssim": q.ssim.cpu().numpy().astype(np.float64),
-        "psnr": q.psnr.cpu().numpy().astype(np.float64),
-        "spectral": q.spectral,
-    }
+    return Measured(
+        quality=q.summary,
+        ssim=q.ssim.cpu().numpy().astype(np.float64),
+        psnr=q.psnr.cpu().numpy().astype(np.float64),
+        spectral=q.spectral,
+        targets=targets,
+        shown=shown,
+    )

@@ -1,26 +1,29 @@
-"""The units of work of a round, as plain functions of plain data (numpy arrays, dicts).
+"""The units of work of a round, as plain functions of plain data (numpy arrays, typed records).
 
 The round loop runs them as Ray tasks; benchmarks can run them in-process. Each starts with
-`deepfake_arena.rounds.worker.setup_worker`. Everything they
-return is numpy, so it crosses Ray cheaply.
+`deepfake_arena.rounds.worker.setup_worker`. What they return is numpy or a record of numpy arrays
+(`deepfake_arena.rounds.payloads`), so it crosses Ray cheaply.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from deepfake_arena.faces import to_uint8
 from deepfake_arena.faults import worker_fault
+from deepfake_arena.rounds.payloads import GeneratorWeights, MadePart, RetrainResult, Surrogate, Weights
 from deepfake_arena.rounds.worker import setup_worker, writable_tensor
 from deepfake_arena.seeding import torch_generator
 from deepfake_arena.spec import DetectorSpec, GeneratorTrainSpec, WorldSpec
 from deepfake_arena.world.capture import apply_capture, capture_of_round
 from deepfake_arena.world.reencode import as_published
 
-Weights = dict[str, np.ndarray]
+if TYPE_CHECKING:
+    from deepfake_arena.generators.population import Strain
+    from deepfake_arena.rounds.extraction import Extractor
 
 
 def make_reals(world: WorldSpec, seed: int, r: int, split: str, n: int, num_cpus: float) -> np.ndarray:
@@ -38,49 +41,45 @@ def make_fakes(
     world: WorldSpec,
     seed: int,
     r: int,
-    strain: dict[str, Any],
+    strain: Strain,
     counts: dict[str, int],
     num_cpus: float,
     device: str,
     *,
-    weights: dict[str, Any] | None = None,
-    parent_weights: dict[str, Any] | None = None,
+    weights: GeneratorWeights | None = None,
+    parent_weights: GeneratorWeights | None = None,
     train: GeneratorTrainSpec | None = None,
-    surrogate: list[tuple[DetectorSpec, Weights, Weights]] | None = None,
-    extractor: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    surrogate: Surrogate | None = None,
+    extractor: Extractor | None = None,
+) -> MadePart:
     """One strain's fakes for each split, and its measured quality on the first of eval/vault.
 
     The loop may give a strain's splits to separate tasks (`deepfake_arena.rounds.generator_side.make_tasks`):
     each split draws from its own seeded streams, so the fakes do not depend on the split-up.
     A learning strain without `weights` trains them here (see `deepfake_arena.rounds.strain_work`) and returns
-    them as "weights" for the loop to store; `surrogate` (the deployed detectors) is given only
+    them as `weights` for the loop to store; `surrogate` (the deployed detectors) is given only
     to strains whose genome asks for detector-guided evasion, `extractor` (the run's face
-    extractor, `deepfake_arena.rounds.extraction`) to those that attack it. Also returns "quality" (scalar),
-    per-fake "ssim" and "psnr", "spectral", "targets"/"shown" (a few targets and their fakes;
-    these only when an eval or vault split is asked for),
-    "seconds" (the task's wall time), "query_seconds" (of it, inside the queried networks) and
-    "span" (the task's start and end, epoch seconds: the loop apportions its make phase by them).
+    extractor, `deepfake_arena.rounds.extraction`) to those that attack it. The measures (quality, a few
+    targets and their fakes) come only when an eval or vault split is asked for
+    (`deepfake_arena.rounds.payloads.MadePart`).
     """
     from deepfake_arena.rounds import strain_work
     from deepfake_arena.rounds.fake_stages import finish_splits, queriers, strain_task, swap_splits
 
     t0, started = time.perf_counter(), time.time()
-    dev, s, family, w = strain_task(world, seed, r, strain, num_cpus, device)
-    out: dict[str, Any] = {"weights": None}
+    dev, family, w = strain_task(world, seed, r, strain, num_cpus, device)
+    trained = None
     strain_weights = strain_work.from_payload(weights, dev)
     if family.learns and strain_weights is None:
         strain_weights = strain_work.prepare_weights(
-            family, s, w, list(counts), seed, r, train or GeneratorTrainSpec(), parent_weights, dev
+            family, strain, w, list(counts), seed, r, train or GeneratorTrainSpec(), parent_weights, dev
         )
-        out["weights"] = strain_work.to_payload(strain_weights)
+        trained = strain_work.to_payload(strain_weights)
     clock, scorer, landmarker = queriers(surrogate, extractor, dev)
-    splits = swap_splits(w, s, family, counts, seed, r, dev, strain_weights)
-    out.update(finish_splits(splits, world, seed, r, scorer, landmarker))
-    out["seconds"] = time.perf_counter() - t0
-    out["query_seconds"] = clock.seconds
-    out["span"] = (started, time.time())
-    return out
+    splits = swap_splits(w, strain, family, counts, seed, r, dev, strain_weights)
+    fakes, measured = finish_splits(splits, world, seed, r, scorer, landmarker)
+    seconds = time.perf_counter() - t0
+    return MadePart(fakes, measured, trained, seconds, clock.seconds, (started, time.time()))
 
 
 def _detector(spec: DetectorSpec, weights: Weights | None, device: str, seed: int) -> Any:
@@ -123,7 +122,7 @@ def score(
 
 def score_retrained(
     spec: DetectorSpec,
-    retrained: dict[str, Any],
+    retrained: RetrainResult,
     old_weights: Weights | None,
     num_cpus: float,
     device: str,
@@ -134,10 +133,10 @@ def score_retrained(
     Given the retrain task's object ref, Ray starts it as soon as that detector's own retrain
     ends: a frozen detector is scored while the others still train.
     """
-    weights = retrained["weights"] if retrained["weights"] is not None else old_weights
+    weights = retrained.weights if retrained.weights is not None else old_weights
     if weights is None:
         raise ValueError(f"detector {spec.name} was never trained: there is no version to score")
-    return score(spec, weights, scoring_memory(retrained["memory"]), num_cpus, device, *image_sets)
+    return score(spec, weights, scoring_memory(retrained.memory), num_cpus, device, *image_sets)
 
 
 def scoring_memory(memory: Weights) -> Weights:
@@ -158,12 +157,8 @@ def retrain(
     seed: int,
     num_cpus: float,
     device: str,
-) -> dict[str, Any]:
-    """One retraining by the detector's strategy and training mode.
-
-    Returns ``{"weights": new weights or None if unchanged, "memory": the strategy's memory for
-    the next round (optimiser, replay buffer, ensemble members), "report": fit report or None}``.
-    """
+) -> RetrainResult:
+    """One retraining by the detector's strategy and training mode."""
     from deepfake_arena.detectors import retrain as run_strategy
 
     dev = setup_worker(num_cpus, device)
@@ -187,12 +182,6 @@ def retrain(
     )
     new_memory = {k: v.detach().cpu().contiguous().numpy() for k, v in result.memory.items()}
     if result.report is None:
-        return {"weights": None, "memory": new_memory, "report": None}
+        return RetrainResult(None, new_memory, None)
     state = {k: v.detach().cpu().contiguous().numpy() for k, v in det.state_dict().items()}
-    return {"weights": state, "memory": new_memory, "report": _report_dict(result.report)}
-
-
-def _report_dict(report: Any) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    return asdict(report)
+    return RetrainResult(state, new_memory, result.report)

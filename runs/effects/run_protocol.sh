@@ -28,7 +28,7 @@ fi
 export PYTHONPATH="$CODE/site"
 # Snapshots before the import root (older than 790cd30) install as `arena`.
 CLI=deepfake_arena.cli
-grep -q '"deepfake_arena" = "arena"' "$CODE/pyproject.toml" || CLI=arena.cli
+grep -q '"deepfake_arena" = "arena"' "$CODE/pyproject.toml" || CLI=deepfake_arena.cli
 cd "$CODE"
 for arm in selection drift static; do
   start=$(date -u +%s)

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from deepfake_arena.rounds.early_work import start_beside, start_longest
+from deepfake_arena.rounds.generator_side import MakeInputs, MakeJob
 from deepfake_arena.spec import GeneratorTrainSpec
 
 
@@ -19,12 +20,12 @@ def ray_local():
     ray.shutdown()
 
 
-def _job(i: int, evasion: str) -> tuple[dict, dict, dict]:
+def _job(i: int, evasion: str, inputs: MakeInputs | None = None) -> MakeJob:
     strain = {
         "id": f"blend-{i:04d}",
         "genome": {"family": "blend", "genes": {"evasion": evasion, "evasion_steps": 3}},
     }
-    return strain, {"train": 4, "eval": 2}, {}
+    return MakeJob(strain, {"train": 4, "eval": 2}, inputs or MakeInputs())
 
 
 @pytest.mark.slow
@@ -43,11 +44,7 @@ def test_detector_free_tasks_then_swaps_start_one_slot_at_a_time_and_none_after_
         return kind, name, t0, time.time()
 
     ray.get([work.remote("warm", "", 0.1), work.remote("warm", "", 0.1)])  # both workers up first
-    trains = (
-        _job(5, "whitebox")[0],
-        {"train": 4, "eval": 2},
-        {"train": GeneratorTrainSpec(), "weights": None},
-    )
+    trains = _job(5, "whitebox", MakeInputs(train=GeneratorTrainSpec()))
     jobs = [_job(0, "blackbox"), _job(1, "off"), _job(2, "off"), _job(3, "whitebox"), _job(4, "off"), trains]
 
     def run(seconds: float) -> tuple[dict, dict, float, float, list]:
@@ -56,8 +53,8 @@ def test_detector_free_tasks_then_swaps_start_one_slot_at_a_time_and_none_after_
             ray,
             rt,
             jobs,
-            lambda job, splits: work.remote("make", job[0]["id"], 0.4),
-            lambda job, splits: work.remote("swap", job[0]["id"], 0.1),
+            lambda job, splits: work.remote("make", job.strain["id"], 0.4),
+            lambda job, splits: work.remote("swap", job.strain["id"], 0.1),
             slots=1,
         )
         end = ray.get(rt[0])
@@ -85,15 +82,12 @@ def test_detector_free_tasks_then_swaps_start_one_slot_at_a_time_and_none_after_
 def test_once_the_retrained_versions_exist_the_longest_tasks_not_yet_started_start():
     """Guided strains cost passes per fake: more steps, longer tasks; black-box probes cost more
     than white-box gradients. Tasks started beside the retrain are not started twice."""
-    jobs = [_job(0, "off"), _job(1, "blackbox"), _job(2, "whitebox"), _job(3, "off")]
-    jobs = [
-        (s, c, {"surrogate": "deployed"} if s["genome"]["genes"]["evasion"] != "off" else {})
-        for s, c, _ in jobs
-    ]
+    guided = MakeInputs(surrogate="deployed")
+    jobs = [_job(0, "off"), _job(1, "blackbox", guided), _job(2, "whitebox", guided), _job(3, "off")]
     submitted: list[tuple[str, tuple]] = []
 
     def submit(job, split_counts):
-        submitted.append((job[0]["id"], tuple(split_counts.items())))
+        submitted.append((job.strain["id"], tuple(split_counts.items())))
         return f"ref-{len(submitted)}"
 
     started = start_longest(jobs, submit, 3, set())
@@ -114,3 +108,31 @@ def test_once_the_retrained_versions_exist_the_longest_tasks_not_yet_started_sta
         ("blend-0002", ("eval", 2)),
     ]
     assert start_longest(jobs, submit, 0, skip) == {}
+
+
+def test_the_typed_payloads_cross_ray_intact(ray_local):
+    """What the round's tasks return and take crosses Ray's object store as the same record."""
+    import numpy as np
+
+    from deepfake_arena.rounds.payloads import GeneratorWeights, MadePart, Measured, RetrainResult
+
+    ray = ray_local
+    fakes = np.arange(2 * 3 * 4 * 4, dtype=np.uint8).reshape(2, 3, 4, 4)
+    measured = Measured(0.7, np.ones(2), np.full(2, 31.0), 0.1, fakes, fakes)
+    part = MadePart(
+        {"eval": fakes}, measured, GeneratorWeights({"w": np.ones(3)}, {"k": "v"}), 1.0, 0.5, (1.0, 2.0)
+    )
+
+    @ray.remote(num_cpus=1)
+    def echo(made: MadePart) -> RetrainResult:
+        assert isinstance(made, MadePart) and made.weights is not None
+        return RetrainResult({"w": made.fakes["eval"].astype(np.float32)}, made.weights.tensors, None)
+
+    back = ray.get(ray.put(part))
+    assert isinstance(back, MadePart) and back.span == (1.0, 2.0) and back.weights is not None
+    assert back.measured is not None and back.measured.quality == 0.7 and back.weights.meta == {"k": "v"}
+    np.testing.assert_array_equal(back.fakes["eval"], fakes)
+    result = ray.get(echo.remote(part))
+    assert isinstance(result, RetrainResult) and result.weights is not None
+    np.testing.assert_array_equal(result.weights["w"], fakes.astype(np.float32))
+    np.testing.assert_array_equal(result.memory["w"], np.ones(3))

@@ -10,6 +10,8 @@ from deepfake_arena.generators import FAMILIES
 from deepfake_arena.generators.genome import default_genome
 from deepfake_arena.generators.population import Strain
 from deepfake_arena.rounds.generator_side import fitness_records
+from deepfake_arena.rounds.payloads import Measured
+from deepfake_arena.rounds.records import StrainFakes
 from deepfake_arena.spec import validate_spec
 
 
@@ -27,7 +29,9 @@ def test_every_detector_hidden_is_refused():
 def test_only_exposed_detectors_select_the_strains():
     genome = default_genome(FAMILIES.get("blend").gene_space)
     strains = [Strain(f"blend-000{i}", genome, [], 1, []).to_dict() for i in range(2)]
-    fakes = [{"ssim": np.ones(2), "psnr": np.full(2, 40.0), "spectral": 0.1, "seconds": 1.0}] * 2
+    shown = np.zeros((1, 3, 4, 4), np.uint8)
+    measured = Measured(1.0, np.ones(2), np.full(2, 40.0), 0.1, shown, shown)
+    fakes = [StrainFakes({"eval": shown}, measured, None, 1.0, 0.0)] * 2
     index = np.array([-1, 0, 0, 1, 1])
     probs = {
         "d0": np.array([0.5, 0.9, 0.9, 0.1, 0.1]),  # exposed: strain 1 evades it

@@ -1,6 +1,7 @@
 """The extractor stage: the miss rule, re-alignment, misses scored as misses, its file on disk."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -17,13 +18,13 @@ TEMPLATE = torch.tensor(
 )
 
 
-def constant_payload(points: torch.Tensor) -> dict:
+def constant_payload(points: torch.Tensor) -> extraction.Extractor:
     """An extractor that answers `points` (pixels of a SIZE crop) whatever it is shown."""
     net = LandmarkNet(width=4)
     state = net.state_dict()
     state["head.weight"] = torch.zeros_like(state["head.weight"])
     state["head.bias"] = (points.float() / (SIZE - 1) * 2 - 1).flatten()
-    return {"weights": {k: v.numpy() for k, v in state.items()}, "template": TEMPLATE.numpy(), "width": 4}
+    return extraction.Extractor({k: v.numpy() for k, v in state.items()}, TEMPLATE.numpy(), width=4)
 
 
 def images(n: int = 3) -> torch.Tensor:
@@ -85,8 +86,8 @@ def test_the_saved_extractor_reads_back_only_when_it_matches_round_one(tmp_path)
     manifest = {"round": 1, "files": {extraction.FILE: sha256_file(tmp_path / extraction.FILE)}}
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     back = extraction.load(tmp_path)
-    assert back["width"] == 4 and np.array_equal(back["template"], payload["template"])
-    assert all(np.array_equal(back["weights"][k], v) for k, v in payload["weights"].items())
+    assert back.width == 4 and np.array_equal(back.template, payload.template)
+    assert all(np.array_equal(back.weights[k], v) for k, v in payload.weights.items())
     x = images()
     assert torch.equal(extraction.extract(back, 0.25, x)[0], extraction.extract(payload, 0.25, x)[0])
     data = bytearray((tmp_path / extraction.FILE).read_bytes())
@@ -124,21 +125,21 @@ def test_the_newest_kept_extractor_is_read_and_its_settings_decide_if_it_still_s
 
     world, spec = WorldSpec(), ExtractorSpec()
     want = extraction.trained_for(world, spec, 0)
-    first = {**constant_payload(TEMPLATE), "trained_for": want}
-    branch = {**constant_payload(TEMPLATE + 1), "trained_for": {**want, "width": 8}}
+    first = replace(constant_payload(TEMPLATE), trained_for=want)
+    branch = replace(constant_payload(TEMPLATE + 1), trained_for={**want, "width": 8})
     r1, r2, r3 = (tmp_path / f"r{k}" for k in (1, 2, 3))
     _keep(r1, first)
     _keep(r2)
     _keep(r3, branch)
     assert extraction.newest([r2]) is None and extraction.newest([]) is None
     got = extraction.newest([r2, r1])
-    assert got is not None and got["trained_for"] == want and extraction.still_valid(got, want)
-    assert np.array_equal(got["weights"]["head.bias"], first["weights"]["head.bias"])
+    assert got is not None and got.trained_for == want and extraction.still_valid(got, want)
+    assert np.array_equal(got.weights["head.bias"], first.weights["head.bias"])
     newer = extraction.newest([r3, r2, r1])
-    assert newer is not None and np.array_equal(newer["weights"]["head.bias"], branch["weights"]["head.bias"])
+    assert newer is not None and np.array_equal(newer.weights["head.bias"], branch.weights["head.bias"])
     assert not extraction.still_valid(newer, want), "trained at another width"
     assert not extraction.still_valid(None, want)
-    assert extraction.still_valid({**first, "trained_for": None}, want), "a file from before the record"
+    assert extraction.still_valid(replace(first, trained_for=None), want), "a file from before the record"
     # What decides it: the world, the seed, the training settings; not the miss threshold.
     assert extraction.trained_for(world, ExtractorSpec(miss_threshold=0.5), 0) == want
     assert extraction.trained_for(world, spec, 1) != want

@@ -134,3 +134,14 @@ def test_landmark_boxes_must_fit_the_photo(tmp_path):
     ingest(src, tmp_path / "fs", _opts(lm))
     q = pd.read_parquet(tmp_path / "fs" / "quarantine.parquet")
     assert q.reason.tolist() == ["bad_box"]
+
+
+def test_bad_options_are_refused_together_in_one_line():
+    with pytest.raises(ArenaUserError) as err:
+        IngestOptions(size=8, policy="nope", fps=0, workers=0, batch=0)
+    msg = str(err.value)
+    assert msg.startswith("--size must be in [16, 1024], got 8; --policy must be one of ")
+    assert "--fps must be > 0, got 0; " in msg and "--workers must be >= 1, got 0; " in msg
+    assert msg.endswith("batch, shard_rows and max_pixels must be >= 1") and "\n" not in msg
+    assert "--min-size" not in msg and "--device" not in msg, "only the bad ones are named"
+    assert IngestOptions(size=16).size == 16 and IngestOptions(size=1024).size == 1024  # inclusive

@@ -51,9 +51,9 @@ def test_each_face_goes_through_a_real_jpeg_at_a_drawn_quality():
 def test_reals_and_fakes_share_the_chain():
     r_off, r_on = (work.make_reals(w, 0, 2, "eval", 6, 1) for w in (OFF, ON))
     assert all(_quality_of(a, b) is not None for a, b in zip(r_off, r_on, strict=True))
-    strain = initial_population(["blend"], 1, torch.Generator().manual_seed(3))[0].to_dict()
+    strain = initial_population(["blend"], 1, torch.Generator().manual_seed(3))[0]
     counts = {"train": 3, "eval": 3}
-    f_off, f_on = (work.make_fakes(w, 5, 2, strain, counts, 1, "cpu") for w in (OFF, ON))
+    f_off, f_on = (work.make_fakes(w, 5, 2, strain, counts, 1, "cpu").fakes for w in (OFF, ON))
     for split in counts:
         assert all(_quality_of(a, b) is not None for a, b in zip(f_off[split], f_on[split], strict=True))
         assert not np.array_equal(f_off[split], f_on[split])

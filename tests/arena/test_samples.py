@@ -19,5 +19,5 @@ def test_sample_grid_is_a_png():
     rng = np.random.default_rng(0)
     faces = rng.integers(0, 255, (4, 3, 32, 32), dtype=np.uint8)
     strains = [{"id": "blend-0001", "genome": {"family": "blend"}}]
-    png = sample_grid_png(1, strains, [{"targets": faces, "shown": faces}], faces, credit="c")
+    png = sample_grid_png(1, strains, [(faces, faces)], faces, credit="c")
     assert png[:4] == b"\x89PNG"

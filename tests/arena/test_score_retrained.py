@@ -9,6 +9,7 @@ import pytest
 
 from deepfake_arena.detectors import Detector
 from deepfake_arena.rounds import tasks as work
+from deepfake_arena.rounds.payloads import RetrainResult
 from deepfake_arena.spec import load_spec
 from tests.conftest import QUICKSTART, TINY
 
@@ -25,9 +26,9 @@ def test_scores_the_new_version_or_the_kept_one():
     by_old = work.score(spec, old, {}, 1, "cpu", images)[0]
     by_new = work.score(spec, new, {}, 1, "cpu", images)[0]
     assert not np.allclose(by_old, by_new)
-    kept = work.score_retrained(spec, {"weights": None, "memory": {}}, old, 1, "cpu", images)[0]
-    retrained = work.score_retrained(spec, {"weights": new, "memory": {}}, old, 1, "cpu", images)[0]
+    kept = work.score_retrained(spec, RetrainResult(None, {}, None), old, 1, "cpu", images)[0]
+    retrained = work.score_retrained(spec, RetrainResult(new, {}, None), old, 1, "cpu", images)[0]
     np.testing.assert_array_equal(kept, by_old)
     np.testing.assert_array_equal(retrained, by_new)
     with pytest.raises(ValueError, match=f"{spec.name} was never trained"):
-        work.score_retrained(spec, {"weights": None, "memory": {}}, None, 1, "cpu", images)
+        work.score_retrained(spec, RetrainResult(None, {}, None), None, 1, "cpu", images)

@@ -45,25 +45,24 @@ class IngestOptions:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        problems = []
-        if not 16 <= self.size <= 1024:
-            problems.append(f"--size must be in [16, 1024], got {self.size}")
-        if self.policy not in POLICIES:
-            problems.append(f"--policy must be one of {', '.join(POLICIES)}, got {self.policy!r}")
-        if self.min_size < 1:
-            problems.append(f"--min-size must be >= 1 px, got {self.min_size}")
-        if self.min_sharpness < 0:
-            problems.append(f"--min-sharpness must be >= 0, got {self.min_sharpness}")
-        if not self.fps > 0:
-            problems.append(f"--fps must be > 0, got {self.fps}")
-        if self.max_frames < 1:
-            problems.append(f"--max-frames must be >= 1, got {self.max_frames}")
-        if self.workers < 1:
-            problems.append(f"--workers must be >= 1, got {self.workers}")
-        if self.device not in ("cpu", "cuda"):
-            problems.append(f"--device must be cpu or cuda, got {self.device!r}")
-        if self.batch < 1 or self.shard_rows < 1 or self.max_pixels < 1:
-            problems.append("batch, shard_rows and max_pixels must be >= 1")
+        checks = [
+            (not 16 <= self.size <= 1024, f"--size must be in [16, 1024], got {self.size}"),
+            (
+                self.policy not in POLICIES,
+                f"--policy must be one of {', '.join(POLICIES)}, got {self.policy!r}",
+            ),
+            (self.min_size < 1, f"--min-size must be >= 1 px, got {self.min_size}"),
+            (self.min_sharpness < 0, f"--min-sharpness must be >= 0, got {self.min_sharpness}"),
+            (not self.fps > 0, f"--fps must be > 0, got {self.fps}"),
+            (self.max_frames < 1, f"--max-frames must be >= 1, got {self.max_frames}"),
+            (self.workers < 1, f"--workers must be >= 1, got {self.workers}"),
+            (self.device not in ("cpu", "cuda"), f"--device must be cpu or cuda, got {self.device!r}"),
+            (
+                self.batch < 1 or self.shard_rows < 1 or self.max_pixels < 1,
+                "batch, shard_rows and max_pixels must be >= 1",
+            ),
+        ]
+        problems = [message for bad, message in checks if bad]
         if problems:
             raise ArenaUserError("; ".join(problems))
 

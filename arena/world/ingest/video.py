@@ -10,12 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
 from deepfake_arena.world.ingest.decode import Rejected
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".webm", ".mkv", ".m4v"})
+
+
+def _open(path: Path) -> Any:
+    """The video's av container; `Rejected("unreadable_video")` for an empty or unreadable file."""
+    import av
+
+    if path.stat().st_size == 0:
+        raise Rejected("unreadable_video", "0 bytes")
+    try:
+        return av.open(str(path))
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise Rejected("unreadable_video", str(exc)) from None
 
 
 def sample_frames(path: Path, fps: float, max_frames: int) -> Iterator[tuple[int, Image.Image]]:
@@ -29,12 +42,7 @@ def sample_frames(path: Path, fps: float, max_frames: int) -> Iterator[tuple[int
 
     if fps <= 0 or max_frames < 1:
         raise ValueError(f"fps must be > 0 and max_frames >= 1, got {fps} and {max_frames}")
-    if path.stat().st_size == 0:
-        raise Rejected("unreadable_video", "0 bytes")
-    try:
-        container = av.open(str(path))
-    except (av.error.FFmpegError, OSError, ValueError) as exc:
-        raise Rejected("unreadable_video", str(exc)) from None
+    container = _open(path)
     yielded = 0
     try:
         if not container.streams.video:
