@@ -35,7 +35,7 @@ import pandas as pd
 from scipy import stats
 
 from deepfake_arena.analysis import derived as analysis
-from deepfake_arena.analysis.effects.measure import ABOVE, BELOW, DetectorInfo, Effect, Stat, _auc
+from deepfake_arena.analysis.effects.measure import ABOVE, BELOW, DetectorInfo, Effect, Stat, auc_rows
 from deepfake_arena.results import ALL, jpeg_quality
 
 SPECTRAL_GENE = "spectral_match"
@@ -93,7 +93,7 @@ def ranking_reversal(df: pd.DataFrame, dets: Sequence[DetectorInfo]) -> Effect:
     if len(detectors) < MIN_RANKED or len({d.arch for d in dets}) < 2:
         eff.reason = f"needs >= {MIN_RANKED} detectors of >= 2 architectures (the runs have {eff.detectors})"
         return eff
-    sel = _auc(df)
+    sel = auc_rows(df)
     if sel.empty or not (sel.phase == analysis.SEALED).any():
         eff.reason = "no sealed rows: the runs have no vault (spec `vault:`)"
         return eff
@@ -136,7 +136,7 @@ def ranking_reversal(df: pd.DataFrame, dets: Sequence[DetectorInfo]) -> Effect:
 
 def _quality_rows(df: pd.DataFrame) -> pd.DataFrame:
     """AUC rows of the `jpegQ` phases (strain all, this round's generation) with their quality."""
-    sel = _auc(df)
+    sel = auc_rows(df)
     if sel.empty:
         return sel
     q = sel.phase.map(jpeg_quality)
@@ -227,7 +227,7 @@ def spectral_evasion(
         eff.reason = "needs a retrained spectrum and a retrained meso4 detector"
         return eff
     eff.detectors = f"{spectrum} vs {baseline}"
-    sel = _auc(df)
+    sel = auc_rows(df)
     sel = sel[sel.detector.isin([spectrum, baseline]) & (sel.phase == "zero_day") & (sel.strain == ALL)]
     sel = sel[(sel.generation == sel["round"]) & (sel["round"] >= 2)]
     ok = sel.groupby("run")["round"].nunique()

@@ -345,7 +345,7 @@ def vault_split(spec: dict[str, Any]) -> dict[str, list[str]]:
 # ------------------------------------------------------------------------------- helpers
 
 
-def _auc(df: pd.DataFrame, metric: str = "auc") -> pd.DataFrame:
+def auc_rows(df: pd.DataFrame, metric: str = "auc") -> pd.DataFrame:
     return df[df.metric == metric] if not df.empty else df
 
 
@@ -371,7 +371,7 @@ def decay_recovery(df: pd.DataFrame, detectors: Sequence[str]) -> Effect:
     if not detectors:
         eff.reason = "no retrained detector (supervised, not frozen) in the runs"
         return eff
-    sel = _auc(df)
+    sel = auc_rows(df)
     sel = sel[sel.detector.isin(detectors) & (sel.strain == ALL) & (sel.generation == sel["round"])]
     sel = sel[sel.phase.isin(["zero_day", "post"]) & (sel["round"] >= 2)]
     wide = sel.pivot_table(index=["run", "seed", "detector", "round"], columns="phase", values="value")
@@ -490,7 +490,7 @@ def sbi_generalises(
         eff.reason = f"no non-sbi detector of {sbi}'s architecture to compare with (--baseline)"
         return eff
     eff.detectors = f"{sbi} vs {baseline}"
-    sealed = _auc(df)
+    sealed = auc_rows(df)
     sealed = sealed[sealed.phase == analysis.SEALED]
     if sealed.empty:
         eff.reason = "no sealed rows: the runs have no vault (spec `vault:`)"
@@ -671,7 +671,7 @@ def forward_transfer(df: pd.DataFrame, frozen: str | None) -> Effect:
 
 def _current_generation(df: pd.DataFrame, detectors: Sequence[str], phase: str) -> pd.DataFrame:
     """AUC rows of `detectors` in `phase` on each round's own generation, strain all, rounds >= 2."""
-    sel = _auc(df)
+    sel = auc_rows(df)
     if sel.empty:
         return sel
     sel = sel[sel.detector.isin(list(detectors)) & (sel.strain == ALL) & (sel.phase == phase)]
